@@ -1,0 +1,45 @@
+# rawfwd: `make demo` (the main job) and `make test` work on a fresh clone with no other step.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install demo test lint format typecheck check goldens bench-core clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+install: $(STAMP)  ## create .venv and install rawfwd with its dev tools
+
+demo: $(STAMP)  ## replay the example capture through the example config and show the flows
+	$(PY) examples/make_demo_pcaps.py examples/demo
+	$(VENV)/bin/rawfwd replay -c examples/demo.toml \
+		--in eth0=examples/demo/eth0.pcap --in eth1=examples/demo/eth1.pcap \
+		--out-dir examples/demo/out
+
+test: $(STAMP)  ## the whole test suite
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check rawfwd tests examples
+	$(VENV)/bin/ruff format --check rawfwd tests examples
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format rawfwd tests examples
+	$(VENV)/bin/ruff check --fix rawfwd tests examples
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy --strict rawfwd
+
+check: lint typecheck test  ## everything CI runs
+
+goldens: $(STAMP)  ## regenerate tests/data goldens on purpose (review the diff!)
+	$(PY) tests/goldens.py --regenerate
+
+bench-core: $(STAMP)  ## frames/s and us/frame of the pure core, in-process
+	$(PY) -m rawfwd.bench_core
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,412 @@
+"""Configuration: TOML (rawfwd's own) or smcroute.conf -> a validated, frozen `Config`.
+
+Every problem becomes a `ConfigError` naming the file, the line where the format allows, and
+what is wrong. tomllib does not report where a value came from, so `_TomlLines` maps tables
+and keys back to line numbers by scanning the text.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from ipaddress import IPv4Interface, IPv4Network
+from pathlib import Path
+from typing import Any, Protocol
+
+from .core.wire import parse_mac
+from .errors import ConfigError
+from .model import (
+    LINK_LOCAL_BLOCK,
+    MULTICAST_BLOCK,
+    Config,
+    DedupMode,
+    DedupSpec,
+    FlowSpec,
+    InterfaceSpec,
+    Origin,
+    Route,
+)
+
+#: Linux IFNAMSIZ is 16 including the NUL: names are 1..15 bytes, no '/', ':' or whitespace.
+_IFNAME = re.compile(r"^[^\s/:]{1,15}$")
+
+
+# -- value checks shared by both formats -----------------------------------------------------
+
+
+def check_ifname(name: str) -> str:
+    """A Linux interface name, or ValueError saying why not."""
+    if not _IFNAME.match(name) or name in (".", ".."):
+        raise ValueError(f"{name!r} is not a valid interface name (1-15 characters, no '/', ':')")
+    return name
+
+
+def parse_group(text: str) -> IPv4Network:
+    """A multicast group or group prefix such as `239.1.2.3` or `239.1.0.0/16`."""
+    net = _parse_prefix(text, "group")
+    if not net.subnet_of(MULTICAST_BLOCK):
+        raise ValueError(f"group {text!r} is not inside 224.0.0.0/4 (IPv4 multicast)")
+    return net
+
+
+def parse_source(text: str) -> IPv4Network:
+    """A unicast source address or prefix such as `10.0.0.5` or `10.0.0.0/24`."""
+    net = _parse_prefix(text, "source")
+    first = int(net.network_address) >> 24
+    if first >= 224 or (net.prefixlen > 0 and first == 0 and net.prefixlen >= 8):
+        raise ValueError(f"source {text!r} is not a unicast address")
+    return net
+
+
+def _parse_prefix(text: str, what: str) -> IPv4Network:
+    try:
+        return IPv4Network(text.strip(), strict=True)
+    except ValueError as exc:
+        if "host bits set" in str(exc):
+            loose = IPv4Network(text.strip(), strict=False)
+            raise ValueError(f"{what} {text!r} has host bits set; did you mean {loose}?") from None
+        raise ValueError(f"{what} {text!r} is not an IPv4 address or prefix") from None
+
+
+def parse_ttl_threshold(value: object) -> int:
+    """An interface TTL threshold, 1..255 (a copy leaves only if TTL > threshold)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 255:
+        raise ValueError(f"ttl_threshold must be an integer from 1 to 255, not {value!r}")
+    return value
+
+
+@dataclass
+class ConfigBuilder:
+    """Collects interfaces and routes from either format, then validates the whole."""
+
+    path: str
+    interfaces: dict[str, InterfaceSpec] = field(default_factory=dict)
+    routes: list[Route] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    dedup: DedupSpec = field(default_factory=DedupSpec)
+    flows: FlowSpec = field(default_factory=FlowSpec)
+
+    def add_interface(self, spec: InterfaceSpec) -> None:
+        """Define an interface once; a second definition is an error."""
+        prior = self.interfaces.get(spec.name)
+        if prior is not None:
+            where = f" (first defined at {prior.origin})" if prior.origin else ""
+            raise config_error(
+                spec.origin, self.path, f"interface {spec.name!r} defined twice{where}"
+            )
+        self.interfaces[spec.name] = spec
+
+    def warn(self, origin: Origin, text: str) -> None:
+        """Record a line that was accepted but is not (fully) supported."""
+        self.warnings.append(f"{origin}: {text}")
+
+    def build(self) -> Config:
+        """Validate cross-references and return the frozen Config."""
+        seen: dict[tuple[str, IPv4Network | None, IPv4Network], Route] = {}
+        for route in self.routes:
+            for name in (route.iif, *route.oifs):
+                if name not in self.interfaces:
+                    raise config_error(
+                        route.origin,
+                        self.path,
+                        f"route {route.describe()} names interface {name!r}, which is not "
+                        f"defined (add an [interface.{name}] table)",
+                    )
+            if route.iif in route.oifs and not self.interfaces[route.iif].manet:
+                raise config_error(
+                    route.origin,
+                    self.path,
+                    f"route {route.describe()} sends back out of its incoming interface "
+                    f"{route.iif!r}; only an interface with manet = true may do that",
+                )
+            if len(set(route.oifs)) != len(route.oifs):
+                raise config_error(
+                    route.origin,
+                    self.path,
+                    f"route {route.describe()} repeats an outgoing interface",
+                )
+            if route.group.overlaps(LINK_LOCAL_BLOCK) and not route.group.subnet_of(
+                LINK_LOCAL_BLOCK
+            ):
+                self.warnings.append(
+                    f"{route.origin or self.path}: route {route.describe()} covers 224.0.0.0/24 "
+                    "only partly: link-local groups are forwarded only by routes inside it"
+                )
+            key = (route.iif, route.source, route.group)
+            prior = seen.get(key)
+            if prior is not None:
+                raise config_error(
+                    route.origin,
+                    self.path,
+                    f"duplicate route {route.describe()} (first at {prior.origin})",
+                )
+            seen[key] = route
+        return Config(
+            interfaces=dict(self.interfaces),
+            routes=tuple(self.routes),
+            dedup=self.dedup,
+            flows=self.flows,
+            path=self.path,
+            warnings=tuple(self.warnings),
+        )
+
+
+def config_error(origin: Origin | None, path: str, reason: str) -> ConfigError:
+    if origin is None:
+        return ConfigError(path, None, reason)
+    return ConfigError(origin.path, origin.line, reason)
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+_SMCROUTE_WORDS = ("phyint", "mroute", "mgroup", "include", "ssmgroup")
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file; the format is TOML unless it reads as smcroute.conf."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), None, f"cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), None, "not a text file (invalid UTF-8)") from None
+    if path.suffix != ".toml" and looks_like_smcroute(text):
+        from .smcroute import load_smcroute
+
+        return load_smcroute(path)
+    return parse_toml(text, str(path))
+
+
+def looks_like_smcroute(text: str) -> bool:
+    """True if the first directive of `text` is an smcroute.conf keyword."""
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line:
+            return line.split()[0] in _SMCROUTE_WORDS
+    return False
+
+
+# -- TOML ------------------------------------------------------------------------------------
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_-]+)\s*=""")
+_TOML_AT = re.compile(r"\s*\(at line (\d+), column \d+\)\s*$")
+
+
+@dataclass
+class _Section:
+    name: str
+    line: int
+    keys: dict[str, int] = field(default_factory=dict)
+
+
+class _TomlLines:
+    """Where each table and key of a TOML document was written (tomllib does not say)."""
+
+    def __init__(self, text: str) -> None:
+        self.sections: list[_Section] = [_Section("", 1)]
+        for number, raw in enumerate(text.splitlines(), start=1):
+            header = _HEADER.match(raw)
+            if header:
+                name = ".".join(p.strip().strip("\"'") for p in header.group(2).split("."))
+                self.sections.append(_Section(name, number))
+                continue
+            key = _KEY.match(raw)
+            if key:
+                self.sections[-1].keys.setdefault(key.group(1).strip("\"'"), number)
+
+    def table(self, name: str, index: int = 0) -> _Section | None:
+        found = [s for s in self.sections if s.name == name]
+        return found[index] if index < len(found) else None
+
+    def line(self, name: str, key: str | None = None, index: int = 0) -> int | None:
+        section = self.table(name, index)
+        if section is None:
+            return None
+        if key is not None and key in section.keys:
+            return section.keys[key]
+        return section.line
+
+
+_TOP_KEYS = {"interface", "route", "dedup", "flows"}
+_IF_KEYS = {"mac", "address", "ttl_threshold", "manet"}
+_ROUTE_KEYS = {"from", "group", "source", "to"}
+_DEDUP_KEYS = {"window", "mode", "max_entries"}
+_FLOW_KEYS = {"max_flows", "idle_timeout"}
+
+
+def parse_toml(text: str, path: str) -> Config:
+    """Validate a rawfwd TOML document (see README for the keys)."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        at = _TOML_AT.search(msg)
+        line = int(at.group(1)) if at else None
+        raise ConfigError(path, line, f"not valid TOML: {_TOML_AT.sub('', msg)}") from None
+    lines = _TomlLines(text)
+    b = ConfigBuilder(path)
+
+    def fail(reason: str, table: str = "", key: str | None = None, index: int = 0) -> ConfigError:
+        return ConfigError(path, lines.line(table, key, index), reason)
+
+    for key in doc:
+        if key not in _TOP_KEYS:
+            known = ", ".join(sorted(_TOP_KEYS))
+            raise fail(f"unknown table or key {key!r} (known: {known})", "", key)
+
+    interfaces = doc.get("interface", {})
+    if not isinstance(interfaces, dict):
+        raise fail("'interface' must be tables like [interface.eth0]", "", "interface")
+    for name, body in interfaces.items():
+        table = f"interface.{name}"
+        origin = Origin(path, lines.line(table))
+        try:
+            check_ifname(name)
+        except ValueError as exc:
+            raise fail(str(exc), table) from None
+        if not isinstance(body, dict):
+            raise fail(f"interface {name!r} must be a table [interface.{name}]", table)
+        _check_keys(body, _IF_KEYS, f"[{table}]", fail, table)
+        try:
+            spec = InterfaceSpec(
+                name=name,
+                mac=_opt(body, "mac", str, parse_mac),
+                address=_opt(body, "address", str, IPv4Interface),
+                ttl_threshold=parse_ttl_threshold(body.get("ttl_threshold", 1)),
+                manet=_typed(body, "manet", bool, False),
+                origin=origin,
+            )
+        except _KeyValueError as exc:
+            raise fail(f"[{table}] {exc.key}: {exc.reason}", table, exc.key) from None
+        except ValueError as exc:
+            raise fail(f"[{table}] {exc}", table, "ttl_threshold") from None
+        b.add_interface(spec)
+
+    routes = doc.get("route", [])
+    if not isinstance(routes, list):
+        raise fail("routes are written as [[route]] tables", "", "route")
+    for i, body in enumerate(routes):
+        where = f"[[route]] #{i + 1}"
+        if not isinstance(body, dict):
+            raise fail(f"{where} must be a table", "route", None, i)
+        _check_keys(body, _ROUTE_KEYS, where, fail, "route", i)
+        for required in ("from", "group", "to"):
+            if required not in body:
+                raise fail(f"{where} needs a {required!r} key", "route", None, i)
+        try:
+            iif = _typed(body, "from", str, "")
+            check_ifname(iif)
+            group = parse_group(_typed(body, "group", str, ""))
+            source = _opt(body, "source", str, parse_source)
+            oifs = body["to"]
+            if isinstance(oifs, str):
+                oifs = [oifs]
+            if not isinstance(oifs, list) or not all(isinstance(o, str) for o in oifs):
+                raise _KeyValueError("to", "must be a list of interface names")
+            if not oifs:
+                raise _KeyValueError("to", "must name at least one interface")
+        except _KeyValueError as exc:
+            raise fail(f"{where} {exc.key}: {exc.reason}", "route", exc.key, i) from None
+        except ValueError as exc:
+            raise fail(f"{where}: {exc}", "route", None, i) from None
+        origin = Origin(path, lines.line("route", None, i))
+        b.routes.append(Route(iif, group, source, tuple(oifs), origin))
+
+    b.dedup = _parse_dedup(doc.get("dedup", {}), fail)
+    b.flows = _parse_flows(doc.get("flows", {}), fail)
+    return b.build()
+
+
+class _Fail(Protocol):
+    def __call__(
+        self, reason: str, table: str = "", key: str | None = None, index: int = 0
+    ) -> ConfigError: ...
+
+
+class _KeyValueError(ValueError):
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.reason = reason
+
+
+def _typed(body: Mapping[str, Any], key: str, kind: type, default: Any) -> Any:
+    value = body.get(key, default)
+    if kind is not bool and isinstance(value, bool):
+        raise _KeyValueError(key, f"must be {_kind_name(kind)}, not {value!r}")
+    if kind is float and isinstance(value, int):
+        value = float(value)
+    if not isinstance(value, kind):
+        raise _KeyValueError(key, f"must be {_kind_name(kind)}, not {value!r}")
+    return value
+
+
+def _opt(body: Mapping[str, Any], key: str, kind: type, convert: Any) -> Any:
+    if key not in body:
+        return None
+    value = _typed(body, key, kind, None)
+    try:
+        return convert(value)
+    except ValueError as exc:
+        raise _KeyValueError(key, str(exc)) from None
+
+
+def _kind_name(kind: type) -> str:
+    return {str: "a string", bool: "true or false", int: "an integer", float: "a number"}.get(
+        kind, kind.__name__
+    )
+
+
+def _check_keys(
+    body: Mapping[str, Any],
+    known: Iterable[str],
+    where: str,
+    fail: _Fail,
+    table: str,
+    index: int = 0,
+) -> None:
+    """Refuse keys we do not know: a typo must not be ignored silently."""
+    for key in body:
+        if key not in known:
+            names = ", ".join(sorted(known))
+            raise fail(f"unknown key {key!r} in {where} (known: {names})", table, key, index)
+
+
+def _parse_dedup(body: Any, fail: _Fail) -> DedupSpec:
+    if not isinstance(body, dict):
+        raise fail("[dedup] must be a table", "", "dedup")
+    _check_keys(body, _DEDUP_KEYS, "[dedup]", fail, "dedup")
+    try:
+        window = _typed(body, "window", float, 5.0)
+        if not 0 < window <= 3600:
+            raise _KeyValueError("window", f"must be more than 0 and at most 3600 s, not {window}")
+        mode_text = _typed(body, "mode", str, "hash")
+        modes = {m.value: m for m in DedupMode}
+        if mode_text not in modes:
+            raise _KeyValueError("mode", f"must be one of {', '.join(modes)}, not {mode_text!r}")
+        max_entries = _typed(body, "max_entries", int, 65536)
+        if not 1 <= max_entries <= 10_000_000:
+            raise _KeyValueError("max_entries", f"must be from 1 to 10000000, not {max_entries}")
+    except _KeyValueError as exc:
+        raise fail(f"[dedup] {exc.key}: {exc.reason}", "dedup", exc.key) from None
+    return DedupSpec(mode=modes[mode_text], window=window, max_entries=max_entries)
+
+
+def _parse_flows(body: Any, fail: _Fail) -> FlowSpec:
+    if not isinstance(body, dict):
+        raise fail("[flows] must be a table", "", "flows")
+    _check_keys(body, _FLOW_KEYS, "[flows]", fail, "flows")
+    try:
+        max_flows = _typed(body, "max_flows", int, 100_000)
+        if not 1 <= max_flows <= 10_000_000:
+            raise _KeyValueError("max_flows", f"must be from 1 to 10000000, not {max_flows}")
+        idle = _typed(body, "idle_timeout", float, 300.0)
+        if not idle > 0:
+            raise _KeyValueError("idle_timeout", f"must be more than 0 s, not {idle}")
+    except _KeyValueError as exc:
+        raise fail(f"[flows] {exc.key}: {exc.reason}", "flows", exc.key) from None
+    return FlowSpec(max_flows=max_flows, idle_timeout=idle)

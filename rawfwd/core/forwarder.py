@@ -1,0 +1,358 @@
+"""The forwarding core: one Ethernet frame, its ingress interface and the time in; frames out.
+
+Theory of operation, in the order of Linux's ipmr (net/ipv4/ipmr.c):
+
+1. Parse Ethernet II + IPv4 straight from the bytes (RFC 791 section 3.1): anything that is
+   not well-formed IPv4 multicast is counted by reason and dropped, never raised.
+2. Find the flow (source, group) on this ingress in a dict; a new flow is resolved once
+   against the route table (scope rule, (S,G) before (*,G), RPF on the route's `from`) and
+   its egress list with prebuilt Ethernet headers (RFC 1112 section 6.4 MAC) is cached.
+3. Duplicate detection (RFC 6621 section 6) on packets that pass RPF.
+4. TTL: nothing with TTL <= 1 leaves; a copy goes out where TTL > the interface's threshold
+   (ipmr / mrouted semantics). TTL is decremented once and the header checksum patched
+   incrementally (RFC 1624); options and payload are copied unchanged, link padding dropped.
+5. One frame per egress: its prebuilt header + the patched IP packet; counters.
+
+Nothing here opens a socket or reads a clock: the live shell and `rawfwd replay` both drive
+`handle_frame` and read `snapshot`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from ipaddress import IPv4Address
+from typing import Final, NamedTuple
+
+from ..model import Config, DedupMode, InterfaceSpec, Route
+from .dedup import DuplicateCache
+from .reasons import DropReason
+from .stats import FlowSnapshot, InterfaceSnapshot, Snapshot, freeze_drops
+from .table import RouteTable
+from .wire import HEADER_WORDS, ethernet_header, format_mac, group_mac, ttl_decrement_checksum
+
+_NOTHING: Final[tuple[()]] = ()
+_R = DropReason
+
+
+class Transmit(NamedTuple):
+    """A frame to send on interface `egress`."""
+
+    egress: str
+    frame: bytes
+
+
+class _Port:
+    """A configured interface: its link state and counters, and the flows arriving on it."""
+
+    __slots__ = (
+        "drops",
+        "flows",
+        "mac",
+        "name",
+        "rx_bytes",
+        "rx_frames",
+        "spec",
+        "tx_bytes",
+        "tx_frames",
+        "up",
+    )
+
+    def __init__(self, spec: InterfaceSpec) -> None:
+        self.name = spec.name
+        self.spec = spec
+        self.mac: bytes | None = spec.mac
+        self.up = True
+        self.flows: dict[bytes, _Flow] = {}
+        self.rx_frames = 0
+        self.rx_bytes = 0
+        self.tx_frames = 0
+        self.tx_bytes = 0
+        self.drops: Counter[DropReason] = Counter()
+
+
+class _Egress(NamedTuple):
+    name: str
+    port: _Port
+    eth: bytes  # prebuilt: group MAC, egress MAC, ethertype
+    threshold: int
+
+
+class _Flow:
+    """Per-(ingress, source, group) state: the cached decision and the counters."""
+
+    __slots__ = (
+        "bytes",
+        "copies",
+        "drops",
+        "egress",
+        "first",
+        "forwarded",
+        "group",
+        "key",
+        "last",
+        "max_threshold",
+        "packets",
+        "port",
+        "route",
+        "source",
+        "verdict",
+    )
+
+    def __init__(self, port: _Port, key: bytes, now: float) -> None:
+        self.port = port
+        self.key = key
+        self.source = int.from_bytes(key[:4], "big")
+        self.group = int.from_bytes(key[4:], "big")
+        self.route: Route | None = None
+        self.verdict: DropReason | None = None
+        self.egress: tuple[_Egress, ...] = ()
+        self.max_threshold = 255
+        self.first = now
+        self.last = now
+        self.packets = 0
+        self.bytes = 0
+        self.forwarded = 0
+        self.copies = 0
+        self.drops: Counter[DropReason] = Counter()
+
+
+class Forwarder:
+    """Pure multicast forwarding state machine; see the module docstring for the rules."""
+
+    def __init__(self, config: Config) -> None:
+        self._ports: dict[str, _Port] = {}
+        self._flows: dict[tuple[str, bytes], _Flow] = {}
+        self._unknown_if: Counter[str] = Counter()
+        self._evicted = 0
+        self._expired = 0
+        self._next_sweep = float("-inf")
+        self.reconfigure(config)
+
+    # -- configuration and link state (slow path) -------------------------------------------
+
+    def reconfigure(self, config: Config) -> None:
+        """Apply a new config; flows and counters of interfaces that remain are kept."""
+        self.config = config
+        old = self._ports
+        self._ports = {}
+        for name, spec in config.interfaces.items():
+            port = old.get(name)
+            if port is None:
+                port = _Port(spec)
+            else:
+                port.spec = spec
+                if spec.mac is not None:
+                    port.mac = spec.mac
+            self._ports[name] = port
+        for key, flow in list(self._flows.items()):
+            if flow.port.name not in self._ports:
+                del self._flows[key]
+        self._table = RouteTable(config.routes)
+        dedup = getattr(self, "_dedup", None)
+        if dedup is None or dedup.spec != config.dedup:
+            self._dedup = DuplicateCache(config.dedup)
+        self._dedup_on = config.dedup.mode is not DedupMode.OFF
+        self._dedup_key = self._dedup.key
+        flows = self.config.flows
+        self._sweep_every = min(max(flows.idle_timeout / 4, 1.0), 60.0)
+        self._next_sweep = float("-inf")
+        self._resolve_all()
+
+    def set_link(self, name: str, *, up: bool | None = None, mac: bytes | None = None) -> None:
+        """Tell the core an interface went up/down or what its MAC is (live mode)."""
+        port = self._ports.get(name)
+        if port is None:
+            return
+        if up is not None:
+            port.up = up
+        if mac is not None:
+            port.mac = mac
+        self._resolve_all()
+
+    def _resolve_all(self) -> None:
+        for flow in self._flows.values():
+            self._resolve(flow)
+
+    def _resolve(self, flow: _Flow) -> None:
+        """Decide, once per flow, where its packets go (or why they don't)."""
+        port = flow.port
+        found = self._table.lookup(port.name, flow.source, flow.group)
+        flow.route = found.route
+        flow.verdict = found.reason
+        flow.egress = ()
+        if found.route is None:
+            return
+        dst = group_mac(flow.group)
+        egress = []
+        for name in found.route.oifs:
+            out = self._ports[name]
+            if out.up and out.mac is not None:
+                eth = ethernet_header(dst, out.mac)
+                egress.append(_Egress(name, out, eth, out.spec.ttl_threshold))
+        flow.egress = tuple(egress)
+        flow.max_threshold = max((e.threshold for e in egress), default=255)
+        if not egress:
+            flow.verdict = _R.NO_EGRESS
+
+    # -- the per-packet path ----------------------------------------------------------------
+
+    def handle_frame(
+        self, ingress: str, frame: bytes, now: float, outgoing: bool = False
+    ) -> Sequence[Transmit]:
+        """Forward one Ethernet frame that arrived on `ingress` at time `now`.
+
+        `outgoing` marks a frame sent by a local application (PACKET_OUTGOING); it is
+        forwarded like one that arrived on `ingress`. Never raises on any `frame`.
+        """
+        if now >= self._next_sweep:
+            self._sweep(now)
+        port = self._ports.get(ingress)
+        if port is None:
+            self._unknown_if[ingress] += 1
+            return _NOTHING
+        n = len(frame)
+        port.rx_frames += 1
+        port.rx_bytes += n
+        if n < 14:
+            return self._drop_port(port, _R.TRUNCATED)
+        if frame[12] != 8 or frame[13] != 0:
+            return self._drop_port(port, _R.NOT_IPV4)
+        if n < 34:
+            return self._drop_port(port, _R.TRUNCATED)
+        vihl = frame[14]
+        if vihl >> 4 != 4:
+            return self._drop_port(port, _R.BAD_VERSION)
+        ihl = vihl & 15
+        if ihl < 5:
+            return self._drop_port(port, _R.BAD_IHL)
+        end = 14 + ((frame[16] << 8) | frame[17])
+        if end - 14 < ihl * 4:
+            return self._drop_port(port, _R.BAD_LENGTH)
+        if end > n:
+            return self._drop_port(port, _R.TRUNCATED)
+        if frame[30] & 0xF0 != 0xE0:
+            return self._drop_port(port, _R.NOT_MULTICAST)
+        total = sum(HEADER_WORDS[ihl].unpack_from(frame, 14))
+        total = (total & 0xFFFF) + (total >> 16)
+        if (total & 0xFFFF) + (total >> 16) != 0xFFFF:
+            return self._drop_port(port, _R.BAD_CHECKSUM)
+        if frame[26] >= 224:
+            return self._drop_port(port, _R.BAD_SOURCE)
+
+        key = frame[26:34]
+        flow = port.flows.get(key)
+        if flow is None:
+            flow = self._new_flow(port, key, now)
+        flow.last = now
+        flow.packets += 1
+        flow.bytes += end - 14
+        if flow.verdict is not None:
+            return self._drop_flow(flow, flow.verdict)
+        if self._dedup_on and self._dedup.seen(self._dedup_key(frame, end), now):
+            return self._drop_flow(flow, _R.DUPLICATE)
+        ttl = frame[22]
+        if ttl <= 1:
+            return self._drop_flow(flow, _R.TTL)
+        egress: Sequence[_Egress] = flow.egress
+        if ttl <= flow.max_threshold:
+            egress = [e for e in egress if ttl > e.threshold]
+            if not egress:
+                return self._drop_flow(flow, _R.THRESHOLD)
+
+        csum = ttl_decrement_checksum((frame[24] << 8) | frame[25])
+        packet = b"".join(
+            (frame[14:22], bytes((ttl - 1, frame[23], csum >> 8, csum & 0xFF)), frame[26:end])
+        )
+        out = []
+        for e in egress:
+            data = e.eth + packet
+            out.append(Transmit(e.name, data))
+            p = e.port
+            p.tx_frames += 1
+            p.tx_bytes += len(data)
+        flow.forwarded += 1
+        flow.copies += len(out)
+        return out
+
+    def _drop_port(self, port: _Port, reason: DropReason) -> Sequence[Transmit]:
+        port.drops[reason] += 1
+        return _NOTHING
+
+    def _drop_flow(self, flow: _Flow, reason: DropReason) -> Sequence[Transmit]:
+        flow.drops[reason] += 1
+        flow.port.drops[reason] += 1
+        return _NOTHING
+
+    def _new_flow(self, port: _Port, key: bytes, now: float) -> _Flow:
+        flows = self._flows
+        if len(flows) >= self.config.flows.max_flows:
+            oldest = next(iter(flows))
+            victim = flows.pop(oldest)
+            del victim.port.flows[victim.key]
+            self._evicted += 1
+        flow = _Flow(port, key, now)
+        self._resolve(flow)
+        port.flows[key] = flow
+        flows[(port.name, key)] = flow
+        return flow
+
+    def _sweep(self, now: float) -> None:
+        """Forget flows idle for longer than `[flows] idle_timeout` (amortised, not per packet)."""
+        self._next_sweep = now + self._sweep_every
+        horizon = now - self.config.flows.idle_timeout
+        stale = [k for k, f in self._flows.items() if f.last < horizon]
+        for k in stale:
+            flow = self._flows.pop(k)
+            del flow.port.flows[flow.key]
+        self._expired += len(stale)
+
+    # -- observation ------------------------------------------------------------------------
+
+    def snapshot(self, now: float) -> Snapshot:
+        """Immutable copy of all counters, flows in first-seen order."""
+        flows = tuple(
+            FlowSnapshot(
+                iif=f.port.name,
+                source=str(IPv4Address(f.source)),
+                group=str(IPv4Address(f.group)),
+                route=f.route.describe() if f.route is not None else None,
+                oifs=tuple(e.name for e in f.egress),
+                packets=f.packets,
+                bytes=f.bytes,
+                forwarded=f.forwarded,
+                copies=f.copies,
+                drops=freeze_drops(f.drops),
+                first_seen=f.first,
+                last_seen=f.last,
+            )
+            for f in self._flows.values()
+        )
+        ifaces = tuple(
+            InterfaceSnapshot(
+                name=p.name,
+                mac=format_mac(p.mac) if p.mac is not None else None,
+                up=p.up,
+                rx_frames=p.rx_frames,
+                rx_bytes=p.rx_bytes,
+                tx_frames=p.tx_frames,
+                tx_bytes=p.tx_bytes,
+                drops=freeze_drops(p.drops),
+            )
+            for p in self._ports.values()
+        )
+        total: Counter[DropReason] = Counter()
+        for p in self._ports.values():
+            total.update(p.drops)
+        unknown = sum(self._unknown_if.values())
+        if unknown:
+            total[_R.UNKNOWN_IF] += unknown
+        return Snapshot(
+            now=now,
+            flows=flows,
+            interfaces=ifaces,
+            drops=freeze_drops(total),
+            dedup_entries=len(self._dedup),
+            flows_evicted=self._evicted,
+            flows_expired=self._expired,
+        )

@@ -1,0 +1,43 @@
+"""Why a frame was not forwarded: the drop reasons the counters, UI and `show` use."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class DropReason(Enum):
+    """A reason a frame (or all its copies) was dropped. The value is the name users see."""
+
+    NOT_IPV4 = "not_ipv4"  #: not an Ethernet II IPv4 frame (ARP, IPv6, VLAN-tagged)
+    TRUNCATED = "truncated"  #: shorter than the Ethernet + IPv4 headers it claims
+    BAD_VERSION = "bad_version"  #: ethertype IPv4 but version field is not 4
+    BAD_IHL = "bad_ihl"  #: IHL below 5 words (RFC 791)
+    BAD_LENGTH = "bad_length"  #: total length shorter than the header
+    BAD_CHECKSUM = "bad_checksum"  #: IPv4 header checksum does not verify (RFC 1071)
+    BAD_SOURCE = "bad_source"  #: source address is multicast or class E (RFC 1122 3.2.1.3)
+    NOT_MULTICAST = "not_multicast"  #: destination outside 224.0.0.0/4
+    UNKNOWN_IF = "unknown_if"  #: arrived on an interface the config does not name
+    LINK_LOCAL = "link_local"  #: 224.0.0.0/24 without an explicit route (RFC 5771 4)
+    NO_ROUTE = "no_route"  #: no forwarding state for (S,G)
+    WRONG_IF = "wrong_if"  #: RPF failure: arrived on other than the route's `from`
+    NO_EGRESS = "no_egress"  #: the route's outgoing interfaces are all unavailable
+    DUPLICATE = "duplicate"  #: seen within the duplicate window (RFC 6621 section 6)
+    TTL = "ttl"  #: arriving TTL <= 1: may not leave the link
+    THRESHOLD = "threshold"  #: TTL not above any outgoing interface's threshold
+
+    @property
+    def malformed(self) -> bool:
+        """True for reasons that mean the frame itself is broken."""
+        return self in _MALFORMED
+
+
+_MALFORMED = frozenset(
+    {
+        DropReason.TRUNCATED,
+        DropReason.BAD_VERSION,
+        DropReason.BAD_IHL,
+        DropReason.BAD_LENGTH,
+        DropReason.BAD_CHECKSUM,
+        DropReason.BAD_SOURCE,
+    }
+)

@@ -1,0 +1,110 @@
+"""Immutable snapshots of the forwarder's counters, for the UI, `show` and replay summaries.
+
+The forwarder keeps mutable counters in slotted objects on its hot path; `snapshot()` copies
+them into these frozen values, which are safe to hand to another task or render later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from .reasons import DropReason
+
+
+def freeze_drops(drops: Mapping[DropReason, int]) -> Mapping[DropReason, int]:
+    """A read-only copy of a drop counter, in the enum's order, zeros left out."""
+    return MappingProxyType({r: drops[r] for r in DropReason if drops.get(r)})
+
+
+def _drops_json(drops: Mapping[DropReason, int]) -> dict[str, int]:
+    return {r.value: n for r, n in drops.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class FlowSnapshot:
+    """One flow: (source, group) arriving on `iif`."""
+
+    iif: str
+    source: str
+    group: str
+    route: str | None  #: the route it matched, normalised, or None
+    oifs: tuple[str, ...]  #: outgoing interfaces currently in use
+    packets: int  #: packets received
+    bytes: int  #: IP bytes received
+    forwarded: int  #: packets that left on at least one interface
+    copies: int  #: frames sent (one per outgoing interface per packet)
+    drops: Mapping[DropReason, int]
+    first_seen: float
+    last_seen: float
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (drop reasons by name)."""
+        return {
+            "iif": self.iif,
+            "source": self.source,
+            "group": self.group,
+            "route": self.route,
+            "oifs": list(self.oifs),
+            "packets": self.packets,
+            "bytes": self.bytes,
+            "forwarded": self.forwarded,
+            "copies": self.copies,
+            "drops": _drops_json(self.drops),
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceSnapshot:
+    """Counters of one interface."""
+
+    name: str
+    mac: str | None
+    up: bool
+    rx_frames: int
+    rx_bytes: int
+    tx_frames: int
+    tx_bytes: int
+    drops: Mapping[DropReason, int]  #: frames arriving here that were dropped, by reason
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (drop reasons by name)."""
+        return {
+            "name": self.name,
+            "mac": self.mac,
+            "up": self.up,
+            "rx_frames": self.rx_frames,
+            "rx_bytes": self.rx_bytes,
+            "tx_frames": self.tx_frames,
+            "tx_bytes": self.tx_bytes,
+            "drops": _drops_json(self.drops),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything the forwarder counts, at time `now`."""
+
+    now: float
+    flows: tuple[FlowSnapshot, ...]
+    interfaces: tuple[InterfaceSnapshot, ...]
+    drops: Mapping[DropReason, int]  #: all drops, all interfaces
+    dedup_entries: int
+    flows_evicted: int  #: flows forgotten to stay within `[flows] max_flows`
+    flows_expired: int  #: flows forgotten after `[flows] idle_timeout` of silence
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "now": self.now,
+            "flows": [f.to_json() for f in self.flows],
+            "interfaces": [i.to_json() for i in self.interfaces],
+            "drops": _drops_json(self.drops),
+            "dedup_entries": self.dedup_entries,
+            "flows_evicted": self.flows_evicted,
+            "flows_expired": self.flows_expired,
+        }

@@ -1,0 +1,85 @@
+"""The static multicast forwarding table: which route, if any, a new flow belongs to.
+
+Theory of operation (Linux ipmr order, RFC 5771 for scopes):
+
+- Routes are grouped by specificity level `(source prefix length or -1 for *, group prefix
+  length)`, most specific first, so (S,G) beats (*,G) and a longer group prefix beats a
+  shorter one. Within a level a dict keyed by the masked (source, group) finds the routes in
+  one probe: longest-prefix match without scanning every route.
+- Routes at one level with the same (source, group) differ only by incoming interface. A
+  packet whose best level has no route from its ingress is a wrong-interface (RPF) failure,
+  counted as `wrong_if` like ipmr does; it does not fall back to a less specific route.
+- 224.0.0.0/24 is link-local control traffic (RFC 5771 section 4): only routes whose group
+  lies inside that block (prefix length >= 24) may forward it, as an explicit opt-in.
+
+Lookups happen once per flow; the result is cached by the forwarder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final, NamedTuple
+
+from ..model import Route
+from .reasons import DropReason
+
+_LINK_LOCAL_NET: Final = 0xE0000000  # 224.0.0.0
+_LINK_LOCAL_MASK: Final = 0xFFFFFF00  # /24
+
+
+def _mask(length: int) -> int:
+    return (0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF if length > 0 else 0
+
+
+def is_link_local(group: int) -> bool:
+    """True for 224.0.0.0/24, the Local Network Control Block (RFC 5771 section 4)."""
+    return group & _LINK_LOCAL_MASK == _LINK_LOCAL_NET
+
+
+class Lookup(NamedTuple):
+    """The outcome of a table lookup: a route, or the reason there is none."""
+
+    route: Route | None
+    reason: DropReason | None
+
+
+class _Level(NamedTuple):
+    src_len: int  # -1: any source
+    grp_len: int
+    src_mask: int
+    grp_mask: int
+    entries: dict[tuple[int, int], list[Route]]
+
+
+class RouteTable:
+    """Longest-prefix (S,G)/(*,G) lookup keyed by incoming interface."""
+
+    def __init__(self, routes: Iterable[Route]) -> None:
+        levels: dict[tuple[int, int], _Level] = {}
+        for route in routes:
+            src_len, grp_len = route.specificity
+            level = levels.get((src_len, grp_len))
+            if level is None:
+                level = _Level(src_len, grp_len, _mask(max(src_len, 0)), _mask(grp_len), {})
+                levels[(src_len, grp_len)] = level
+            src = int(route.source.network_address) if route.source is not None else 0
+            key = (src & level.src_mask, int(route.group.network_address))
+            level.entries.setdefault(key, []).append(route)
+        self._levels = sorted(
+            levels.values(), key=lambda lv: (lv.src_len, lv.grp_len), reverse=True
+        )
+
+    def lookup(self, iif: str, source: int, group: int) -> Lookup:
+        """The route for a packet from `source` to `group` arriving on `iif`."""
+        link_local = is_link_local(group)
+        for level in self._levels:
+            if link_local and level.grp_len < 24:
+                continue
+            routes = level.entries.get((source & level.src_mask, group & level.grp_mask))
+            if routes is None:
+                continue
+            for route in routes:
+                if route.iif == iif:
+                    return Lookup(route, None)
+            return Lookup(None, DropReason.WRONG_IF)
+        return Lookup(None, DropReason.LINK_LOCAL if link_local else DropReason.NO_ROUTE)

@@ -1,0 +1,128 @@
+"""Wire formats: Ethernet II + IPv4 offsets, the Internet checksum and the group-to-MAC map.
+
+Theory of operation: the forwarder reads fields straight out of the frame's bytes at fixed
+offsets (no objects per packet). The helpers here are the slow-path and test-side views of
+the same rules:
+
+- IPv4 header layout and checksum: RFC 791 section 3.1, RFC 1071.
+- Incremental checksum update after changing one 16-bit word: RFC 1624 section 3, eqn. 3,
+  HC' = ~(~HC + ~m + m'), which unlike eqn. 2 never produces a -0 result.
+- IPv4 group to Ethernet MAC: 01:00:5e followed by the low 23 bits of the group
+  (RFC 1112 section 6.4).
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Final
+
+ETH_HLEN: Final = 14
+ETHERTYPE_IPV4: Final = 0x0800
+IPV4_MIN_HLEN: Final = 20
+#: Offsets inside the IPv4 header (RFC 791 section 3.1).
+IP_TOTLEN: Final = 2
+IP_ID: Final = 4
+IP_FRAG: Final = 6
+IP_TTL: Final = 8
+IP_PROTO: Final = 9
+IP_CSUM: Final = 10
+IP_SRC: Final = 12
+IP_DST: Final = 16
+
+#: struct formats summing a header of IHL words (5..15) as 16-bit words, built once.
+HEADER_WORDS: Final = {ihl: struct.Struct(f"!{ihl * 2}H") for ihl in range(5, 16)}
+
+_MAC_PREFIX: Final = b"\x01\x00\x5e"
+
+
+def fold(total: int) -> int:
+    """Fold a sum of 16-bit words into 16 bits with end-around carry (RFC 1071 section 1)."""
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+def internet_checksum(data: bytes) -> int:
+    """The 16-bit one's complement of the one's complement sum of `data` (RFC 1071)."""
+    if len(data) % 2:
+        data = bytes(data) + b"\x00"
+    return ~fold(sum(struct.unpack(f"!{len(data) // 2}H", data))) & 0xFFFF
+
+
+def checksum_update(hc: int, old: int, new: int) -> int:
+    """Patch checksum `hc` after one 16-bit word changed from `old` to `new` (RFC 1624 eqn. 3)."""
+    return ~fold((~hc & 0xFFFF) + (~old & 0xFFFF) + new) & 0xFFFF
+
+
+#: ~m + m' for the TTL/protocol word when TTL drops by one: (~m + m - 0x100) = 0xFEFF,
+#: whatever the protocol byte, so the TTL patch needs one addition (RFC 1624 eqn. 3).
+_TTL_DEC_DELTA: Final = 0xFEFF
+
+
+def ttl_decrement_checksum(hc: int) -> int:
+    """The header checksum after TTL is decremented by one, given the old checksum `hc`."""
+    total = (~hc & 0xFFFF) + _TTL_DEC_DELTA
+    total = (total & 0xFFFF) + (total >> 16)
+    return ~((total & 0xFFFF) + (total >> 16)) & 0xFFFF
+
+
+def group_mac(group: int) -> bytes:
+    """The Ethernet destination for IPv4 group `group` (RFC 1112 section 6.4)."""
+    return _MAC_PREFIX + (group & 0x7FFFFF).to_bytes(3, "big")
+
+
+def ethernet_header(dst: bytes, src: bytes, ethertype: int = ETHERTYPE_IPV4) -> bytes:
+    """A 14-byte Ethernet II header."""
+    return dst + src + ethertype.to_bytes(2, "big")
+
+
+def parse_mac(text: str) -> bytes:
+    """`aa:bb:cc:dd:ee:ff` (or with '-') to 6 bytes; ValueError when it is not one."""
+    parts = text.replace("-", ":").split(":")
+    if len(parts) != 6 or not all(len(p) == 2 for p in parts):
+        raise ValueError(f"{text!r} is not a MAC address like 02:00:00:00:00:01")
+    try:
+        return bytes(int(p, 16) for p in parts)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a MAC address like 02:00:00:00:00:01") from None
+
+
+def format_mac(mac: bytes) -> str:
+    """6 bytes to `aa:bb:cc:dd:ee:ff`."""
+    return ":".join(f"{b:02x}" for b in mac)
+
+
+def ipv4_header(
+    src: bytes,
+    dst: bytes,
+    *,
+    ttl: int = 64,
+    proto: int = 17,
+    payload_len: int = 0,
+    ident: int = 0,
+    frag: int = 0,
+    options: bytes = b"",
+    tos: int = 0,
+) -> bytes:
+    """Build a valid IPv4 header (for tests, benchmarks and rare control packets)."""
+    if len(options) % 4:
+        raise ValueError("IPv4 options must pad to a multiple of 4 bytes")
+    ihl = 5 + len(options) // 4
+    hdr = (
+        struct.pack(
+            "!BBHHHBBH4s4s",
+            0x40 | ihl,
+            tos,
+            ihl * 4 + payload_len,
+            ident,
+            frag,
+            ttl,
+            proto,
+            0,
+            src,
+            dst,
+        )
+        + options
+    )
+    csum = internet_checksum(hdr)
+    return hdr[:IP_CSUM] + csum.to_bytes(2, "big") + hdr[IP_CSUM + 2 :]

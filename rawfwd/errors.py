@@ -1,0 +1,26 @@
+"""The exceptions rawfwd raises on purpose.
+
+Anything else escaping from rawfwd is a bug. The command line turns these into one-line
+messages; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+
+class RawfwdError(Exception):
+    """Base class: an error the user can act on, printed as one line."""
+
+
+class ConfigError(RawfwdError):
+    """A configuration file is wrong: carries where (file, line) and why."""
+
+    def __init__(self, path: str, line: int | None, reason: str) -> None:
+        self.path = path
+        self.line = line
+        self.reason = reason
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {reason}")
+
+
+class InputError(RawfwdError):
+    """An input other than the config (a pcap, a command-line argument) is unusable."""

@@ -1,0 +1,108 @@
+"""Validated, frozen configuration values shared by config, core and the shells.
+
+These are plain value types: `config.py` builds them from files, the core reads them.
+Nothing here parses or does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from ipaddress import IPv4Interface, IPv4Network
+
+#: 224.0.0.0/24, the Local Network Control Block (RFC 5771 section 4): never routed.
+LINK_LOCAL_BLOCK = IPv4Network("224.0.0.0/24")
+#: 224.0.0.0/4, all IPv4 multicast (RFC 5771 section 2).
+MULTICAST_BLOCK = IPv4Network("224.0.0.0/4")
+
+
+class DedupMode(Enum):
+    """How duplicates are recognised (RFC 6621 section 6)."""
+
+    HASH = "hash"  #: H-DPD: hash of the packet's invariant part
+    ID = "id"  #: I-DPD: (src, dst, proto, IP ID, fragment offset)
+    OFF = "off"  #: no duplicate detection (plain multicast routing)
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a configuration item was written, for error messages and `rawfwd check`."""
+
+    path: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}" if self.line is not None else self.path
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceSpec:
+    """One `[interface.NAME]` table (or smcroute `phyint`)."""
+
+    name: str
+    mac: bytes | None = None  #: replay only; live mode reads the real MAC
+    address: IPv4Interface | None = None  #: replay only; live mode reads the real address
+    ttl_threshold: int = 1  #: forward only if arriving TTL > threshold (ipmr semantics)
+    manet: bool = False  #: may retransmit on the arrival interface
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Static forwarding state: packets to `group` (from `source`) arriving on `iif` go to `oifs`.
+
+    `source is None` is (*,G). Group and source may be prefixes (smcroute allows both).
+    """
+
+    iif: str
+    group: IPv4Network
+    source: IPv4Network | None
+    oifs: tuple[str, ...]
+    origin: Origin | None = None
+
+    @property
+    def specificity(self) -> tuple[int, int]:
+        """Sort key: any source beats no source, then longer source, then longer group."""
+        src_len = -1 if self.source is None else self.source.prefixlen
+        return (src_len, self.group.prefixlen)
+
+    def describe(self) -> str:
+        """The route as one normalised line, e.g. `(*, 239.1.0.0/16) from eth0 to eth1, eth2`."""
+        if self.source is None:
+            src = "*"
+        elif self.source.prefixlen == 32:
+            src = str(self.source.network_address)
+        else:
+            src = str(self.source)
+        grp = str(self.group.network_address) if self.group.prefixlen == 32 else str(self.group)
+        return f"({src}, {grp}) from {self.iif} to {', '.join(self.oifs)}"
+
+
+@dataclass(frozen=True, slots=True)
+class DedupSpec:
+    """The `[dedup]` table: duplicate detection (RFC 6621 section 6)."""
+
+    mode: DedupMode = DedupMode.HASH
+    window: float = 5.0  #: seconds a packet is remembered
+    max_entries: int = 65536  #: bound on remembered packets (oldest evicted first)
+
+
+@dataclass(frozen=True, slots=True)
+class FlowSpec:
+    """The `[flows]` table: bounds on per-flow state."""
+
+    max_flows: int = 100_000  #: oldest flows are evicted beyond this
+    idle_timeout: float = 300.0  #: a flow silent this long is forgotten
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """A whole, validated configuration."""
+
+    interfaces: dict[str, InterfaceSpec]
+    routes: tuple[Route, ...]
+    dedup: DedupSpec = field(default_factory=DedupSpec)
+    flows: FlowSpec = field(default_factory=FlowSpec)
+    path: str = "<config>"
+    #: lines that were accepted but are not (fully) supported, as "file:line: text"
+    warnings: tuple[str, ...] = field(default=())
