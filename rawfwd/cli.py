@@ -1,0 +1,125 @@
+"""The `rawfwd` command line. Errors become one line on stderr and a non-zero exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .config import load_config
+from .core.wire import format_mac
+from .errors import InputError, RawfwdError
+from .model import Config
+
+EXIT_USAGE = 2  #: bad config, bad input or bad arguments
+EXIT_INTERNAL = 70  #: EX_SOFTWARE: a bug in rawfwd
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="rawfwd", description="User-space raw-socket IPv4 multicast forwarder."
+    )
+    p.add_argument("--version", action="version", version=f"rawfwd {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = sub.add_parser("check", help="validate a config and print the normalised routes")
+    check.add_argument("-c", "--config", required=True, type=Path, metavar="FILE")
+
+    rep = sub.add_parser("replay", help="run pcaps through a config, write a pcap per egress")
+    rep.add_argument("-c", "--config", required=True, type=Path, metavar="CONFIG")
+    rep.add_argument(
+        "--in",
+        dest="inputs",
+        action="append",
+        required=True,
+        metavar="IFACE=PCAP",
+        help="traffic arriving on IFACE (repeat for several interfaces)",
+    )
+    rep.add_argument("--out-dir", required=True, type=Path, metavar="DIR")
+    rep.add_argument("--json", action="store_true", help="print the summary as JSON")
+    return p
+
+
+def describe_config(config: Config) -> str:
+    """What `rawfwd check` prints: interfaces, normalised routes (most specific first), dedup."""
+    lines = [f"{config.path}: OK", "interfaces:"]
+    for spec in config.interfaces.values():
+        extras = [f"ttl-threshold {spec.ttl_threshold}"]
+        if spec.manet:
+            extras.append("manet")
+        if spec.mac is not None:
+            extras.append(f"mac {format_mac(spec.mac)}")
+        if spec.address is not None:
+            extras.append(f"address {spec.address}")
+        lines.append(f"  {spec.name}: {', '.join(extras)}")
+    lines.append(f"routes: {len(config.routes)}")
+    ordered = sorted(config.routes, key=lambda r: r.specificity, reverse=True)
+    for route in ordered:
+        lines.append(f"  {route.describe()}    # {route.origin}")
+    d = config.dedup
+    lines.append(f"dedup: {d.mode.value}, window {d.window:g} s, max {d.max_entries} entries")
+    f = config.flows
+    lines.append(f"flows: max {f.max_flows}, idle timeout {f.idle_timeout:g} s")
+    lines.extend(f"warning: {w}" for w in config.warnings)
+    return "\n".join(lines)
+
+
+def _parse_inputs(items: Sequence[str]) -> list[tuple[str, Path]]:
+    inputs = []
+    for item in items:
+        iface, sep, path = item.partition("=")
+        if not sep or not iface or not path:
+            raise InputError(f"--in {item!r}: expected IFACE=PCAP, e.g. --in eth0=eth0.pcap")
+        inputs.append((iface, Path(path)))
+    return inputs
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "check":
+        print(describe_config(load_config(args.config)))
+        return 0
+    if args.command == "replay":
+        from .replay import format_summary, replay
+
+        inputs = _parse_inputs(args.inputs)
+        config = load_config(args.config)
+        for warning in config.warnings:
+            print(f"rawfwd: warning: {warning}", file=sys.stderr)
+        result = replay(config, inputs, args.out_dir)
+        if args.json:
+            print(json.dumps(result.to_json(), indent=2))
+        else:
+            print(format_summary(result))
+        return 0
+    raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `rawfwd` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except RawfwdError as exc:
+        print(f"rawfwd: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: say so in one line, keep the traceback for debugging
+        if os.environ.get("RAWFWD_DEBUG"):
+            raise
+        print(
+            f"rawfwd: internal error: {type(exc).__name__}: {exc} "
+            "(set RAWFWD_DEBUG=1 for a traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
