@@ -13,11 +13,12 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP)  ## create .venv and install rawfwd with its dev tools
 
-demo: $(STAMP)  ## replay the example capture through the example config and show the flows
-	$(PY) examples/make_demo_pcaps.py examples/demo
-	$(VENV)/bin/rawfwd replay -c examples/demo.toml \
-		--in eth0=examples/demo/eth0.pcap --in eth1=examples/demo/eth1.pcap \
-		--out-dir examples/demo/out
+DEMO := tests/data/routing
+demo: $(STAMP)  ## replay a sample capture through a sample config and show the flows
+	$(VENV)/bin/rawfwd check -c $(DEMO)/rawfwd.toml
+	$(VENV)/bin/rawfwd replay -c $(DEMO)/rawfwd.toml \
+		--in eth0=$(DEMO)/in/eth0.pcap --in eth1=$(DEMO)/in/eth1.pcap --out-dir demo-out
+	@echo "output pcaps are in demo-out/ (open them with tcpdump -r or wireshark)"
 
 test: $(STAMP)  ## the whole test suite
 	$(PY) -m pytest -q
