@@ -270,6 +270,13 @@ def parse_toml(text: str, path: str) -> Config:
             raise fail(str(exc), table) from None
         if not isinstance(body, dict):
             raise fail(f"interface {name!r} must be a table [interface.{name}]", table)
+        for key, value in body.items():
+            if isinstance(value, dict):
+                raise fail(
+                    f"[{table}] has a sub-table {key!r}: write a name with a dot in quotes, "
+                    f'like [interface."{name}.{key}"]',
+                    f"{table}.{key}",
+                )
         _check_keys(body, _IF_KEYS, f"[{table}]", fail, table)
         try:
             spec = InterfaceSpec(
