@@ -55,7 +55,7 @@ def parse_source(text: str) -> IPv4Network:
     """A unicast source address or prefix such as `10.0.0.5` or `10.0.0.0/24`."""
     net = _parse_prefix(text, "source")
     first = int(net.network_address) >> 24
-    if first >= 224 or (net.prefixlen > 0 and first == 0 and net.prefixlen >= 8):
+    if first >= 224 or (net.prefixlen >= 8 and first in (0, 127)):
         raise ValueError(f"source {text!r} is not a unicast address")
     return net
 
@@ -228,6 +228,11 @@ class _TomlLines:
             return None
         if key is not None and key in section.keys:
             return section.keys[key]
+        if key is not None and not name:
+            # a top-level name that is not a key is a table: [key] or [key.sub]
+            for sub in self.sections:
+                if sub.name == key or sub.name.startswith(key + "."):
+                    return sub.line
         return section.line
 
 
@@ -305,9 +310,8 @@ def parse_toml(text: str, path: str) -> Config:
             if required not in body:
                 raise fail(f"{where} needs a {required!r} key", "route", None, i)
         try:
-            iif = _typed(body, "from", str, "")
-            check_ifname(iif)
-            group = parse_group(_typed(body, "group", str, ""))
+            iif = _opt(body, "from", str, check_ifname)
+            group = _opt(body, "group", str, parse_group)
             source = _opt(body, "source", str, parse_source)
             oifs = body["to"]
             if isinstance(oifs, str):
@@ -317,7 +321,8 @@ def parse_toml(text: str, path: str) -> Config:
             if not oifs:
                 raise _KeyValueError("to", "must name at least one interface")
         except _KeyValueError as exc:
-            raise fail(f"{where} {exc.key}: {exc.reason}", "route", exc.key, i) from None
+            text = f"{where}: {exc.reason}" if exc.named else f"{where} {exc.key}: {exc.reason}"
+            raise fail(text, "route", exc.key, i) from None
         except ValueError as exc:
             raise fail(f"{where}: {exc}", "route", None, i) from None
         origin = Origin(path, lines.line("route", None, i))
@@ -335,10 +340,13 @@ class _Fail(Protocol):
 
 
 class _KeyValueError(ValueError):
-    def __init__(self, key: str, reason: str) -> None:
+    """A bad value for `key`; `named` when `reason` already says which value it is."""
+
+    def __init__(self, key: str, reason: str, named: bool = False) -> None:
         super().__init__(f"{key}: {reason}")
         self.key = key
         self.reason = reason
+        self.named = named
 
 
 def _typed(body: Mapping[str, Any], key: str, kind: type, default: Any) -> Any:
@@ -359,7 +367,7 @@ def _opt(body: Mapping[str, Any], key: str, kind: type, convert: Any) -> Any:
     try:
         return convert(value)
     except ValueError as exc:
-        raise _KeyValueError(key, str(exc)) from None
+        raise _KeyValueError(key, str(exc), named=True) from None
 
 
 def _kind_name(kind: type) -> str:
@@ -412,7 +420,7 @@ def _parse_flows(body: Any, fail: _Fail) -> FlowSpec:
         if not 1 <= max_flows <= 10_000_000:
             raise _KeyValueError("max_flows", f"must be from 1 to 10000000, not {max_flows}")
         idle = _typed(body, "idle_timeout", float, 300.0)
-        if not idle > 0:
+        if not 0 < idle < float("inf"):
             raise _KeyValueError("idle_timeout", f"must be more than 0 s, not {idle}")
     except _KeyValueError as exc:
         raise fail(f"[flows] {exc.key}: {exc.reason}", "flows", exc.key) from None

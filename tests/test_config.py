@@ -394,7 +394,7 @@ def test_route_bad_source(source: str, why: str) -> None:
     )
     err = error(text)
     assert err.line == line_of(text, "source = ")
-    assert err.reason == f"[[route]] #1 source: {why}"
+    assert err.reason == f"[[route]] #1: {why}"
 
 
 def test_duplicate_route() -> None:

@@ -32,6 +32,9 @@ from .table import RouteTable
 from .wire import HEADER_WORDS, ethernet_header, format_mac, group_mac, ttl_decrement_checksum
 
 _NOTHING: Final[tuple[()]] = ()
+#: First source octets a router must not forward from (RFC 1812 section 5.3.7): network 0,
+#: loopback 127, multicast 224/4 and reserved 240/4. Indexed by the octet: one lookup.
+_MARTIAN_SOURCE: Final = tuple(o == 0 or o == 127 or o >= 224 for o in range(256))
 _R = DropReason
 
 
@@ -203,7 +206,8 @@ class Forwarder:
         """Forward one Ethernet frame that arrived on `ingress` at time `now`.
 
         `outgoing` marks a frame sent by a local application (PACKET_OUTGOING); it is
-        forwarded like one that arrived on `ingress`. Never raises on any `frame`.
+        forwarded like one that arrived on `ingress`. `frame` must be `bytes` (its slices key
+        the flow table). Never raises on any `frame` content.
         """
         if now >= self._next_sweep:
             self._sweep(now)
@@ -237,7 +241,7 @@ class Forwarder:
         total = (total & 0xFFFF) + (total >> 16)
         if (total & 0xFFFF) + (total >> 16) != 0xFFFF:
             return self._drop_port(port, _R.BAD_CHECKSUM)
-        if frame[26] >= 224:
+        if _MARTIAN_SOURCE[frame[26]]:
             return self._drop_port(port, _R.BAD_SOURCE)
 
         key = frame[26:34]

@@ -14,7 +14,7 @@ class DropReason(Enum):
     BAD_IHL = "bad_ihl"  #: IHL below 5 words (RFC 791)
     BAD_LENGTH = "bad_length"  #: total length shorter than the header
     BAD_CHECKSUM = "bad_checksum"  #: IPv4 header checksum does not verify (RFC 1071)
-    BAD_SOURCE = "bad_source"  #: source address is multicast or class E (RFC 1122 3.2.1.3)
+    BAD_SOURCE = "bad_source"  #: source in 0/8, 127/8, 224/4 or 240/4 (RFC 1812 5.3.7)
     NOT_MULTICAST = "not_multicast"  #: destination outside 224.0.0.0/4
     UNKNOWN_IF = "unknown_if"  #: arrived on an interface the config does not name
     LINK_LOCAL = "link_local"  #: 224.0.0.0/24 without an explicit route (RFC 5771 4)

@@ -13,6 +13,7 @@ the same rules:
 
 from __future__ import annotations
 
+import re
 import struct
 from typing import Final
 
@@ -33,6 +34,7 @@ IP_DST: Final = 16
 HEADER_WORDS: Final = {ihl: struct.Struct(f"!{ihl * 2}H") for ihl in range(5, 16)}
 
 _MAC_PREFIX: Final = b"\x01\x00\x5e"
+_MAC_TEXT: Final = re.compile(r"[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(\1[0-9A-Fa-f]{2}){4}")
 
 
 def fold(total: int) -> int:
@@ -78,13 +80,9 @@ def ethernet_header(dst: bytes, src: bytes, ethertype: int = ETHERTYPE_IPV4) -> 
 
 def parse_mac(text: str) -> bytes:
     """`aa:bb:cc:dd:ee:ff` (or with '-') to 6 bytes; ValueError when it is not one."""
-    parts = text.replace("-", ":").split(":")
-    if len(parts) != 6 or not all(len(p) == 2 for p in parts):
+    if not _MAC_TEXT.fullmatch(text):
         raise ValueError(f"{text!r} is not a MAC address like 02:00:00:00:00:01")
-    try:
-        return bytes(int(p, 16) for p in parts)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a MAC address like 02:00:00:00:00:01") from None
+    return bytes.fromhex(text.replace("-", "").replace(":", ""))
 
 
 def format_mac(mac: bytes) -> str:
