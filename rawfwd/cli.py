@@ -60,6 +60,8 @@ def describe_config(config: Config) -> str:
     ordered = sorted(config.routes, key=lambda r: r.specificity, reverse=True)
     for route in ordered:
         lines.append(f"  {route.describe()}    # {route.origin}")
+    for rpf in config.rpf:
+        lines.append(f"rpf: {rpf.prefix} via {rpf.iif}    # {rpf.origin}")
     d = config.dedup
     lines.append(f"dedup: {d.mode.value}, window {d.window:g} s, max {d.max_entries} entries")
     f = config.flows

@@ -27,6 +27,7 @@ from .model import (
     InterfaceSpec,
     Origin,
     Route,
+    RpfSpec,
 )
 
 #: Linux IFNAMSIZ is 16 including the NUL: names are 1..15 bytes, no '/', ':' or whitespace.
@@ -84,6 +85,7 @@ class ConfigBuilder:
     path: str
     interfaces: dict[str, InterfaceSpec] = field(default_factory=dict)
     routes: list[Route] = field(default_factory=list)
+    rpf: list[RpfSpec] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     dedup: DedupSpec = field(default_factory=DedupSpec)
     flows: FlowSpec = field(default_factory=FlowSpec)
@@ -104,17 +106,29 @@ class ConfigBuilder:
 
     def build(self) -> Config:
         """Validate cross-references and return the frozen Config."""
-        seen: dict[tuple[str, IPv4Network | None, IPv4Network], Route] = {}
+        for rpf in self.rpf:
+            if rpf.iif not in self.interfaces:
+                raise config_error(
+                    rpf.origin,
+                    self.path,
+                    f"[[rpf]] {rpf.prefix} names interface {rpf.iif!r}, which is not defined "
+                    f"(add an [interface.{rpf.iif}] table)",
+                )
+        seen: dict[tuple[str | None, IPv4Network | None, IPv4Network], Route] = {}
         for route in self.routes:
             for name in (route.iif, *route.oifs):
-                if name not in self.interfaces:
+                if name is not None and name not in self.interfaces:
                     raise config_error(
                         route.origin,
                         self.path,
                         f"route {route.describe()} names interface {name!r}, which is not "
                         f"defined (add an [interface.{name}] table)",
                     )
-            if route.iif in route.oifs and not self.interfaces[route.iif].manet:
+            if (
+                route.iif is not None
+                and route.iif in route.oifs
+                and not self.interfaces[route.iif].manet
+            ):
                 raise config_error(
                     route.origin,
                     self.path,
@@ -146,6 +160,7 @@ class ConfigBuilder:
         return Config(
             interfaces=dict(self.interfaces),
             routes=tuple(self.routes),
+            rpf=tuple(self.rpf),
             dedup=self.dedup,
             flows=self.flows,
             path=self.path,
@@ -236,9 +251,10 @@ class _TomlLines:
         return section.line
 
 
-_TOP_KEYS = {"interface", "route", "dedup", "flows"}
+_TOP_KEYS = {"interface", "route", "rpf", "dedup", "flows"}
 _IF_KEYS = {"mac", "address", "ttl_threshold", "manet"}
 _ROUTE_KEYS = {"from", "group", "source", "to"}
+_RPF_KEYS = {"prefix", "iif"}
 _DEDUP_KEYS = {"window", "mode", "max_entries"}
 _FLOW_KEYS = {"max_flows", "idle_timeout"}
 
@@ -306,7 +322,7 @@ def parse_toml(text: str, path: str) -> Config:
         if not isinstance(body, dict):
             raise fail(f"{where} must be a table", "route", None, i)
         _check_keys(body, _ROUTE_KEYS, where, fail, "route", i)
-        for required in ("from", "group", "to"):
+        for required in ("group", "to"):
             if required not in body:
                 raise fail(f"{where} needs a {required!r} key", "route", None, i)
         try:
@@ -327,6 +343,25 @@ def parse_toml(text: str, path: str) -> Config:
             raise fail(f"{where}: {exc}", "route", None, i) from None
         origin = Origin(path, lines.line("route", None, i))
         b.routes.append(Route(iif, group, source, tuple(oifs), origin))
+
+    rpfs = doc.get("rpf", [])
+    if not isinstance(rpfs, list):
+        raise fail("static RPF entries are written as [[rpf]] tables", "", "rpf")
+    for i, body in enumerate(rpfs):
+        where = f"[[rpf]] #{i + 1}"
+        if not isinstance(body, dict):
+            raise fail(f"{where} must be a table", "rpf", None, i)
+        _check_keys(body, _RPF_KEYS, where, fail, "rpf", i)
+        for required in ("prefix", "iif"):
+            if required not in body:
+                raise fail(f"{where} needs a {required!r} key", "rpf", None, i)
+        try:
+            prefix = _opt(body, "prefix", str, parse_source)
+            iif = _opt(body, "iif", str, check_ifname)
+        except _KeyValueError as exc:
+            text = f"{where}: {exc.reason}" if exc.named else f"{where} {exc.key}: {exc.reason}"
+            raise fail(text, "rpf", exc.key, i) from None
+        b.rpf.append(RpfSpec(prefix, iif, Origin(path, lines.line("rpf", None, i))))
 
     b.dedup = _parse_dedup(doc.get("dedup", {}), fail)
     b.flows = _parse_flows(doc.get("flows", {}), fail)

@@ -52,9 +52,10 @@ class Route:
     """Static forwarding state: packets to `group` (from `source`) arriving on `iif` go to `oifs`.
 
     `source is None` is (*,G). Group and source may be prefixes (smcroute allows both).
+    `iif is None` means "from wherever RPF says the source is" (like pimd/mrouted).
     """
 
-    iif: str
+    iif: str | None  #: None: the RPF interface toward the source (FIB or [[rpf]])
     group: IPv4Network
     source: IPv4Network | None
     oifs: tuple[str, ...]
@@ -75,7 +76,21 @@ class Route:
         else:
             src = str(self.source)
         grp = str(self.group.network_address) if self.group.prefixlen == 32 else str(self.group)
-        return f"({src}, {grp}) from {self.iif} to {', '.join(self.oifs)}"
+        iif = self.iif if self.iif is not None else "rpf"
+        return f"({src}, {grp}) from {iif} to {', '.join(self.oifs)}"
+
+
+@dataclass(frozen=True, slots=True)
+class RpfSpec:
+    """A static RPF entry, like `ip mroute PREFIX IIF`: sources in `prefix` arrive on `iif`.
+
+    Overrides the kernel FIB for routes without `from` (multicast topology differing from
+    the unicast one).
+    """
+
+    prefix: IPv4Network
+    iif: str
+    origin: Origin | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +116,7 @@ class Config:
 
     interfaces: dict[str, InterfaceSpec]
     routes: tuple[Route, ...]
+    rpf: tuple[RpfSpec, ...] = ()
     dedup: DedupSpec = field(default_factory=DedupSpec)
     flows: FlowSpec = field(default_factory=FlowSpec)
     path: str = "<config>"

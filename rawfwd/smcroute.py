@@ -170,6 +170,8 @@ def load_smcroute(path: Path) -> Config:
         builder.add_interface(spec)
     for route in builder.routes:
         for name in (route.iif, *route.oifs):
+            if name is None:
+                continue
             if name in reader.disabled:
                 raise config_error(
                     route.origin,

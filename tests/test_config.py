@@ -268,18 +268,22 @@ def test_unknown_top_level_key() -> None:
     text = "# rawfwd\n\nverbose = true\n" + IFACES
     err = error(text)
     assert err.line == line_of(text, "verbose")
-    assert err.reason == ("unknown table or key 'verbose' (known: dedup, flows, interface, route)")
+    assert err.reason == (
+        "unknown table or key 'verbose' (known: dedup, flows, interface, route, rpf)"
+    )
 
 
 def test_unknown_top_level_table() -> None:
     # A misspelt table name: the error must point at its header, not at line 1.
     text = doc("[dedupe]\nwindow = 1.0\n")
     err = error(text)
-    assert err.reason == "unknown table or key 'dedupe' (known: dedup, flows, interface, route)"
+    assert (
+        err.reason == "unknown table or key 'dedupe' (known: dedup, flows, interface, route, rpf)"
+    )
     assert err.line == line_of(text, "[dedupe]")
 
 
-@pytest.mark.parametrize("missing", ["from", "group", "to"])
+@pytest.mark.parametrize("missing", ["group", "to"])
 def test_route_missing_key(missing: str) -> None:
     lines = ['from = "eth0"', 'group = "239.1.2.3"', 'to = ["eth1"]']
     body = "\n".join(line for line in lines if not line.startswith(missing))

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pytest
 
 from rawfwd.core import DropReason, FlowSnapshot, Forwarder, InterfaceSnapshot, Snapshot, Transmit
-from rawfwd.core.table import Lookup, RouteTable
+from rawfwd.core.table import Lookup, RouteTable, RpfFunc
 from rawfwd.model import DedupMode, DedupSpec, FlowSpec
 
 from .frames import (
@@ -842,9 +842,9 @@ def test_lookup_once_per_flow(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[str, int, int]] = []
     real = RouteTable.lookup
 
-    def counting(self: RouteTable, iif: str, source: int, group: int) -> Lookup:
+    def counting(self: RouteTable, iif: str, source: int, group: int, rpf: RpfFunc) -> Lookup:
         calls.append((iif, source, group))
-        return real(self, iif, source, group)
+        return real(self, iif, source, group, rpf)
 
     monkeypatch.setattr(RouteTable, "lookup", counting)
     fwd = basic()

@@ -20,18 +20,23 @@ Nothing here opens a socket or reads a clock: the live shell and `rawfwd replay`
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from ipaddress import IPv4Address
+from collections.abc import Iterable, Mapping, Sequence
+from ipaddress import IPv4Address, IPv4Network
 from typing import Final, NamedTuple
 
 from ..model import Config, DedupMode, InterfaceSpec, Route
 from .dedup import DuplicateCache
 from .reasons import DropReason
 from .stats import FlowSnapshot, InterfaceSnapshot, Snapshot, freeze_drops
-from .table import RouteTable
+from .table import RPF_PENDING, RouteTable, RpfAnswer
 from .wire import HEADER_WORDS, ethernet_header, format_mac, group_mac, ttl_decrement_checksum
 
 _NOTHING: Final[tuple[()]] = ()
+#: ipmr's unresolved queue: frames held per flow while its RPF lookup is pending, how long
+#: they may wait, and how many lookups may be outstanding at once.
+UNRESOLVED_HOLD: Final = 4
+UNRESOLVED_TIMEOUT: Final = 10.0
+MAX_RPF_PENDING: Final = 64
 #: First source octets a router must not forward from (RFC 1812 section 5.3.7): network 0,
 #: loopback 127, multicast 224/4 and reserved 240/4. Indexed by the octet: one lookup.
 _MARTIAN_SOURCE: Final = tuple(o == 0 or o == 127 or o >= 224 for o in range(256))
@@ -97,6 +102,7 @@ class _Flow:
         "max_threshold",
         "packets",
         "port",
+        "queue",
         "route",
         "source",
         "verdict",
@@ -118,12 +124,24 @@ class _Flow:
         self.forwarded = 0
         self.copies = 0
         self.drops: Counter[DropReason] = Counter()
+        #: frames held while the RPF lookup is pending (ipmr's unresolved queue), else None
+        self.queue: list[tuple[bytes, int, float]] | None = None
 
 
 class Forwarder:
     """Pure multicast forwarding state machine; see the module docstring for the rules."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, fib: bool = False) -> None:
+        """`fib`: the caller answers RPF lookups from the kernel FIB (live mode) via
+        `rpf_requests`/`set_rpf`; without it (replay) a source's RPF interface is the one
+        whose configured `address` network holds it.
+        """
+        self._fib = fib
+        self._clock = 0.0  # time of the latest frame: when a lookup was asked for
+        self._rpf_known: dict[int, str | None] = {}  # FIB answers, by source
+        self._rpf_asked: dict[int, float] = {}  # sources handed to the caller, and when
+        self._rpf_new: list[int] = []  # sources not yet handed to the caller
+        self._unresolved: dict[tuple[str, bytes], _Flow] = {}
         self._ports: dict[str, _Port] = {}
         self._flows: dict[tuple[str, bytes], _Flow] = {}
         self._unknown_if: Counter[str] = Counter()
@@ -152,6 +170,12 @@ class Forwarder:
             if flow.port.name not in self._ports:
                 del self._flows[key]
         self._table = RouteTable(config.routes)
+        self._rpf_static = _prefix_list((r.prefix, r.iif) for r in config.rpf)
+        self._connected = _prefix_list(
+            (spec.address.network, name)
+            for name, spec in config.interfaces.items()
+            if spec.address is not None
+        )
         dedup = getattr(self, "_dedup", None)
         if dedup is None or dedup.spec != config.dedup:
             self._dedup = DuplicateCache(config.dedup)
@@ -177,13 +201,91 @@ class Forwarder:
         for flow in self._flows.values():
             self._resolve(flow)
 
+    # -- RPF (routes without `from`) ----------------------------------------------------------
+
+    def _rpf(self, source: int) -> RpfAnswer:
+        """The interface toward `source`: [[rpf]] first (it overrides the FIB), then the FIB."""
+        for net, mask, iif in self._rpf_static:
+            if source & mask == net:
+                return iif
+        if not self._fib:
+            for net, mask, iif in self._connected:
+                if source & mask == net:
+                    return iif
+            return None
+        known = self._rpf_known.get(source, RPF_PENDING)
+        if (
+            known is RPF_PENDING
+            and source not in self._rpf_asked
+            and len(self._rpf_asked) < MAX_RPF_PENDING
+        ):
+            self._rpf_asked[source] = self._clock
+            self._rpf_new.append(source)
+        return known
+
+    def rpf_requests(self) -> list[int]:
+        """Sources (as ints) whose RPF interface the caller should look up in the FIB."""
+        new, self._rpf_new = self._rpf_new, []
+        return new
+
+    def rpf_sources(self) -> list[int]:
+        """Sources with a FIB answer, to look up again after the unicast routes changed."""
+        return list(self._rpf_known)
+
+    def set_rpf(self, answers: Mapping[int, str | None], now: float) -> list[Transmit]:
+        """Record FIB answers (interface toward each source, None for no route back).
+
+        Flows waiting on them are resolved and their held frames forwarded now; flows whose
+        answer changed are re-decided. Returns the frames to send.
+        """
+        changed = False
+        for source, iif in answers.items():
+            self._rpf_asked.pop(source, None)
+            if self._rpf_known.get(source, RPF_PENDING) != iif:
+                changed = True
+            self._rpf_known[source] = iif
+        out: list[Transmit] = []
+        if not changed:
+            return out
+        self._clock = now
+        waiting = list(self._unresolved.values())
+        self._unresolved.clear()
+        self._resolve_all()
+        for flow in waiting:
+            held, flow.queue = flow.queue or [], None
+            if flow.verdict is _R.UNRESOLVED:  # still waiting (another source's answer came)
+                flow.queue = held
+                continue
+            for frame, end, _ in held:
+                out.extend(self._forward(flow, frame, end, now))
+        return out
+
+    def _expire_unresolved(self, now: float) -> None:
+        """ipmr's 10 s limit: drop frames held that long; ask again for answers that never came."""
+        horizon = now - UNRESOLVED_TIMEOUT
+        for source, asked in self._rpf_asked.items():
+            if asked < horizon:
+                self._rpf_asked[source] = now
+                self._rpf_new.append(source)
+        for flow in self._unresolved.values():
+            if flow.queue:
+                kept = [held for held in flow.queue if held[2] >= horizon]
+                for _ in range(len(flow.queue) - len(kept)):
+                    self._drop_flow(flow, _R.UNRESOLVED)
+                flow.queue = kept
+
     def _resolve(self, flow: _Flow) -> None:
         """Decide, once per flow, where its packets go (or why they don't)."""
         port = flow.port
-        found = self._table.lookup(port.name, flow.source, flow.group)
+        found = self._table.lookup(port.name, flow.source, flow.group, self._rpf)
         flow.route = found.route
         flow.verdict = found.reason
         flow.egress = ()
+        if found.reason is _R.UNRESOLVED:
+            if flow.queue is None:
+                flow.queue = []
+            self._unresolved[(port.name, flow.key)] = flow
+            return
         if found.route is None:
             return
         dst = group_mac(flow.group)
@@ -251,7 +353,14 @@ class Forwarder:
         flow.last = now
         flow.packets += 1
         flow.bytes += end - 14
+        return self._forward(flow, frame, end, now)
+
+    def _forward(self, flow: _Flow, frame: bytes, end: int, now: float) -> Sequence[Transmit]:
+        """Steps 3-5 for a counted, well-formed packet of `flow` ending at `frame[end]`."""
         if flow.verdict is not None:
+            if flow.queue is not None and len(flow.queue) < UNRESOLVED_HOLD:
+                flow.queue.append((frame, end, now))
+                return _NOTHING
             return self._drop_flow(flow, flow.verdict)
         if self._dedup_on and self._dedup.seen(self._dedup_key(frame, end), now):
             return self._drop_flow(flow, _R.DUPLICATE)
@@ -296,6 +405,7 @@ class Forwarder:
             del victim.port.flows[victim.key]
             self._evicted += 1
         flow = _Flow(port, key, now)
+        self._clock = now
         self._resolve(flow)
         port.flows[key] = flow
         flows[(port.name, key)] = flow
@@ -304,6 +414,7 @@ class Forwarder:
     def _sweep(self, now: float) -> None:
         """Forget flows idle for longer than `[flows] idle_timeout` (amortised, not per packet)."""
         self._next_sweep = now + self._sweep_every
+        self._expire_unresolved(now)
         horizon = now - self.config.flows.idle_timeout
         stale = [k for k, f in self._flows.items() if f.last < horizon]
         for k in stale:
@@ -360,3 +471,9 @@ class Forwarder:
             flows_evicted=self._evicted,
             flows_expired=self._expired,
         )
+
+
+def _prefix_list(entries: Iterable[tuple[IPv4Network, str]]) -> list[tuple[int, int, str]]:
+    """(network, mask, name) triples, longest prefix first, for a first-match scan."""
+    ordered = sorted(entries, key=lambda e: e[0].prefixlen, reverse=True)
+    return [(int(net.network_address), int(net.netmask), name) for net, name in ordered]

@@ -20,6 +20,8 @@ class DropReason(Enum):
     LINK_LOCAL = "link_local"  #: 224.0.0.0/24 without an explicit route (RFC 5771 4)
     NO_ROUTE = "no_route"  #: no forwarding state for (S,G)
     WRONG_IF = "wrong_if"  #: RPF failure: arrived on other than the route's `from`
+    NO_RPF = "no_rpf"  #: no unicast route back to the source: RPF cannot pass
+    UNRESOLVED = "unresolved"  #: RPF lookup pending and its small queue full or timed out
     NO_EGRESS = "no_egress"  #: the route's outgoing interfaces are all unavailable
     DUPLICATE = "duplicate"  #: seen within the duplicate window (RFC 6621 section 6)
     TTL = "ttl"  #: arriving TTL <= 1: may not leave the link

@@ -9,6 +9,9 @@ Theory of operation (Linux ipmr order, RFC 5771 for scopes):
 - Routes at one level with the same (source, group) differ only by incoming interface. A
   packet whose best level has no route from its ingress is a wrong-interface (RPF) failure,
   counted as `wrong_if` like ipmr does; it does not fall back to a less specific route.
+- A route without `from` takes its incoming interface from RPF: the interface toward the
+  source, from a static [[rpf]] entry or the kernel FIB (like `ip mroute` and ipmr's
+  unresolved cache); until the FIB answers, the flow is unresolved.
 - 224.0.0.0/24 is link-local control traffic (RFC 5771 section 4): only routes whose group
   lies inside that block (prefix length >= 24) may forward it, as an explicit opt-in.
 
@@ -17,7 +20,7 @@ Lookups happen once per flow; the result is cached by the forwarder.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Final, NamedTuple
 
 from ..model import Route
@@ -34,6 +37,19 @@ def _mask(length: int) -> int:
 def is_link_local(group: int) -> bool:
     """True for 224.0.0.0/24, the Local Network Control Block (RFC 5771 section 4)."""
     return group & _LINK_LOCAL_MASK == _LINK_LOCAL_NET
+
+
+class _Pending:
+    """The RPF interface is being looked up (in the FIB, by the live shell)."""
+
+    def __repr__(self) -> str:
+        return "RPF_PENDING"
+
+
+RPF_PENDING: Final = _Pending()
+#: Interface toward a source: a name, None (no route back), or RPF_PENDING.
+RpfAnswer = str | None | _Pending
+RpfFunc = Callable[[int], RpfAnswer]
 
 
 class Lookup(NamedTuple):
@@ -69,8 +85,12 @@ class RouteTable:
             levels.values(), key=lambda lv: (lv.src_len, lv.grp_len), reverse=True
         )
 
-    def lookup(self, iif: str, source: int, group: int) -> Lookup:
-        """The route for a packet from `source` to `group` arriving on `iif`."""
+    def lookup(self, iif: str, source: int, group: int, rpf: RpfFunc = lambda _: None) -> Lookup:
+        """The route for a packet from `source` to `group` arriving on `iif`.
+
+        A route naming `iif` as its `from` wins; a route without `from` matches when
+        `rpf(source)`, the interface toward the source, is `iif`.
+        """
         link_local = is_link_local(group)
         for level in self._levels:
             if link_local and level.grp_len < 24:
@@ -81,5 +101,14 @@ class RouteTable:
             for route in routes:
                 if route.iif == iif:
                     return Lookup(route, None)
+            for route in routes:
+                if route.iif is None:
+                    toward = rpf(source)
+                    if toward is RPF_PENDING:
+                        return Lookup(route, DropReason.UNRESOLVED)
+                    if toward is None:
+                        return Lookup(None, DropReason.NO_RPF)
+                    if toward == iif:
+                        return Lookup(route, None)
             return Lookup(None, DropReason.WRONG_IF)
         return Lookup(None, DropReason.LINK_LOCAL if link_local else DropReason.NO_ROUTE)

@@ -124,3 +124,40 @@ def ipv4_header(
     )
     csum = internet_checksum(hdr)
     return hdr[:IP_CSUM] + csum.to_bytes(2, "big") + hdr[IP_CSUM + 2 :]
+
+
+_L4_CSUM_OFFSET: Final = {6: 16, 17: 6}  # TCP, UDP: checksum offset in the L4 header
+
+
+def complete_l4_checksum(frame: bytes) -> bytes:
+    """Fill in the UDP/TCP checksum of a frame the kernel left for offload to finish.
+
+    On veth and with checksum offload a packet socket can see a locally sent frame whose
+    L4 checksum field holds only the pseudo-header sum (TP_STATUS_CSUMNOTREADY); sent on
+    as it is, receivers drop it. Computes the checksum over the pseudo-header and segment
+    (RFC 768, RFC 9293 section 3.1); a UDP result of 0 is sent as 0xFFFF (RFC 768).
+    Anything that is not a whole, well-formed UDP/TCP-over-IPv4 frame is returned as is.
+    """
+    if len(frame) < ETH_HLEN + IPV4_MIN_HLEN or frame[12:14] != b"\x08\x00":
+        return frame
+    ip = ETH_HLEN
+    ihl = (frame[ip] & 0x0F) * 4
+    proto = frame[ip + IP_PROTO]
+    offset = _L4_CSUM_OFFSET.get(proto)
+    end = ip + int.from_bytes(frame[ip + IP_TOTLEN : ip + IP_TOTLEN + 2], "big")
+    frag = int.from_bytes(frame[ip + IP_FRAG : ip + IP_FRAG + 2], "big")
+    l4 = ip + ihl
+    if offset is None or ihl < IPV4_MIN_HLEN or end > len(frame) or frag & 0x3FFF:
+        return frame
+    if end - l4 < offset + 2:
+        return frame
+    segment = bytearray(frame[l4:end])
+    segment[offset : offset + 2] = b"\x00\x00"
+    pseudo = (
+        frame[ip + IP_SRC : ip + IP_DST + 4] + bytes((0, proto)) + len(segment).to_bytes(2, "big")
+    )
+    csum = internet_checksum(pseudo + bytes(segment))
+    if csum == 0 and proto == 17:
+        csum = 0xFFFF
+    segment[offset : offset + 2] = csum.to_bytes(2, "big")
+    return frame[:l4] + bytes(segment) + frame[end:]

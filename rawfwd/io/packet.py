@@ -1,0 +1,113 @@
+"""AF_PACKET sockets: one per interface, receiving IPv4 multicast and sending our copies.
+
+Why these options (packet(7)):
+- bound to one interface with ETH_P_ALL, so frames sent by local applications are seen too
+  (as PACKET_OUTGOING) while the kernel never hands a packet socket its own transmissions:
+  frames we reinject on an interface through its socket do not come back on that socket;
+- PACKET_MR_ALLMULTI so the NIC delivers every multicast group without joining each one;
+- a classic BPF filter, so only Ethernet IPv4 frames to 224.0.0.0/4 reach user space;
+- PACKET_AUXDATA, whose tp_status says when the kernel left the UDP/TCP checksum to be
+  finished by hardware (TP_STATUS_CSUMNOTREADY, seen on veth and with offload): such a frame
+  must have its checksum completed before it is sent on, or receivers drop it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import socket
+import struct
+from collections.abc import Iterator
+from typing import Final, NamedTuple
+
+ETH_P_ALL: Final = 0x0003
+SOL_PACKET: Final = 263
+PACKET_ADD_MEMBERSHIP: Final = 1
+PACKET_DROP_MEMBERSHIP: Final = 2
+PACKET_MR_ALLMULTI: Final = 2
+PACKET_AUXDATA: Final = 8
+PACKET_OUTGOING: Final = 4  #: sockaddr_ll.sll_pkttype of frames this host sent
+TP_STATUS_CSUMNOTREADY: Final = 1 << 3
+SO_ATTACH_FILTER: Final = 26
+
+#: Errors on send that mean "not now" (queue full, link down): counted, never fatal.
+TRANSIENT_SEND_ERRORS: Final = frozenset(
+    {errno.EAGAIN, errno.ENOBUFS, errno.ENOMEM, errno.ENETDOWN, errno.ENXIO, errno.EMSGSIZE}
+)
+
+#: Classic BPF (struct sock_filter: code, jt, jf, k): accept IPv4 to 224.0.0.0/4, drop the rest.
+_FILTER: Final = (
+    (0x28, 0, 0, 12),  # ldh [12]            ethertype
+    (0x15, 0, 4, 0x0800),  # jeq #0x800, next, drop
+    (0x30, 0, 0, 30),  # ldb [30]            first octet of the destination
+    (0x54, 0, 0, 0xF0),  # and #0xf0
+    (0x15, 0, 1, 0xE0),  # jeq #0xe0, accept, drop
+    (0x06, 0, 0, 0x40000),  # accept: ret #262144 (whole frame)
+    (0x06, 0, 0, 0),  # drop: ret #0
+)
+_AUX: Final = struct.Struct("I")  # tpacket_auxdata.tp_status comes first
+_CMSG_SPACE: Final = socket.CMSG_SPACE(20)  # sizeof(struct tpacket_auxdata)
+
+
+class Received(NamedTuple):
+    """One frame off the wire: its bytes and what the kernel said about it."""
+
+    data: bytes
+    outgoing: bool  #: sent by a local application on this interface (PACKET_OUTGOING)
+    csum_not_ready: bool  #: L4 checksum left for offload: must be completed before sending
+
+
+def _attach_filter(sock: socket.socket) -> None:
+    program = b"".join(struct.pack("HBBI", *insn) for insn in _FILTER)
+    buf = ctypes.create_string_buffer(program)
+    fprog = struct.pack("HL", len(_FILTER), ctypes.addressof(buf))
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+
+
+class PacketSocket:
+    """A non-blocking AF_PACKET socket bound to one interface, for receiving and sending."""
+
+    def __init__(self, ifname: str) -> None:
+        self.ifname = ifname
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+        try:
+            _attach_filter(sock)
+            sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+            sock.bind((ifname, ETH_P_ALL))
+            self.ifindex = socket.if_nametoindex(ifname)
+            mreq = struct.pack("iHH8s", self.ifindex, PACKET_MR_ALLMULTI, 0, b"")
+            sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+        self._mreq = mreq
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def receive(self, limit: int) -> Iterator[Received]:
+        """Drain up to `limit` frames that are ready now (never blocks)."""
+        recvmsg = self.sock.recvmsg
+        for _ in range(limit):
+            try:
+                data, ancdata, _flags, addr = recvmsg(65535, _CMSG_SPACE)
+            except BlockingIOError:
+                return
+            status = 0
+            for level, kind, payload in ancdata:
+                if level == SOL_PACKET and kind == PACKET_AUXDATA and len(payload) >= 4:
+                    status = _AUX.unpack_from(payload)[0]
+            yield Received(data, addr[2] == PACKET_OUTGOING, bool(status & TP_STATUS_CSUMNOTREADY))
+
+    def send(self, frame: bytes) -> None:
+        """Send one frame on this interface; raises OSError (see TRANSIENT_SEND_ERRORS)."""
+        self.sock.send(frame)
+
+    def close(self) -> None:
+        """Leave all-multicast mode and close (closing alone would also drop the membership)."""
+        with contextlib.suppress(OSError):  # the interface is already gone: nothing to leave
+            self.sock.setsockopt(SOL_PACKET, PACKET_DROP_MEMBERSHIP, self._mreq)
+        self.sock.close()
