@@ -7,7 +7,9 @@ and keys back to line numbers by scanning the text.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,8 +32,11 @@ from .model import (
     RpfSpec,
 )
 
-#: Linux IFNAMSIZ is 16 including the NUL: names are 1..15 bytes, no '/', ':' or whitespace.
-_IFNAME = re.compile(r"^[^\s/:]{1,15}$")
+#: Linux IFNAMSIZ is 16 including the NUL: 1..15 bytes. Printable ASCII without whitespace,
+#: '/' and ':' (dev_valid_name), nor '=' (it separates IFACE=PCAP on the command line).
+_IFNAME = re.compile(r"[!-.0-9;<>-~]{1,15}")
+#: A config file bigger than this is not a config file (and /dev/zero never ends).
+MAX_CONFIG_BYTES = 1 << 20
 
 
 # -- value checks shared by both formats -----------------------------------------------------
@@ -39,8 +44,11 @@ _IFNAME = re.compile(r"^[^\s/:]{1,15}$")
 
 def check_ifname(name: str) -> str:
     """A Linux interface name, or ValueError saying why not."""
-    if not _IFNAME.match(name) or name in (".", ".."):
-        raise ValueError(f"{name!r} is not a valid interface name (1-15 characters, no '/', ':')")
+    if not _IFNAME.fullmatch(name) or name in (".", ".."):
+        raise ValueError(
+            f"{name!r} is not a valid interface name (1-15 printable ASCII characters, "
+            "no spaces, '/', ':' or '=')"
+        )
     return name
 
 
@@ -69,6 +77,14 @@ def _parse_prefix(text: str, what: str) -> IPv4Network:
             loose = IPv4Network(text.strip(), strict=False)
             raise ValueError(f"{what} {text!r} has host bits set; did you mean {loose}?") from None
         raise ValueError(f"{what} {text!r} is not an IPv4 address or prefix") from None
+
+
+def parse_unicast_mac(text: str) -> bytes:
+    """An interface MAC: the group bit must be clear, or every copy would be malformed."""
+    mac = parse_mac(text)
+    if mac[0] & 1:
+        raise ValueError(f"{text!r} is a multicast MAC address; an interface has a unicast one")
+    return mac
 
 
 def parse_ttl_threshold(value: object) -> int:
@@ -135,6 +151,17 @@ class ConfigBuilder:
                     f"route {route.describe()} sends back out of its incoming interface "
                     f"{route.iif!r}; only an interface with manet = true may do that",
                 )
+            if (
+                route.iif is not None
+                and route.iif in route.oifs
+                and self.dedup.mode is DedupMode.OFF
+            ):
+                raise config_error(
+                    route.origin,
+                    self.path,
+                    f"route {route.describe()} retransmits on its incoming interface, which "
+                    "loops without duplicate detection: set [dedup] mode to hash or id",
+                )
             if len(set(route.oifs)) != len(route.oifs):
                 raise config_error(
                     route.origin,
@@ -144,9 +171,10 @@ class ConfigBuilder:
             if route.group.overlaps(LINK_LOCAL_BLOCK) and not route.group.subnet_of(
                 LINK_LOCAL_BLOCK
             ):
-                self.warnings.append(
-                    f"{route.origin or self.path}: route {route.describe()} covers 224.0.0.0/24 "
-                    "only partly: link-local groups are forwarded only by routes inside it"
+                self.warn(
+                    route.origin or Origin(self.path),
+                    f"route {route.describe()} covers 224.0.0.0/24 only partly: link-local "
+                    "groups are forwarded only by routes inside it",
                 )
             key = (route.iif, route.source, route.group)
             prior = seen.get(key)
@@ -182,17 +210,30 @@ _SMCROUTE_WORDS = ("phyint", "mroute", "mgroup", "include", "ssmgroup")
 def load_config(path: str | Path) -> Config:
     """Read and validate a config file; the format is TOML unless it reads as smcroute.conf."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(path), None, f"cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(str(path), None, "not a text file (invalid UTF-8)") from None
+    text = read_config_text(path, str(path))
     if path.suffix != ".toml" and looks_like_smcroute(text):
         from .smcroute import load_smcroute
 
         return load_smcroute(path)
     return parse_toml(text, str(path))
+
+
+def read_config_text(path: Path, where: str, line: int | None = None) -> str:
+    """The text of a config file; a ConfigError at `where`:`line` if it is not one."""
+    this = "" if where == str(path) else f"{path}: "
+    try:
+        with path.open("rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise ConfigError(where, line, f"{this}not a regular file")
+            data = f.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(where, line, f"{this}cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(where, line, f"{this}larger than {MAX_CONFIG_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(where, line, f"{this}not a text file (invalid UTF-8)") from None
 
 
 def looks_like_smcroute(text: str) -> bool:
@@ -302,7 +343,7 @@ def parse_toml(text: str, path: str) -> Config:
         try:
             spec = InterfaceSpec(
                 name=name,
-                mac=_opt(body, "mac", str, parse_mac),
+                mac=_opt(body, "mac", str, parse_unicast_mac),
                 address=_opt(body, "address", str, IPv4Interface),
                 ttl_threshold=parse_ttl_threshold(body.get("ttl_threshold", 1)),
                 manet=_typed(body, "manet", bool, False),

@@ -361,7 +361,12 @@ def test_route_bad_group(group: str, why: str) -> None:
     ("key", "value", "why"),
     [
         ("group", "10.1.2.3", "group '10.1.2.3' is not inside 224.0.0.0/4 (IPv4 multicast)"),
-        ("from", "a/b", "'a/b' is not a valid interface name (1-15 characters, no '/', ':')"),
+        (
+            "from",
+            "a/b",
+            "'a/b' is not a valid interface name (1-15 printable ASCII characters, "
+            "no spaces, '/', ':' or '=')",
+        ),
     ],
 )
 def test_route_bad_value_line_points_at_its_key(key: str, value: str, why: str) -> None:

@@ -19,28 +19,30 @@ The clock is injected: callers pass `now` with every check, nothing here reads t
 
 from __future__ import annotations
 
-from typing import Final
-
 from cachetools import TTLCache
 
 from ..model import DedupMode, DedupSpec
-
-_IP: Final = 14  # IPv4 header offset in an Ethernet II frame
-
-
-def hash_key(frame: bytes, end: int) -> int:
-    """H-DPD identity of the IPv4 packet in `frame[14:end]` (TTL and checksum left out)."""
-    return hash((frame[_IP : _IP + 8], frame[_IP + 9], frame[_IP + 12 : end]))
+from .wire import ETH_HLEN
 
 
-def id_key(frame: bytes, end: int) -> int:
-    """I-DPD identity: (src, dst, proto, ID, fragment offset); `end` is unused."""
+def hash_key(frame: bytes, body: bytes) -> int:
+    """H-DPD identity: the IPv4 header without TTL and checksum, plus `body`.
+
+    `body` is `frame[26:end]` (addresses, options, payload), which the forwarder slices
+    once and reuses for the copies it sends.
+    """
+    return hash((frame[ETH_HLEN : ETH_HLEN + 8], frame[ETH_HLEN + 9], body))
+
+
+def id_key(frame: bytes, body: bytes) -> int:
+    """I-DPD identity: (src, dst, proto, ID, fragment offset); `body` is not needed."""
+    ip = ETH_HLEN
     return hash(
         (
-            frame[_IP + 12 : _IP + 20],
-            frame[_IP + 9],
-            frame[_IP + 4 : _IP + 6],
-            ((frame[_IP + 6] & 0x1F) << 8) | frame[_IP + 7],
+            frame[ip + 12 : ip + 20],
+            frame[ip + 9],
+            frame[ip + 4 : ip + 6],
+            ((frame[ip + 6] & 0x1F) << 8) | frame[ip + 7],
         )
     )
 

@@ -19,8 +19,9 @@ Nothing here opens a socket or reads a clock: the live shell and `rawfwd replay`
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from ipaddress import IPv4Address, IPv4Network
 from typing import Final, NamedTuple
 
@@ -99,12 +100,13 @@ class _Flow:
         "group",
         "key",
         "last",
-        "max_threshold",
+        "oifs",
         "packets",
         "port",
         "queue",
         "route",
         "source",
+        "thresholds",
         "verdict",
     )
 
@@ -116,7 +118,8 @@ class _Flow:
         self.route: Route | None = None
         self.verdict: DropReason | None = None
         self.egress: tuple[_Egress, ...] = ()
-        self.max_threshold = 255
+        self.thresholds: tuple[int, ...] = ()  # of `egress`, ascending
+        self.oifs: tuple[str, ...] = ()  # egress names in the route's order, for display
         self.first = now
         self.last = now
         self.packets = 0
@@ -131,17 +134,27 @@ class _Flow:
 class Forwarder:
     """Pure multicast forwarding state machine; see the module docstring for the rules."""
 
-    def __init__(self, config: Config, *, fib: bool = False) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        fib: bool = False,
+        on_retire: Callable[[FlowSnapshot], None] | None = None,
+    ) -> None:
         """`fib`: the caller answers RPF lookups from the kernel FIB (live mode) via
         `rpf_requests`/`set_rpf`; without it (replay) a source's RPF interface is the one
-        whose configured `address` network holds it.
+        whose configured `address` network holds it. `on_retire` receives the final
+        snapshot of every flow forgotten (idle or evicted), e.g. for a replay summary.
         """
         self._fib = fib
+        self._on_retire = on_retire
         self._clock = 0.0  # time of the latest frame: when a lookup was asked for
         self._rpf_known: dict[int, str | None] = {}  # FIB answers, by source
         self._rpf_asked: dict[int, float] = {}  # sources handed to the caller, and when
         self._rpf_new: list[int] = []  # sources not yet handed to the caller
         self._unresolved: dict[tuple[str, bytes], _Flow] = {}
+        self._released: list[tuple[_Flow, bytes, int]] = []  # held frames now decided
+        self._dedup: DuplicateCache | None = None
         self._ports: dict[str, _Port] = {}
         self._flows: dict[tuple[str, bytes], _Flow] = {}
         self._unknown_if: Counter[str] = Counter()
@@ -169,6 +182,7 @@ class Forwarder:
         for key, flow in list(self._flows.items()):
             if flow.port.name not in self._ports:
                 del self._flows[key]
+                self._unresolved.pop(key, None)
         self._table = RouteTable(config.routes)
         self._rpf_static = _prefix_list((r.prefix, r.iif) for r in config.rpf)
         self._connected = _prefix_list(
@@ -176,15 +190,16 @@ class Forwarder:
             for name, spec in config.interfaces.items()
             if spec.address is not None
         )
-        dedup = getattr(self, "_dedup", None)
-        if dedup is None or dedup.spec != config.dedup:
+        if self._dedup is None or self._dedup.spec != config.dedup:
             self._dedup = DuplicateCache(config.dedup)
         self._dedup_on = config.dedup.mode is not DedupMode.OFF
         self._dedup_key = self._dedup.key
+        self._seen = self._dedup.seen
         flows = self.config.flows
         self._sweep_every = min(max(flows.idle_timeout / 4, 1.0), 60.0)
         self._next_sweep = float("-inf")
         self._resolve_all()
+        self._drop_released()
 
     def set_link(self, name: str, *, up: bool | None = None, mac: bytes | None = None) -> None:
         """Tell the core an interface went up/down or what its MAC is (live mode)."""
@@ -196,6 +211,7 @@ class Forwarder:
         if mac is not None:
             port.mac = mac
         self._resolve_all()
+        self._drop_released()
 
     def _resolve_all(self) -> None:
         for flow in self._flows.values():
@@ -235,29 +251,34 @@ class Forwarder:
     def set_rpf(self, answers: Mapping[int, str | None], now: float) -> list[Transmit]:
         """Record FIB answers (interface toward each source, None for no route back).
 
-        Flows waiting on them are resolved and their held frames forwarded now; flows whose
-        answer changed are re-decided. Returns the frames to send.
+        Flows waiting on them are decided and their held frames forwarded now; if a known
+        source's answer changed (a unicast route moved), every flow is decided again.
+        Returns the frames to send.
         """
-        changed = False
+        self._clock = now
+        newly: set[int] = set()
+        moved = False
+        known = self._rpf_known
         for source, iif in answers.items():
             self._rpf_asked.pop(source, None)
-            if self._rpf_known.get(source, RPF_PENDING) != iif:
-                changed = True
-            self._rpf_known[source] = iif
+            old = known.pop(source, RPF_PENDING)
+            known[source] = iif  # re-inserted: the dict's order is recency
+            if old is RPF_PENDING:
+                newly.add(source)
+            elif old != iif:
+                moved = True
+        while len(known) > 4 * self.config.flows.max_flows:
+            del known[next(iter(known))]
+        if moved:
+            self._resolve_all()
+        else:
+            for flow in list(self._unresolved.values()):
+                if flow.source in newly:
+                    self._resolve(flow)
+        released, self._released = self._released, []
         out: list[Transmit] = []
-        if not changed:
-            return out
-        self._clock = now
-        waiting = list(self._unresolved.values())
-        self._unresolved.clear()
-        self._resolve_all()
-        for flow in waiting:
-            held, flow.queue = flow.queue or [], None
-            if flow.verdict is _R.UNRESOLVED:  # still waiting (another source's answer came)
-                flow.queue = held
-                continue
-            for frame, end, _ in held:
-                out.extend(self._forward(flow, frame, end, now))
+        for flow, frame, end in released:
+            out.extend(self._forward(flow, frame, end, now))
         return out
 
     def _expire_unresolved(self, now: float) -> None:
@@ -277,28 +298,47 @@ class Forwarder:
     def _resolve(self, flow: _Flow) -> None:
         """Decide, once per flow, where its packets go (or why they don't)."""
         port = flow.port
+        key = (port.name, flow.key)
         found = self._table.lookup(port.name, flow.source, flow.group, self._rpf)
         flow.route = found.route
         flow.verdict = found.reason
         flow.egress = ()
-        if found.reason is _R.UNRESOLVED:
+        flow.thresholds = ()
+        flow.oifs = ()
+        if found.reason is not _R.LINK_LOCAL and _MARTIAN_SOURCE[flow.source >> 24]:
+            flow.route, flow.verdict = None, _R.BAD_SOURCE
+        if flow.verdict is _R.UNRESOLVED:
             if flow.queue is None:
                 flow.queue = []
-            self._unresolved[(port.name, flow.key)] = flow
+            self._unresolved[key] = flow
             return
-        if found.route is None:
+        if flow.queue is not None:  # it was waiting for RPF: its held frames go on now
+            self._unresolved.pop(key, None)
+            self._released.extend((flow, frame, end) for frame, end, _ in flow.queue)
+            flow.queue = None
+        if flow.route is None or flow.verdict is not None:
             return
         dst = group_mac(flow.group)
         egress = []
-        for name in found.route.oifs:
+        for name in flow.route.oifs:
             out = self._ports[name]
             if out.up and out.mac is not None:
                 eth = ethernet_header(dst, out.mac)
                 egress.append(_Egress(name, out, eth, out.spec.ttl_threshold))
+        # lowest threshold first: the copies a TTL allows are a prefix (bisect, not a loop)
+        egress.sort(key=lambda e: e.threshold)
         flow.egress = tuple(egress)
-        flow.max_threshold = max((e.threshold for e in egress), default=255)
+        flow.thresholds = tuple(e.threshold for e in egress)
+        usable = {e.name for e in egress}
+        flow.oifs = tuple(name for name in flow.route.oifs if name in usable)
         if not egress:
             flow.verdict = _R.NO_EGRESS
+
+    def _drop_released(self) -> None:
+        """Held frames whose flow was decided by a config or link change: dropped, counted."""
+        for flow, _, _ in self._released:
+            self._drop_flow(flow, _R.UNRESOLVED)
+        self._released.clear()
 
     # -- the per-packet path ----------------------------------------------------------------
 
@@ -343,9 +383,11 @@ class Forwarder:
         total = (total & 0xFFFF) + (total >> 16)
         if (total & 0xFFFF) + (total >> 16) != 0xFFFF:
             return self._drop_port(port, _R.BAD_CHECKSUM)
-        if _MARTIAN_SOURCE[frame[26]]:
-            return self._drop_port(port, _R.BAD_SOURCE)
 
+        if _MARTIAN_SOURCE[frame[26]] and (frame[30] != 224 or frame[31] or frame[32]):
+            # link-local groups are let through to be counted as link_local: IGMP reports
+            # may come from 0.0.0.0 (RFC 3376 section 4.2.13)
+            return self._drop_port(port, _R.BAD_SOURCE)
         key = frame[26:34]
         flow = port.flows.get(key)
         if flow is None:
@@ -357,29 +399,28 @@ class Forwarder:
 
     def _forward(self, flow: _Flow, frame: bytes, end: int, now: float) -> Sequence[Transmit]:
         """Steps 3-5 for a counted, well-formed packet of `flow` ending at `frame[end]`."""
-        if flow.verdict is not None:
-            if flow.queue is not None and len(flow.queue) < UNRESOLVED_HOLD:
-                flow.queue.append((frame, end, now))
+        verdict = flow.verdict
+        if verdict is not None:
+            queue = flow.queue
+            if verdict is _R.UNRESOLVED and queue is not None and len(queue) < UNRESOLVED_HOLD:
+                queue.append((frame, end, now))
                 return _NOTHING
-            return self._drop_flow(flow, flow.verdict)
-        if self._dedup_on and self._dedup.seen(self._dedup_key(frame, end), now):
-            return self._drop_flow(flow, _R.DUPLICATE)
+            return self._drop_flow(flow, verdict)
         ttl = frame[22]
-        if ttl <= 1:
-            return self._drop_flow(flow, _R.TTL)
-        egress: Sequence[_Egress] = flow.egress
-        if ttl <= flow.max_threshold:
-            egress = [e for e in egress if ttl > e.threshold]
-            if not egress:
-                return self._drop_flow(flow, _R.THRESHOLD)
+        # thresholds are >= 1, so TTL <= 1 allows no copy: RFC 1812 5.3.1, ipmr
+        count = bisect_left(flow.thresholds, ttl)
+        if count == 0:
+            return self._drop_flow(flow, _R.TTL if ttl <= 1 else _R.THRESHOLD)
+        body = frame[26:end]
+        if self._dedup_on and self._seen(self._dedup_key(frame, body), now):
+            return self._drop_flow(flow, _R.DUPLICATE)
 
         csum = ttl_decrement_checksum((frame[24] << 8) | frame[25])
-        packet = b"".join(
-            (frame[14:22], bytes((ttl - 1, frame[23], csum >> 8, csum & 0xFF)), frame[26:end])
-        )
+        head = frame[14:22] + bytes((ttl - 1, frame[23], csum >> 8, csum & 0xFF))
+        egress = flow.egress
         out = []
-        for e in egress:
-            data = e.eth + packet
+        for e in egress[:count] if count < len(egress) else egress:
+            data = b"".join((e.eth, head, body))
             out.append(Transmit(e.name, data))
             p = e.port
             p.tx_frames += 1
@@ -401,8 +442,7 @@ class Forwarder:
         flows = self._flows
         if len(flows) >= self.config.flows.max_flows:
             oldest = next(iter(flows))
-            victim = flows.pop(oldest)
-            del victim.port.flows[victim.key]
+            self._retire(flows.pop(oldest))
             self._evicted += 1
         flow = _Flow(port, key, now)
         self._clock = now
@@ -418,31 +458,37 @@ class Forwarder:
         horizon = now - self.config.flows.idle_timeout
         stale = [k for k, f in self._flows.items() if f.last < horizon]
         for k in stale:
-            flow = self._flows.pop(k)
-            del flow.port.flows[flow.key]
+            self._retire(self._flows.pop(k))
         self._expired += len(stale)
+
+    def _retire(self, flow: _Flow) -> None:
+        del flow.port.flows[flow.key]
+        self._unresolved.pop((flow.port.name, flow.key), None)
+        if self._on_retire is not None:
+            self._on_retire(self._flow_snapshot(flow))
 
     # -- observation ------------------------------------------------------------------------
 
+    @staticmethod
+    def _flow_snapshot(f: _Flow) -> FlowSnapshot:
+        return FlowSnapshot(
+            iif=f.port.name,
+            source=str(IPv4Address(f.source)),
+            group=str(IPv4Address(f.group)),
+            route=f.route.describe() if f.route is not None else None,
+            oifs=f.oifs,
+            packets=f.packets,
+            bytes=f.bytes,
+            forwarded=f.forwarded,
+            copies=f.copies,
+            drops=freeze_drops(f.drops),
+            first_seen=f.first,
+            last_seen=f.last,
+        )
+
     def snapshot(self, now: float) -> Snapshot:
         """Immutable copy of all counters, flows in first-seen order."""
-        flows = tuple(
-            FlowSnapshot(
-                iif=f.port.name,
-                source=str(IPv4Address(f.source)),
-                group=str(IPv4Address(f.group)),
-                route=f.route.describe() if f.route is not None else None,
-                oifs=tuple(e.name for e in f.egress),
-                packets=f.packets,
-                bytes=f.bytes,
-                forwarded=f.forwarded,
-                copies=f.copies,
-                drops=freeze_drops(f.drops),
-                first_seen=f.first,
-                last_seen=f.last,
-            )
-            for f in self._flows.values()
-        )
+        flows = tuple(self._flow_snapshot(f) for f in self._flows.values())
         ifaces = tuple(
             InterfaceSnapshot(
                 name=p.name,
@@ -467,7 +513,7 @@ class Forwarder:
             flows=flows,
             interfaces=ifaces,
             drops=freeze_drops(total),
-            dedup_entries=len(self._dedup),
+            dedup_entries=len(self._dedup) if self._dedup is not None else 0,
             flows_evicted=self._evicted,
             flows_expired=self._expired,
         )

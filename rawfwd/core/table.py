@@ -23,11 +23,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Final, NamedTuple
 
-from ..model import Route
+from ..model import LINK_LOCAL_BLOCK, Route
 from .reasons import DropReason
 
-_LINK_LOCAL_NET: Final = 0xE0000000  # 224.0.0.0
-_LINK_LOCAL_MASK: Final = 0xFFFFFF00  # /24
+_LINK_LOCAL_NET: Final = int(LINK_LOCAL_BLOCK.network_address)
+_LINK_LOCAL_MASK: Final = int(LINK_LOCAL_BLOCK.netmask)
 
 
 def _mask(length: int) -> int:

@@ -22,9 +22,7 @@ ETHERTYPE_IPV4: Final = 0x0800
 IPV4_MIN_HLEN: Final = 20
 #: Offsets inside the IPv4 header (RFC 791 section 3.1).
 IP_TOTLEN: Final = 2
-IP_ID: Final = 4
 IP_FRAG: Final = 6
-IP_TTL: Final = 8
 IP_PROTO: Final = 9
 IP_CSUM: Final = 10
 IP_SRC: Final = 12
