@@ -23,6 +23,15 @@ def _drops_json(drops: Mapping[DropReason, int]) -> dict[str, int]:
     return {r.value: n for r, n in drops.items()}
 
 
+def _drops_from_json(d: Mapping[str, Any]) -> Mapping[DropReason, int]:
+    """Inverse of `_drops_json`; an unknown reason name raises ValueError."""
+    return freeze_drops({DropReason(name): int(n) for name, n in d.items()})
+
+
+def _opt_str(v: Any) -> str | None:
+    return None if v is None else str(v)
+
+
 @dataclass(frozen=True, slots=True)
 class FlowSnapshot:
     """One flow: (source, group) arriving on `iif`."""
@@ -57,6 +66,24 @@ class FlowSnapshot:
             "last_seen": self.last_seen,
         }
 
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> FlowSnapshot:
+        """Inverse of `to_json`, for `rawfwd show` reading the daemon's answer."""
+        return cls(
+            iif=str(d["iif"]),
+            source=str(d["source"]),
+            group=str(d["group"]),
+            route=_opt_str(d["route"]),
+            oifs=tuple(str(o) for o in d["oifs"]),
+            packets=int(d["packets"]),
+            bytes=int(d["bytes"]),
+            forwarded=int(d["forwarded"]),
+            copies=int(d["copies"]),
+            drops=_drops_from_json(d["drops"]),
+            first_seen=float(d["first_seen"]),
+            last_seen=float(d["last_seen"]),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class InterfaceSnapshot:
@@ -84,6 +111,20 @@ class InterfaceSnapshot:
             "drops": _drops_json(self.drops),
         }
 
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> InterfaceSnapshot:
+        """Inverse of `to_json`."""
+        return cls(
+            name=str(d["name"]),
+            mac=_opt_str(d["mac"]),
+            up=bool(d["up"]),
+            rx_frames=int(d["rx_frames"]),
+            rx_bytes=int(d["rx_bytes"]),
+            tx_frames=int(d["tx_frames"]),
+            tx_bytes=int(d["tx_bytes"]),
+            drops=_drops_from_json(d["drops"]),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
@@ -108,3 +149,16 @@ class Snapshot:
             "flows_evicted": self.flows_evicted,
             "flows_expired": self.flows_expired,
         }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Snapshot:
+        """Inverse of `to_json`. Missing keys raise KeyError, unknown drop reasons ValueError."""
+        return cls(
+            now=float(d["now"]),
+            flows=tuple(FlowSnapshot.from_json(f) for f in d["flows"]),
+            interfaces=tuple(InterfaceSnapshot.from_json(i) for i in d["interfaces"]),
+            drops=_drops_from_json(d["drops"]),
+            dedup_entries=int(d["dedup_entries"]),
+            flows_evicted=int(d["flows_evicted"]),
+            flows_expired=int(d["flows_expired"]),
+        )

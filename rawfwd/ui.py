@@ -1,0 +1,635 @@
+"""What a person watching rawfwd sees: the live flow table, `rawfwd show` and the log summary.
+
+Everything here renders immutable values (`View`: a core `Snapshot` plus what the live shell
+knows about links, and rates from `RateTracker`), so it is tested without a terminal and the
+same code serves the live table, `rawfwd show` (via `View.to_json` / `View.from_json` over the
+control socket) and the one-line summary of `--no-ui`.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Final
+
+from rich import box
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.table import Table
+from rich.text import Text
+
+from .core.reasons import DropReason
+from .core.stats import FlowSnapshot, InterfaceSnapshot, Snapshot
+
+FlowKey = tuple[str, str, str]  #: (iif, source, group): how a flow is named
+LINK_STATES: Final = ("up", "down", "absent")
+#: Drop columns always shown in the tables, in this order; "malformed" sums every reason
+#: whose `DropReason.malformed` is true. Other reasons get a column only when they occur.
+FIXED_DROPS: Final = ("wrong_if", "ttl", "threshold", "duplicate", "malformed")
+MAX_ROWS: Final = 50
+
+_ZERO: Final = (0.0, 0.0)
+_STATE_STYLE: Final = {"up": "green", "down": "yellow", "absent": "red"}
+
+
+# -- values -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LinkStatus:
+    """What the live shell knows about an interface beyond the core's counters."""
+
+    name: str
+    state: str  #: "up", "down" or "absent" (configured but does not exist)
+    ifindex: int | None
+    send_errors: int  #: ENOBUFS/EAGAIN/ENETDOWN on send, counted and retried
+
+    def __post_init__(self) -> None:
+        if self.state not in LINK_STATES:
+            raise ValueError(f"link state {self.state!r} is not one of {', '.join(LINK_STATES)}")
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "name": self.name,
+            "state": self.state,
+            "ifindex": self.ifindex,
+            "send_errors": self.send_errors,
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> LinkStatus:
+        """Inverse of `to_json`."""
+        ifindex = d["ifindex"]
+        return cls(
+            name=str(d["name"]),
+            state=str(d["state"]),
+            ifindex=None if ifindex is None else int(ifindex),
+            send_errors=int(d["send_errors"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """Current rates, from the difference of two snapshots (see `RateTracker`)."""
+
+    flows: Mapping[FlowKey, tuple[float, float]]  #: key -> (packets/s, bits/s of IP bytes)
+    interfaces: Mapping[str, tuple[float, float]]  #: name -> (rx frames/s, tx frames/s)
+
+    @classmethod
+    def empty(cls) -> Rates:
+        """No rates known yet (everything reads as zero)."""
+        return cls(MappingProxyType({}), MappingProxyType({}))
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict: flows as a list (their key is a tuple), interfaces by name."""
+        return {
+            "flows": [
+                {"iif": k[0], "source": k[1], "group": k[2], "packets_per_s": p, "bits_per_s": b}
+                for k, (p, b) in self.flows.items()
+            ],
+            "interfaces": {
+                name: {"rx_frames_per_s": rx, "tx_frames_per_s": tx}
+                for name, (rx, tx) in self.interfaces.items()
+            },
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Rates:
+        """Inverse of `to_json`."""
+        flows = {
+            (str(f["iif"]), str(f["source"]), str(f["group"])): (
+                float(f["packets_per_s"]),
+                float(f["bits_per_s"]),
+            )
+            for f in d["flows"]
+        }
+        ifaces = {
+            str(name): (float(r["rx_frames_per_s"]), float(r["tx_frames_per_s"]))
+            for name, r in d["interfaces"].items()
+        }
+        return cls(MappingProxyType(flows), MappingProxyType(ifaces))
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """One screenful: what the live table and `rawfwd show` display."""
+
+    snapshot: Snapshot
+    links: tuple[LinkStatus, ...]
+    started: float  #: same clock as snapshot.now (monotonic seconds)
+    config_path: str
+    rates: Rates
+
+    @property
+    def uptime(self) -> float:
+        """Seconds since the daemon started."""
+        return self.snapshot.now - self.started
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything, JSON-ready (`rawfwd show --json`). "uptime" is derived, for readers."""
+        return {
+            "uptime": self.uptime,
+            "started": self.started,
+            "config_path": self.config_path,
+            "links": [link.to_json() for link in self.links],
+            "rates": self.rates.to_json(),
+            "snapshot": self.snapshot.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> View:
+        """Inverse of `to_json` (derived keys are ignored)."""
+        return cls(
+            snapshot=Snapshot.from_json(d["snapshot"]),
+            links=tuple(LinkStatus.from_json(link) for link in d["links"]),
+            started=float(d["started"]),
+            config_path=str(d["config_path"]),
+            rates=Rates.from_json(d["rates"]),
+        )
+
+
+class RateTracker:
+    """Turns successive snapshots' counters into per-second rates.
+
+    Rates over a few milliseconds are noise, so a snapshot less than `min_interval` seconds
+    after the last one counted returns the last rates and leaves the baseline alone: the live
+    table's tick and `rawfwd show` requests can share one tracker.
+    """
+
+    __slots__ = ("_flows", "_ifaces", "_min_interval", "_now", "_rates")
+
+    def __init__(self, min_interval: float = 0.5) -> None:
+        self._min_interval = min_interval
+        self._now: float | None = None
+        self._flows: dict[FlowKey, tuple[int, int]] = {}
+        self._ifaces: dict[str, tuple[int, int]] = {}
+        self._rates = Rates.empty()
+
+    def update(self, snap: Snapshot) -> Rates:
+        """Rates since the previous snapshot given (by `snap.now`); zeros on the first call.
+
+        A flow or interface new since the last call counts from 0; a counter that went
+        backwards (flow evicted and seen again) counts from 0 too.
+        """
+        first = self._now is None
+        dt = 0.0 if self._now is None else snap.now - self._now
+        if not first and (dt <= 0 or dt < self._min_interval):
+            return self._rates
+        old_flows, old_ifaces = self._flows, self._ifaces
+        flows: dict[FlowKey, tuple[int, int]] = {}
+        flow_rates: dict[FlowKey, tuple[float, float]] = {}
+        for f in snap.flows:
+            key = (f.iif, f.source, f.group)
+            flows[key] = (f.packets, f.bytes)
+            if first:
+                flow_rates[key] = _ZERO
+                continue
+            packets, nbytes = old_flows.get(key, (0, 0))
+            if f.packets < packets or f.bytes < nbytes:
+                packets = nbytes = 0
+            flow_rates[key] = ((f.packets - packets) / dt, (f.bytes - nbytes) * 8 / dt)
+        ifaces: dict[str, tuple[int, int]] = {}
+        if_rates: dict[str, tuple[float, float]] = {}
+        for i in snap.interfaces:
+            ifaces[i.name] = (i.rx_frames, i.tx_frames)
+            if first:
+                if_rates[i.name] = _ZERO
+                continue
+            rx, tx = old_ifaces.get(i.name, (0, 0))
+            if i.rx_frames < rx or i.tx_frames < tx:
+                rx = tx = 0
+            if_rates[i.name] = ((i.rx_frames - rx) / dt, (i.tx_frames - tx) / dt)
+        self._now, self._flows, self._ifaces = snap.now, flows, ifaces
+        self._rates = Rates(MappingProxyType(flow_rates), MappingProxyType(if_rates))
+        return self._rates
+
+
+# -- human-readable numbers -------------------------------------------------------------------
+
+_SI: Final = ("", "k", "M", "G", "T", "P")
+
+
+def _plain(x: float) -> str:
+    if x == int(x):
+        return str(int(x))
+    return f"{x:.1f}" if x < 10 else f"{x:.0f}"
+
+
+def human(x: float, unit: str = "", sep: str = "") -> str:
+    """1234 -> "1.2k", 3.4e6 -> "3.4M": one decimal below 10 of a unit, none above.
+
+    Values under 1000 are shown as they are (rates with one decimal when small).
+    """
+    if x < 0:
+        return "-" + human(-x, unit, sep)
+    if x < 999.5:  # 999.7 would print as "1000"
+        return f"{_plain(x)}{sep}{unit}"
+    for i in range(1, len(_SI)):
+        v = x / 1000**i
+        text = f"{v:.1f}" if v < 9.95 else f"{v:.0f}"
+        if float(text) < 1000 or i == len(_SI) - 1:
+            return f"{text}{sep}{_SI[i]}{unit}"
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def human_bits(bits_per_s: float) -> str:
+    """A bit rate: "850 b/s", "1.2 kb/s", "34 Mb/s"."""
+    return human(bits_per_s, "b/s", " ")
+
+
+def human_bytes(n: float) -> str:
+    """A byte count in decimal units: "512 B", "1.2 kB", "3.4 MB"."""
+    return human(n, "B", " ")
+
+
+def human_duration(seconds: float) -> str:
+    """Like 42s, 3m05s, 2h07m, 4d03h: the two largest units are enough to read an age."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m}m{s:02d}s"
+    h, m = divmod(m, 60)
+    if h < 24:
+        return f"{h}h{m:02d}m"
+    d, h = divmod(h, 24)
+    return f"{d}d{h:02d}h"
+
+
+# -- drops by reason --------------------------------------------------------------------------
+
+
+def _drop_columns(drops: Mapping[DropReason, int]) -> dict[str, int]:
+    """Counts by column name: malformed reasons summed into "malformed"."""
+    out: dict[str, int] = {}
+    for reason, n in drops.items():
+        col = "malformed" if reason.malformed else reason.value
+        out[col] = out.get(col, 0) + n
+    return out
+
+
+def _columns_for(rows: Iterable[Mapping[str, int]]) -> list[str]:
+    """The fixed drop columns plus any other reason that occurs in `rows`, in enum order."""
+    seen = {col for row in rows for col, n in row.items() if n}
+    extra = [
+        r.value
+        for r in DropReason
+        if not r.malformed and r.value not in FIXED_DROPS and r.value in seen
+    ]
+    return [*FIXED_DROPS, *extra]
+
+
+def _drops_text(drops: Mapping[DropReason, int]) -> str:
+    """'wrong_if 3, ttl 1' (every reason by name), or 'none'."""
+    return ", ".join(f"{r.value} {human(n)}" for r, n in drops.items() if n) or "none"
+
+
+def _count(n: int) -> Text:
+    """A drop or error count: red when there are any, a dim dash when none."""
+    return Text(human(n), style="red") if n else Text("-", style="dim")
+
+
+# -- tables -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Col:
+    name: str
+    right: bool = False  #: numbers are right-justified
+    wrap: bool = False  #: lists and drop texts may wrap; everything else never does
+
+
+_Grid = tuple[list[_Col], list[list[Text]]]
+
+
+def _natural_width(grid: _Grid) -> int:
+    """Width of the table `_table` makes from `grid`, no column squeezed (3 between columns)."""
+    cols, rows = grid
+    widths = [len(c.name) for c in cols]
+    for row in rows:
+        for n, cell in enumerate(row):
+            widths[n] = max(widths[n], cell.cell_len)
+    return sum(widths) + 3 * (len(cols) - 1)
+
+
+def _choose(full: _Grid, compact: Callable[[], _Grid], width: int | None) -> _Grid:
+    """The full layout, unless a `width` is given that it does not fit."""
+    if width is None or _natural_width(full) <= width:
+        return full
+    return compact()
+
+
+def _table(title: str, grid: _Grid, caption: str | None = None) -> Table:
+    cols, rows = grid
+    table = Table(
+        title=title,
+        title_justify="left",
+        title_style="bold",
+        caption=caption,
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+    )
+    for c in cols:
+        table.add_column(c.name, justify="right" if c.right else "left", no_wrap=not c.wrap)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _drops_cell(drops: Mapping[str, int]) -> Text:
+    """The compact layout's one drops column (a no-break space binds reason and count)."""
+    cols = _columns_for((drops,))  # the full layout's column order
+    text = " ".join(f"{col}\u00a0{human(drops[col])}" for col in cols if drops.get(col))
+    return Text(text, style="red") if text else Text("-", style="dim")
+
+
+@dataclass(frozen=True, slots=True)
+class _FlowRow:
+    flow: FlowSnapshot
+    drops: dict[str, int]  #: by column name
+    pps: float
+    bps: float
+
+
+def _busiest(view: View, max_rows: int) -> list[_FlowRow]:
+    """The `max_rows` flows with the highest packet rate, then packet count (O(n log k))."""
+    rates = view.rates.flows
+    zero = _ZERO
+
+    def key(f: FlowSnapshot) -> tuple[float, int]:
+        return (rates.get((f.iif, f.source, f.group), zero)[0], f.packets)
+
+    out = []
+    for f in heapq.nlargest(max(0, max_rows), view.snapshot.flows, key=key):
+        pps, bps = rates.get((f.iif, f.source, f.group), zero)
+        out.append(_FlowRow(f, _drop_columns(f.drops), pps, bps))
+    return out
+
+
+def _flows_full(now: float, rows: list[_FlowRow]) -> _Grid:
+    drop_cols = _columns_for(r.drops for r in rows)
+    cols = [
+        _Col("source"),
+        _Col("group"),
+        _Col("in"),
+        _Col("out", wrap=True),
+        _Col("packets", right=True),
+        _Col("bytes", right=True),
+        _Col("pkt/s", right=True),
+        _Col("bit/s", right=True),
+        *(_Col(name, right=True) for name in drop_cols),
+        _Col("age", right=True),
+        _Col("idle", right=True),
+    ]
+    cells = [
+        [
+            Text(r.flow.source),
+            Text(r.flow.group),
+            Text(r.flow.iif),
+            Text(", ".join(r.flow.oifs)) if r.flow.oifs else Text("-", style="dim"),
+            Text(human(r.flow.packets)),
+            Text(human_bytes(r.flow.bytes)),
+            Text(human(r.pps)),
+            Text(human_bits(r.bps)),
+            *(_count(r.drops.get(name, 0)) for name in drop_cols),
+            Text(human_duration(now - r.flow.first_seen)),
+            Text(human_duration(now - r.flow.last_seen)),
+        ]
+        for r in rows
+    ]
+    return cols, cells
+
+
+def _flows_compact(now: float, rows: list[_FlowRow]) -> _Grid:
+    cols = [
+        _Col("source → group", wrap=True),
+        _Col("in → out", wrap=True),
+        _Col("packets", right=True),
+        _Col("pkt/s", right=True),
+        _Col("bit/s", right=True),
+        _Col("drops", wrap=True),
+        _Col("age", right=True),
+        _Col("idle", right=True),
+    ]
+    cells = [
+        [
+            Text(f"{r.flow.source} → {r.flow.group}"),
+            Text(f"{r.flow.iif} → {', '.join(r.flow.oifs) or '-'}"),
+            Text(human(r.flow.packets)),
+            Text(human(r.pps)),
+            Text(human_bits(r.bps)),
+            _drops_cell(r.drops),
+            Text(human_duration(now - r.flow.first_seen)),
+            Text(human_duration(now - r.flow.last_seen)),
+        ]
+        for r in rows
+    ]
+    return cols, cells
+
+
+def _flows_table(view: View, rows: list[_FlowRow], width: int | None) -> Table:
+    now, total = view.snapshot.now, len(view.snapshot.flows)
+    grid = _choose(_flows_full(now, rows), lambda: _flows_compact(now, rows), width)
+    caption: str | None = None
+    if total > len(rows):
+        caption = f"… {total - len(rows)} more flows"
+    elif not total:
+        caption = "no flows yet"
+    return _table(f"flows ({total})", grid, caption)
+
+
+def flows_table(view: View, *, max_rows: int = MAX_ROWS, width: int | None = None) -> Table:
+    """One row per flow ((S,G) and incoming interface), busiest first, at most `max_rows`.
+
+    With a `width` (say `console.width`) that the full layout does not fit, a compact one
+    with all drop reasons in one column is used instead.
+    """
+    return _flows_table(view, _busiest(view, max_rows), width)
+
+
+def _interfaces(view: View) -> list[tuple[str, InterfaceSnapshot | None, LinkStatus | None]]:
+    """Core interfaces in the core's order, then links the core does not know (if any)."""
+    links = {link.name: link for link in view.links}
+    out: list[tuple[str, InterfaceSnapshot | None, LinkStatus | None]] = [
+        (i.name, i, links.pop(i.name, None)) for i in view.snapshot.interfaces
+    ]
+    out.extend((name, None, link) for name, link in links.items())
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _IfRow:
+    name: Text
+    state: Text
+    ifindex: Text
+    mac: Text
+    counters: tuple[Text, ...]  #: rx, rx/s, tx, tx/s
+    drops: dict[str, int]  #: by column name
+    send_errors: Text
+
+
+def _interface_rows(view: View) -> list[_IfRow]:
+    rates = view.rates.interfaces
+    rows = []
+    for name, i, link in _interfaces(view):
+        if link is not None:
+            state = link.state
+        elif i is not None and i.up:
+            state = "up"
+        else:
+            state = "down"
+        rx_rate, tx_rate = rates.get(name, _ZERO)
+        ifindex = link.ifindex if link is not None else None
+        mac = i.mac if i is not None else None
+        rows.append(
+            _IfRow(
+                name=Text(name),
+                state=Text(state, style=_STATE_STYLE.get(state, "")),
+                ifindex=Text(str(ifindex) if ifindex is not None else "-"),
+                mac=Text(mac or "-"),
+                counters=(
+                    Text(human(i.rx_frames) if i is not None else "-"),
+                    Text(human(rx_rate)),
+                    Text(human(i.tx_frames) if i is not None else "-"),
+                    Text(human(tx_rate)),
+                ),
+                drops=_drop_columns(i.drops) if i is not None else {},
+                send_errors=_count(link.send_errors if link is not None else 0),
+            )
+        )
+    return rows
+
+
+_IF_NUMBERS: Final = tuple(_Col(n, right=True) for n in ("rx", "rx/s", "tx", "tx/s"))
+
+
+def _interfaces_full(rows: list[_IfRow]) -> _Grid:
+    drop_cols = _columns_for(r.drops for r in rows)
+    cols = [
+        _Col("interface"),
+        _Col("state"),
+        _Col("ifindex", right=True),
+        _Col("MAC"),
+        *_IF_NUMBERS,
+        *(_Col(n, right=True) for n in drop_cols),
+        _Col("send errors", right=True),
+    ]
+    cells = [
+        [
+            r.name,
+            r.state,
+            r.ifindex,
+            r.mac,
+            *r.counters,
+            *(_count(r.drops.get(n, 0)) for n in drop_cols),
+            r.send_errors,
+        ]
+        for r in rows
+    ]
+    return cols, cells
+
+
+def _interfaces_compact(rows: list[_IfRow]) -> _Grid:
+    cols = [
+        _Col("interface"),
+        _Col("state"),
+        *_IF_NUMBERS,
+        _Col("drops", wrap=True),
+        _Col("send errors", right=True, wrap=True),
+    ]
+    cells = [[r.name, r.state, *r.counters, _drops_cell(r.drops), r.send_errors] for r in rows]
+    return cols, cells
+
+
+def interfaces_table(view: View, *, width: int | None = None) -> Table:
+    """Per interface: state, MAC, rx/tx frames and rates, drops by reason, send errors.
+
+    `width` as for `flows_table`: the compact layout leaves out ifindex and MAC.
+    """
+    rows = _interface_rows(view)
+    grid = _choose(_interfaces_full(rows), lambda: _interfaces_compact(rows), width)
+    return _table("interfaces", grid)
+
+
+# -- header, dashboard, summary ---------------------------------------------------------------
+
+
+def _totals(view: View) -> tuple[int, int, float, float]:
+    """Frames received and sent on all interfaces, and their rates."""
+    snap = view.snapshot
+    rx = sum(i.rx_frames for i in snap.interfaces)
+    tx = sum(i.tx_frames for i in snap.interfaces)
+    rates = view.rates.interfaces.values()
+    return rx, tx, sum(r[0] for r in rates), sum(r[1] for r in rates)
+
+
+def _header(view: View) -> Text:
+    snap = view.snapshot
+    rx, tx, rx_rate, tx_rate = _totals(view)
+    text = Text()
+    text.append("rawfwd", style="bold")
+    text.append(f"  up {human_duration(view.uptime)}  config ")
+    text.append(view.config_path, style="cyan")
+    text.append("\n")
+    text.append(f"flows {human(len(snap.flows))}", style="bold")
+    text.append(
+        f"  expired {human(snap.flows_expired)}  evicted {human(snap.flows_evicted)}"
+        f"  dedup entries {human(snap.dedup_entries)}\n"
+    )
+    text.append(f"packets in {human(rx)} ({human(rx_rate)}/s)")
+    text.append(f"  out {human(tx)} ({human(tx_rate)}/s)")
+    text.append("\ndrops ")
+    text.append(_drops_text(snap.drops), style="red" if snap.drops else "dim")
+    text.append("\n")
+    return text
+
+
+class _Dashboard:
+    """Picks each table's layout when rendered, from the width `rich.live.Live` offers.
+
+    The busiest flows are chosen once, here, not again on every refresh of the same view.
+    """
+
+    __slots__ = ("_flows", "_header", "_view")
+
+    def __init__(self, view: View, max_rows: int) -> None:
+        self._view = view
+        self._header = _header(view)
+        self._flows = _busiest(view, max_rows)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        yield self._header
+        yield interfaces_table(self._view, width=width)
+        yield Text()
+        yield _flows_table(self._view, self._flows, width)
+
+
+def dashboard(view: View, *, max_rows: int = MAX_ROWS) -> RenderableType:
+    """Header, interfaces and the busiest flows: what `rich.live.Live` shows each tick."""
+    return _Dashboard(view, max_rows)
+
+
+def summary_line(view: View) -> str:
+    """The periodic one-line log summary when there is no live table (`--no-ui`, no tty)."""
+    snap = view.snapshot
+    rx, tx, rx_rate, tx_rate = _totals(view)
+    parts = [
+        f"up {human_duration(view.uptime)}",
+        f"flows {len(snap.flows)}",
+        f"rx {human(rx)} pkts ({human(rx_rate)}/s)",
+        f"tx {human(tx)} pkts ({human(tx_rate)}/s)",
+        f"drops: {_drops_text(snap.drops)}",
+    ]
+    not_up = [f"{link.name} {link.state}" for link in view.links if link.state != "up"]
+    if not_up:
+        parts.append(f"links: {', '.join(not_up)}")
+    send_errors = sum(link.send_errors for link in view.links)
+    if send_errors:
+        parts.append(f"send errors {human(send_errors)}")
+    return "; ".join(parts)
