@@ -29,6 +29,37 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a config and print the normalised routes")
     check.add_argument("-c", "--config", required=True, type=Path, metavar="FILE")
 
+    run = sub.add_parser("run", help="forward on real interfaces, in the foreground (root)")
+    run.add_argument("-c", "--config", required=True, type=Path, metavar="FILE")
+    ui = run.add_mutually_exclusive_group()
+    ui.add_argument(
+        "--no-ui",
+        dest="ui",
+        action="store_false",
+        default=None,
+        help="log lines and a periodic summary instead of the live table",
+    )
+    ui.add_argument(
+        "--ui",
+        dest="ui",
+        action="store_true",
+        help="the live table even when stdout is not a terminal",
+    )
+    run.add_argument(
+        "--stats-interval",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how often --no-ui logs its one-line summary (default 10)",
+    )
+    run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    _control_option(run)
+
+    show = sub.add_parser("show", help="what the running rawfwd's table shows")
+    show.add_argument("what", nargs="?", default="all", choices=["flows", "interfaces", "all"])
+    show.add_argument("--json", action="store_true")
+    _control_option(show)
+
     rep = sub.add_parser("replay", help="run pcaps through a config, write a pcap per egress")
     rep.add_argument("-c", "--config", required=True, type=Path, metavar="CONFIG")
     rep.add_argument(
@@ -42,6 +73,16 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--out-dir", required=True, type=Path, metavar="DIR")
     rep.add_argument("--json", action="store_true", help="print the summary as JSON")
     return p
+
+
+def _control_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--control-socket",
+        default="@rawfwd",
+        metavar="ADDR",
+        help="control socket: @NAME (abstract, private to the network namespace; default "
+        "@rawfwd) or a file path",
+    )
 
 
 def describe_config(config: Config) -> str:
@@ -84,6 +125,22 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "check":
         print(describe_config(load_config(args.config)))
         return 0
+    if args.command == "run":
+        from .runner import run
+
+        if not args.stats_interval > 0:
+            raise InputError("--stats-interval must be more than 0 seconds")
+        return run(
+            args.config,
+            ui=args.ui,
+            control_address=args.control_socket,
+            stats_interval=args.stats_interval,
+            log_level=args.log_level,
+        )
+    if args.command == "show":
+        from .runner import show
+
+        return show(args.what, as_json=args.json, control_address=args.control_socket)
     if args.command == "replay":
         from .replay import format_summary, replay
 

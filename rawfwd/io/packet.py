@@ -18,7 +18,6 @@ import ctypes
 import errno
 import socket
 import struct
-from collections.abc import Iterator
 from typing import Final, NamedTuple
 
 ETH_P_ALL: Final = 0x0003
@@ -30,6 +29,7 @@ PACKET_AUXDATA: Final = 8
 PACKET_OUTGOING: Final = 4  #: sockaddr_ll.sll_pkttype of frames this host sent
 TP_STATUS_CSUMNOTREADY: Final = 1 << 3
 SO_ATTACH_FILTER: Final = 26
+ARPHRD_ETHER: Final = 1
 
 #: Errors on send that mean "not now" (queue full, link down): counted, never fatal.
 TRANSIENT_SEND_ERRORS: Final = frozenset(
@@ -48,6 +48,10 @@ _FILTER: Final = (
 )
 _AUX: Final = struct.Struct("I")  # tpacket_auxdata.tp_status comes first
 _CMSG_SPACE: Final = socket.CMSG_SPACE(20)  # sizeof(struct tpacket_auxdata)
+
+
+class NotEthernetError(OSError):
+    """The interface carries no Ethernet header (tun, ppp, loopback): rawfwd cannot use it."""
 
 
 class Received(NamedTuple):
@@ -75,6 +79,9 @@ class PacketSocket:
             _attach_filter(sock)
             sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
             sock.bind((ifname, ETH_P_ALL))
+            hatype = sock.getsockname()[3]
+            if hatype != ARPHRD_ETHER:
+                raise NotEthernetError(f"{ifname} is not an Ethernet interface (ARPHRD {hatype})")
             self.ifindex = socket.if_nametoindex(ifname)
             mreq = struct.pack("iHH8s", self.ifindex, PACKET_MR_ALLMULTI, 0, b"")
             sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
@@ -88,19 +95,31 @@ class PacketSocket:
     def fileno(self) -> int:
         return self.sock.fileno()
 
-    def receive(self, limit: int) -> Iterator[Received]:
-        """Drain up to `limit` frames that are ready now (never blocks)."""
+    def receive(self, limit: int) -> list[Received]:
+        """Drain up to `limit` frames that are ready now (never blocks).
+
+        An error (ENETDOWN when the link goes down) is raised only if no frame came first;
+        the kernel reports it once, so the frames before it are not lost.
+        """
         recvmsg = self.sock.recvmsg
+        frames: list[Received] = []
         for _ in range(limit):
             try:
                 data, ancdata, _flags, addr = recvmsg(65535, _CMSG_SPACE)
             except BlockingIOError:
-                return
+                break
+            except OSError:
+                if frames:
+                    break
+                raise
             status = 0
             for level, kind, payload in ancdata:
                 if level == SOL_PACKET and kind == PACKET_AUXDATA and len(payload) >= 4:
                     status = _AUX.unpack_from(payload)[0]
-            yield Received(data, addr[2] == PACKET_OUTGOING, bool(status & TP_STATUS_CSUMNOTREADY))
+            frames.append(
+                Received(data, addr[2] == PACKET_OUTGOING, bool(status & TP_STATUS_CSUMNOTREADY))
+            )
+        return frames
 
     def send(self, frame: bytes) -> None:
         """Send one frame on this interface; raises OSError (see TRANSIENT_SEND_ERRORS)."""

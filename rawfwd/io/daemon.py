@@ -1,0 +1,355 @@
+"""`rawfwd run`: the trio shell that drives the pure Forwarder on real interfaces.
+
+Theory of operation:
+- One AF_PACKET socket per configured interface (rawfwd.io.packet), opened when the
+  interface exists and reopened when it is recreated. A receiver task per socket waits for
+  readiness, drains up to BATCH frames and hands them to the core task through a bounded
+  channel (backpressure: when the core falls behind, receivers stop reading and the kernel
+  socket buffer absorbs, then drops, the excess, counted by the kernel, not by us).
+- The core task is the only caller of Forwarder.handle_frame: it reads the clock once per
+  batch, completes unfinished L4 checksums (TP_STATUS_CSUMNOTREADY), and sends the copies
+  through the egress interfaces' sockets. A send that fails with ENOBUFS/EAGAIN keeps the
+  frame in a bounded per-interface backlog that a flusher retries; ENETDOWN and friends are
+  counted, never fatal.
+- Netlink (rawfwd.io.netlink) reports link changes, on which every interface is
+  reconciled (present? same ifindex? up? MAC?), and route changes, after which the RPF
+  answers the core holds are looked up again.
+- SIGHUP reloads the config (a bad file keeps the old one), SIGINT/SIGTERM stop cleanly.
+"""
+
+from __future__ import annotations
+
+import array
+import errno
+import fcntl
+import logging
+import socket
+import struct
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import trio
+
+from ..config import load_config
+from ..core import Forwarder
+from ..core.wire import complete_l4_checksum, parse_mac
+from ..errors import RawfwdError
+from ..model import Config
+from ..ui import LinkStatus, RateTracker, View
+from . import control
+from .netlink import FibResolver, NetlinkWatcher
+from .packet import PacketSocket, Received
+
+log = logging.getLogger("rawfwd")
+
+BATCH: Final = 64  #: frames drained per readiness wakeup
+QUEUE_BATCHES: Final = 32  #: batches in flight between receivers and the core task
+BACKLOG: Final = 1024  #: frames kept per interface while its send queue is full
+_RETRY_ERRNOS: Final = frozenset({errno.EAGAIN, errno.ENOBUFS, errno.ENOMEM})
+_SIOCGIFFLAGS: Final = 0x8913
+_IFF_UP: Final = 0x1
+_IFF_RUNNING: Final = 0x40
+
+
+def link_flags(name: str) -> int | None:
+    """SIOCGIFFLAGS of `name` in this network namespace, or None if there is no such link."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        ifreq = array.array("B", name.encode()[:15].ljust(40, b"\0"))
+        try:
+            fcntl.ioctl(sock.fileno(), _SIOCGIFFLAGS, ifreq, True)
+        except OSError:
+            return None
+        flags: int = struct.unpack_from("H", ifreq, 16)[0]
+        return flags
+
+
+def link_mac(name: str) -> bytes | None:
+    """The interface's MAC address (netifaces), None if it has none or cannot be read."""
+    import netifaces
+
+    try:
+        links = netifaces.ifaddresses(name).get(netifaces.AF_LINK, [])
+        return parse_mac(links[0]["addr"]) if links else None
+    except (ValueError, KeyError, IndexError):
+        return None
+
+
+@dataclass(eq=False)
+class _Link:
+    """What the shell holds for one configured interface."""
+
+    name: str
+    state: str = "absent"
+    ifindex: int | None = None
+    sock: PacketSocket | None = None
+    scope: trio.CancelScope | None = None
+    send_errors: int = 0
+    backlog: deque[bytes] = field(default_factory=lambda: deque(maxlen=BACKLOG))
+    backlog_ready: trio.Event = field(default_factory=trio.Event)
+    warned: bool = False
+
+    def status(self) -> LinkStatus:
+        return LinkStatus(self.name, self.state, self.ifindex, self.send_errors)
+
+
+class Daemon:
+    """The live forwarder: owns the Forwarder, the sockets and the tasks around them."""
+
+    def __init__(
+        self,
+        config_path: Path,
+        config: Config,
+        *,
+        control_address: str = control.DEFAULT_ADDRESS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config_path = config_path
+        self.config = config
+        self.control_address = control_address
+        self.clock = clock
+        self.forwarder = Forwarder(config, fib=True)
+        self.links: dict[str, _Link] = {name: _Link(name) for name in config.interfaces}
+        self.started = clock()
+        self._rates = RateTracker()
+        self._nursery: trio.Nursery | None = None
+        self._to_core: trio.MemorySendChannel[tuple[str, list[Received]]]
+        self._fib: FibResolver | None = None
+        self._routes_changed = trio.Event()
+
+    # -- what the UI and `rawfwd show` see ---------------------------------------------------
+
+    def view(self) -> View:
+        """A fresh View: counters now, rates since the previous view."""
+        snap = self.forwarder.snapshot(self.clock())
+        rates = self._rates.update(snap)
+        links = tuple(link.status() for link in self.links.values())
+        return View(snap, links, self.started, str(self.config_path), rates)
+
+    def _control(self, request: str) -> dict[str, Any]:
+        if request == "view":
+            return self.view().to_json()
+        return {"error": f"unknown request {request!r} (known: view)"}
+
+    # -- the tasks -------------------------------------------------------------------------
+
+    async def run(
+        self,
+        ui: Callable[[Daemon], Awaitable[None]] | None = None,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Forward until SIGINT/SIGTERM or cancellation; started() once listening.
+
+        `ui(self)` runs beside the forwarder: the live table, or the periodic log line.
+        """
+        token = trio.lowlevel.current_trio_token()
+        watcher = NetlinkWatcher(token, self._reconcile_all, self._routes_changed.set)
+        await trio.to_thread.run_sync(watcher.wait_ready)
+        if watcher.error:
+            log.warning("%s: interfaces that appear later will not be noticed", watcher.error)
+        self._fib = FibResolver(token, self._on_rpf)
+        send, receive = trio.open_memory_channel[tuple[str, list[Received]]](QUEUE_BATCHES)
+        self._to_core = send
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self._core, receive)
+                nursery.start_soon(self._rpf_refresher)
+                self._reconcile_all(starting=True)
+                await nursery.start(control.serve, self.control_address, self._control)
+                nursery.start_soon(self._signals, nursery.cancel_scope)
+                log.info(
+                    "forwarding: %d interfaces, %d routes, control socket %s",
+                    len(self.links),
+                    len(self.config.routes),
+                    self.control_address,
+                )
+                task_status.started()
+                if ui is not None:
+                    nursery.start_soon(ui, self)
+        finally:
+            for link in self.links.values():
+                self._close(link)
+            log.info("stopped")
+
+    async def _signals(self, scope: trio.CancelScope) -> None:
+        import signal
+
+        with trio.open_signal_receiver(signal.SIGHUP, signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                if signum == signal.SIGHUP:
+                    self.reload()
+                else:
+                    log.info("stopping on %s", signal.Signals(signum).name)
+                    scope.cancel()
+                    return
+
+    async def _core(self, batches: trio.MemoryReceiveChannel[tuple[str, list[Received]]]) -> None:
+        handle = self.forwarder.handle_frame
+        send = self._send
+        async for name, batch in batches:
+            now = self.clock()
+            for rx in batch:
+                data = complete_l4_checksum(rx.data) if rx.csum_not_ready else rx.data
+                for egress, frame in handle(name, data, now, rx.outgoing):
+                    send(egress, frame)
+            wanted = self.forwarder.rpf_requests()
+            if wanted and self._fib is not None:
+                self._fib.lookup(wanted)
+
+    async def _receive(self, link: _Link, sock: PacketSocket) -> None:
+        with trio.CancelScope() as scope:
+            link.scope = scope
+            to_core = self._to_core
+            while True:
+                await trio.lowlevel.wait_readable(sock.sock)
+                try:
+                    batch = sock.receive(BATCH)
+                except OSError as exc:  # ENETDOWN when the link goes down: netlink follows
+                    log.debug("%s: receive: %s", link.name, exc.strerror)
+                    continue
+                if batch:
+                    await to_core.send((link.name, batch))
+
+    async def _flush(self, link: _Link, sock: PacketSocket) -> None:
+        """Retry frames kept while the interface's send queue was full (ENOBUFS/EAGAIN)."""
+        while True:
+            await link.backlog_ready.wait()
+            link.backlog_ready = trio.Event()
+            while link.backlog:
+                try:
+                    sock.send(link.backlog[0])
+                except OSError as exc:
+                    link.send_errors += 1
+                    if exc.errno not in _RETRY_ERRNOS:
+                        link.backlog.popleft()  # link down, too big: this frame is lost
+                    else:
+                        await trio.sleep(0.001)  # the queue is full: give it time to drain
+                    continue
+                link.backlog.popleft()
+
+    def _send(self, name: str, frame: bytes) -> None:
+        link = self.links.get(name)
+        if link is None or link.sock is None:
+            return
+        if link.backlog:
+            link.backlog.append(frame)  # keep order behind frames already waiting
+            return
+        try:
+            link.sock.send(frame)
+        except OSError as exc:
+            link.send_errors += 1
+            if exc.errno in _RETRY_ERRNOS:
+                link.backlog.append(frame)
+                link.backlog_ready.set()
+
+    # -- interfaces --------------------------------------------------------------------------
+
+    def _reconcile_all(self, starting: bool = False) -> None:
+        for link in self.links.values():
+            self._reconcile(link, starting)
+
+    def _reconcile(self, link: _Link, starting: bool = False) -> None:
+        """Bring our socket and the core's view of `link` in line with the system."""
+        flags = link_flags(link.name)
+        try:
+            ifindex = socket.if_nametoindex(link.name) if flags is not None else None
+        except OSError:
+            ifindex = None
+        if link.sock is not None and ifindex != link.ifindex:
+            log.warning("%s: interface went away", link.name)
+            self._close(link)
+        if ifindex is None:
+            if starting or link.state != "absent":
+                log.warning("%s: no such interface (yet): routes through it wait for it", link.name)
+            link.state, link.ifindex = "absent", None
+            self.forwarder.set_link(link.name, up=False)
+            return
+        if link.sock is None and not self._open(link):
+            self.forwarder.set_link(link.name, up=False)
+            return
+        up = flags is not None and flags & _IFF_UP != 0 and flags & _IFF_RUNNING != 0
+        state = "up" if up else "down"
+        if state != link.state:
+            log.info("%s: %s", link.name, state)
+        link.state, link.ifindex = state, ifindex
+        self.forwarder.set_link(link.name, up=up, mac=link_mac(link.name))
+
+    def _open(self, link: _Link) -> bool:
+        try:
+            sock = PacketSocket(link.name)
+        except OSError as exc:
+            if not link.warned:
+                log.warning("%s: cannot open: %s", link.name, exc.strerror or exc)
+                link.warned = True
+            return False
+        link.sock, link.ifindex, link.warned = sock, sock.ifindex, False
+        assert self._nursery is not None
+        self._nursery.start_soon(self._receive, link, sock)
+        self._nursery.start_soon(self._flush, link, sock)
+        log.info("%s: listening (ifindex %d)", link.name, sock.ifindex)
+        return True
+
+    def _close(self, link: _Link) -> None:
+        sock, link.sock = link.sock, None
+        if link.scope is not None:
+            link.scope.cancel()
+            link.scope = None
+        link.backlog.clear()
+        if sock is not None:
+            trio.lowlevel.notify_closing(sock.sock)
+            sock.close()
+
+    # -- RPF ---------------------------------------------------------------------------------
+
+    def _on_rpf(self, answers: Mapping[int, str | None]) -> None:
+        for egress, frame in self.forwarder.set_rpf(answers, self.clock()):
+            self._send(egress, frame)
+
+    async def _rpf_refresher(self) -> None:
+        """After unicast routes change, look every known source up again (debounced)."""
+        while True:
+            await self._routes_changed.wait()
+            await trio.sleep(0.2)  # a route change comes as a burst of messages
+            self._routes_changed = trio.Event()
+            if self._fib is not None:
+                self._fib.lookup(self.forwarder.rpf_sources())
+
+    # -- reload ------------------------------------------------------------------------------
+
+    def reload(self) -> bool:
+        """Re-read the config; on any error keep the running one. True if applied."""
+        try:
+            config = load_config(self.config_path)
+        except RawfwdError as exc:
+            log.error("reload failed, keeping the running config: %s", exc)
+            return False
+        for warning in config.warnings:
+            log.warning("%s", warning)
+        self.forwarder.reconfigure(config)
+        for name in list(self.links):
+            if name not in config.interfaces:
+                self._close(self.links.pop(name))
+        for name in config.interfaces:
+            self.links.setdefault(name, _Link(name))
+        self.config = config
+        self._reconcile_all()
+        log.info(
+            "reloaded %s: %d interfaces, %d routes",
+            self.config_path,
+            len(self.links),
+            len(config.routes),
+        )
+        return True
+
+
+def check_privileges() -> None:
+    """Fail early, in one line, when raw sockets are not allowed (not root / no CAP_NET_RAW)."""
+    try:
+        socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0).close()
+    except PermissionError:
+        raise RawfwdError("rawfwd run needs CAP_NET_RAW: run it as root") from None

@@ -1,0 +1,132 @@
+"""Network namespaces for the demo and the end-to-end tests: hosts joined by veth pairs.
+
+`Lab` creates uniquely named namespaces (prefix + random suffix) and deletes them all on
+exit, even after an error; deleting a namespace deletes its veth ends. `socket_in` makes a
+socket inside a namespace from this process: a socket stays in the namespace it was created
+in, so one short-lived thread enters the namespace (setns(2) affects only the calling
+thread), creates it and ends.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import secrets
+import socket
+import subprocess
+import threading
+from collections.abc import Sequence
+from types import TracebackType
+
+from ..errors import RawfwdError
+
+_CLONE_NEWNET = 0x40000000
+
+
+def _setns(path: str) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if libc.setns(fd, _CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+    finally:
+        os.close(fd)
+
+
+def socket_in(netns: str, family: int, kind: int, proto: int = 0) -> socket.socket:
+    """A socket created inside network namespace `netns` (usable from any thread)."""
+    result: list[socket.socket | BaseException] = []
+
+    def make() -> None:
+        try:
+            _setns(f"/run/netns/{netns}")
+            result.append(socket.socket(family, kind, proto))
+        except BaseException as exc:
+            result.append(exc)
+
+    thread = threading.Thread(target=make)
+    thread.start()
+    thread.join()
+    made = result[0]
+    if isinstance(made, BaseException):
+        raise made
+    return made
+
+
+def ip(*args: str, netns: str | None = None) -> None:
+    """Run `ip ARGS` (in `netns`), raising RawfwdError with ip's message on failure."""
+    cmd = ["ip", *(["-n", netns] if netns else []), *args]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RawfwdError(f"{' '.join(cmd)}: {done.stderr.strip() or 'failed'}")
+
+
+class Lab:
+    """A set of namespaces named PREFIX-XXXX-HOST, removed on exit."""
+
+    def __init__(self, prefix: str = "rawfwd") -> None:
+        self.tag = f"{prefix}-{secrets.token_hex(3)}"
+        self.hosts: list[str] = []
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def ns(self, host: str) -> str:
+        """The namespace name of `host`."""
+        return f"{self.tag}-{host}"
+
+    def host(self, host: str, sysctls: Sequence[str] = ()) -> str:
+        """Create the namespace for `host` with loopback up; returns its name."""
+        name = self.ns(host)
+        ip("netns", "add", name)
+        self.hosts.append(name)
+        ip("link", "set", "lo", "up", netns=name)
+        for setting in sysctls:
+            self.sysctl(host, setting)
+        return name
+
+    def sysctl(self, host: str, setting: str) -> None:
+        """`sysctl -w KEY=VALUE` inside `host` (net.* settings are per namespace)."""
+        key, _, value = setting.partition("=")
+        path = "/proc/sys/" + key.replace(".", "/")
+        subprocess.run(
+            ["ip", "netns", "exec", self.ns(host), "sh", "-c", f"echo {value} > {path}"],
+            check=True,
+        )
+
+    def link(self, a: str, a_if: str, a_addr: str, b: str, b_if: str, b_addr: str) -> None:
+        """A veth pair between hosts `a` and `b`, addressed (CIDR) and up on both ends."""
+        tmp = f"rf{secrets.token_hex(4)}"
+        ip(
+            "link",
+            "add",
+            tmp,
+            "netns",
+            self.ns(a),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            b_if,
+            "netns",
+            self.ns(b),
+        )
+        ip("link", "set", tmp, "name", a_if, netns=self.ns(a))
+        for host, ifname, addr in ((a, a_if, a_addr), (b, b_if, b_addr)):
+            ip("addr", "add", addr, "dev", ifname, netns=self.ns(host))
+            ip("link", "set", ifname, "up", netns=self.ns(host))
+
+    def close(self) -> None:
+        """Delete every namespace created (their interfaces go with them)."""
+        for name in reversed(self.hosts):
+            subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+        self.hosts.clear()

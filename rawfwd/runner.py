@@ -1,0 +1,108 @@
+"""`rawfwd run` and `rawfwd show`: logging, the live table, and talking to the daemon."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+import trio
+from rich.console import Console
+from rich.live import Live
+from rich.logging import RichHandler
+
+from .config import load_config
+from .io import control
+from .io.daemon import Daemon, check_privileges
+from .ui import View, dashboard, flows_table, interfaces_table, summary_line
+
+log = logging.getLogger("rawfwd")
+
+
+def _setup_logging(console: Console | None, level: str, stream: TextIO) -> None:
+    handler: logging.Handler
+    if console is not None:
+        handler = RichHandler(console=console, show_path=False, markup=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logging.Formatter("%(asctime)s rawfwd %(levelname)s: %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
+
+
+def run(
+    config_path: Path,
+    *,
+    ui: bool | None,
+    control_address: str,
+    stats_interval: float,
+    log_level: str = "INFO",
+) -> int:
+    """Run the forwarder in the foreground until SIGINT/SIGTERM."""
+    config = load_config(config_path)
+    check_privileges()
+    live = sys.stdout.isatty() if ui is None else ui
+    console = Console() if live else None
+    _setup_logging(console, log_level, sys.stderr)
+    for warning in config.warnings:
+        log.warning("%s", warning)
+    daemon = Daemon(config_path, config, control_address=control_address)
+
+    async def live_table(d: Daemon) -> None:
+        assert console is not None
+        with Live(dashboard(d.view()), console=console, auto_refresh=False) as screen:
+            while True:
+                await trio.sleep(1.0)
+                screen.update(dashboard(d.view()), refresh=True)
+
+    async def log_lines(d: Daemon) -> None:
+        while True:
+            await trio.sleep(stats_interval)
+            log.info("%s", summary_line(d.view()))
+
+    trio.run(daemon.run, live_table if live else log_lines)
+    return 0
+
+
+def show(what: str, *, as_json: bool, control_address: str) -> int:
+    """Print what the running instance's table shows: flows, interfaces, or both."""
+    reply = control.request(control_address, "view")
+    view = View.from_json(reply)
+    if as_json:
+        print(json.dumps(_show_json(view, what), indent=2))
+        return 0
+    width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160"))
+    console = Console(width=width)
+    if what in ("interfaces", "all"):
+        console.print(interfaces_table(view))
+    if what in ("flows", "all"):
+        console.print(flows_table(view, max_rows=10_000))
+    return 0
+
+
+def _show_json(view: View, what: str) -> dict[str, Any]:
+    """The table's rows as JSON: each flow and interface with its rates and link state."""
+    doc: dict[str, Any] = {"uptime": view.uptime, "config_path": view.config_path}
+    snap = view.snapshot
+    if what in ("flows", "all"):
+        flows = []
+        for f in snap.flows:
+            pps, bps = view.rates.flows.get((f.iif, f.source, f.group), (0.0, 0.0))
+            flows.append(f.to_json() | {"packets_per_s": pps, "bits_per_s": bps})
+        doc["flows"] = flows
+    if what in ("interfaces", "all"):
+        links = {link.name: link for link in view.links}
+        ifaces = []
+        for i in snap.interfaces:
+            rx, tx = view.rates.interfaces.get(i.name, (0.0, 0.0))
+            link = links.get(i.name)
+            extra = link.to_json() if link is not None else {}
+            ifaces.append(i.to_json() | extra | {"rx_frames_per_s": rx, "tx_frames_per_s": tx})
+        doc["interfaces"] = ifaces
+        doc["drops"] = {r.value: n for r, n in snap.drops.items()}
+    return doc
