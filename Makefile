@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint format typecheck check goldens bench-core clean
+.PHONY: install demo replay-demo system-deps test lint format typecheck check goldens bench-core clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,14 +13,18 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP)  ## create .venv and install rawfwd with its dev tools
 
-DEMO := tests/data/routing
-demo: $(STAMP)  ## replay a sample capture through a sample config and show the flows
-	$(VENV)/bin/rawfwd check -c $(DEMO)/rawfwd.toml
-	$(VENV)/bin/rawfwd replay -c $(DEMO)/rawfwd.toml \
-		--in eth0=$(DEMO)/in/eth0.pcap --in eth1=$(DEMO)/in/eth1.pcap --out-dir demo-out
-	@echo "output pcaps are in demo-out/ (open them with tcpdump -r or wireshark)"
+demo: $(STAMP) system-deps  ## a namespace network with traffic, rawfwd's live table (root)
+	$(VENV)/bin/rawfwd demo
 
-test: $(STAMP)  ## the whole test suite
+replay-demo: $(STAMP)  ## replay a sample capture through a sample config, no root needed
+	$(VENV)/bin/rawfwd replay -c tests/data/routing/rawfwd.toml \
+		--in eth0=tests/data/routing/in/eth0.pcap --in eth1=tests/data/routing/in/eth1.pcap \
+		--out-dir demo-out
+
+system-deps:  ## Debian packages the demo and the namespace tests need, installed if missing
+	@command -v ip >/dev/null || { apt-get update -q && apt-get install -y -q iproute2; }
+
+test: $(STAMP) system-deps  ## the whole test suite
 	$(PY) -m pytest -q
 
 lint: $(STAMP)

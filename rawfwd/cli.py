@@ -60,6 +60,17 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true")
     _control_option(show)
 
+    demo = sub.add_parser("demo", help="a namespace network with traffic and rawfwd (root)")
+    demo.add_argument(
+        "--duration",
+        type=float,
+        metavar="SECONDS",
+        help="stop after this long (default: run until Ctrl-C)",
+    )
+    demo_ui = demo.add_mutually_exclusive_group()
+    demo_ui.add_argument("--no-ui", dest="ui", action="store_false", default=None)
+    demo_ui.add_argument("--ui", dest="ui", action="store_true")
+
     rep = sub.add_parser("replay", help="run pcaps through a config, write a pcap per egress")
     rep.add_argument("-c", "--config", required=True, type=Path, metavar="CONFIG")
     rep.add_argument(
@@ -141,6 +152,10 @@ def _run(args: argparse.Namespace) -> int:
         from .runner import show
 
         return show(args.what, as_json=args.json, control_address=args.control_socket)
+    if args.command == "demo":
+        from .demo import demo
+
+        return demo(duration=args.duration, ui=args.ui)
     if args.command == "replay":
         from .replay import format_summary, replay
 
