@@ -7,10 +7,11 @@ Theory of operation, in the order of Linux's ipmr (net/ipv4/ipmr.c):
 2. Find the flow (source, group) on this ingress in a dict; a new flow is resolved once
    against the route table (scope rule, (S,G) before (*,G), RPF on the route's `from`) and
    its egress list with prebuilt Ethernet headers (RFC 1112 section 6.4 MAC) is cached.
-3. Duplicate detection (RFC 6621 section 6) on packets that pass RPF.
-4. TTL: nothing with TTL <= 1 leaves; a copy goes out where TTL > the interface's threshold
-   (ipmr / mrouted semantics). TTL is decremented once and the header checksum patched
-   incrementally (RFC 1624); options and payload are copied unchanged, link padding dropped.
+3. TTL: nothing with TTL <= 1 leaves; a copy goes out where TTL > the interface's threshold
+   (ipmr / mrouted semantics; egress kept sorted by threshold, so it is one bisect).
+4. Duplicate detection (RFC 6621 section 6) on packets that would leave. TTL is then
+   decremented once and the header checksum patched incrementally (RFC 1624); options and
+   payload are copied unchanged, link padding dropped.
 5. One frame per egress: its prebuilt header + the patched IP packet; counters.
 
 Nothing here opens a socket or reads a clock: the live shell and `rawfwd replay` both drive
