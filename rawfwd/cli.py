@@ -12,7 +12,7 @@ from pathlib import Path
 from . import __version__
 from .config import load_config
 from .core.wire import format_mac
-from .errors import InputError, RawfwdError
+from .errors import InputError, RawfwdError, first_leaf
 from .model import Config
 
 EXIT_USAGE = 2  #: bad config, bad input or bad arguments
@@ -176,7 +176,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `rawfwd` console script."""
     args = _parser().parse_args(argv)
     try:
-        return _run(args)
+        try:
+            return _run(args)
+        except BaseExceptionGroup as group:  # from trio's nurseries: report what is inside
+            raise first_leaf(group) from None
     except RawfwdError as exc:
         print(f"rawfwd: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -24,3 +24,25 @@ class ConfigError(RawfwdError):
 
 class InputError(RawfwdError):
     """An input other than the config (a pcap, a command-line argument) is unusable."""
+
+
+def first_leaf(exc: BaseException) -> BaseException:
+    """The exception that matters inside (possibly nested) exception groups from trio.
+
+    A RawfwdError anywhere wins (it is the user's problem, with a message for them);
+    otherwise the first leaf.
+    """
+    leaves: list[BaseException] = []
+
+    def walk(e: BaseException) -> None:
+        if isinstance(e, BaseExceptionGroup):
+            for sub in e.exceptions:
+                walk(sub)
+        else:
+            leaves.append(e)
+
+    walk(exc)
+    for leaf in leaves:
+        if isinstance(leaf, RawfwdError):
+            return leaf
+    return leaves[0] if leaves else exc

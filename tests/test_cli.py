@@ -148,3 +148,12 @@ def test_replay_merges_inputs_by_timestamp(
     firsts = [f["first_seen"] for f in flows]
     assert firsts == sorted(firsts)
     assert [f["iif"] for f in flows].index("eth1") < len(flows) - 1
+
+
+def test_show_without_a_running_instance_is_one_clear_line() -> None:
+    result = run("show", "--json", "--control-socket", "@rawfwd-test-nobody-listens")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "rawfwd: error: no rawfwd is running here (nothing at control socket "
+        "@rawfwd-test-nobody-listens in this network namespace)\n"
+    )

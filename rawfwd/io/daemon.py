@@ -157,10 +157,11 @@ class Daemon:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
+                # the control socket first: a second instance stops before touching links
+                await nursery.start(control.serve, self.control_address, self._control)
                 nursery.start_soon(self._core, receive)
                 nursery.start_soon(self._rpf_refresher)
                 self._reconcile_all(starting=True)
-                await nursery.start(control.serve, self.control_address, self._control)
                 nursery.start_soon(self._signals, nursery.cancel_scope)
                 log.info(
                     "forwarding: %d interfaces, %d routes, control socket %s",

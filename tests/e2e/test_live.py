@@ -156,3 +156,37 @@ def test_flood_of_malformed_frames_does_not_stop_forwarding(lab: RouterLab) -> N
     assert sum(eth0["drops"].values()) > 100
     assert lab.proc is not None
     assert lab.proc.poll() is None
+
+
+def test_route_without_from_uses_the_kernel_fib_for_rpf(tmp_path: Path) -> None:
+    config = CONFIG.replace('from = "eth0"\n', "")
+    with RouterLab(tmp_path, config) as router:
+        router.start()
+        a = router.receiver("A", GROUP)
+        router.sender("S").sendto(b"rpf via fib", (GROUP, 5000))  # 10.0.0.5: FIB says eth0
+        assert drain(a, want=1) == [b"rpf via fib"]
+        router.sender("B").sendto(b"from B", (GROUP, 5000))  # 10.2.0.2: FIB says eth2
+        wrong = wait_for(lambda: router.flow("eth2", "10.2.0.2", GROUP), what="B's flow")
+        # eth2 is the RPF interface of 10.2.0.2, so B's traffic passes RPF and goes to eth1
+        assert wrong["forwarded"] == 1
+        # a source the FIB places elsewhere fails RPF: send it from S with B's address
+        raw = router.capture("S")
+        frame = _udp_frame("10.2.0.2", GROUP, b"spoofed", ttl=8)
+        raw.send(frame)
+        spoofed = wait_for(lambda: router.flow("eth0", "10.2.0.2", GROUP), what="spoofed")
+        wait_for(
+            lambda: router.flow("eth0", "10.2.0.2", GROUP)["drops"] == {"wrong_if": 1},
+            what="wrong_if for the spoofed source",
+        )
+        assert spoofed["forwarded"] == 0
+
+
+def _udp_frame(src: str, group: str, payload: bytes, ttl: int) -> bytes:
+    from rawfwd.core.wire import ethernet_header, ipv4_header
+
+    udp = (5000).to_bytes(2, "big") * 2 + (8 + len(payload)).to_bytes(2, "big") + b"\0\0"
+    ip = ipv4_header(
+        socket.inet_aton(src), socket.inet_aton(group), ttl=ttl, payload_len=len(udp) + len(payload)
+    )
+    dst = group_mac(int.from_bytes(socket.inet_aton(group), "big"))
+    return ethernet_header(dst, bytes.fromhex("020000aaaa02")) + ip + udp + payload
