@@ -2,15 +2,19 @@
 
 Accepted (smcroute.conf(5) syntax): comments from '#', `phyint IF [enable|disable] [mrdisc]
 [ttl-threshold N]`, `mroute from IF [source S[/LEN]] group G[/LEN] to IF [IF ...]`, and
-`include PATTERN` (a glob, relative to the including file). As in smcroute, an interface
-named by a route needs no `phyint` line; `phyint IF disable` makes routes through it an
-error. Lines rawfwd accepts but does not act on (`mgroup`, `mrdisc`) become warnings that
-`rawfwd check` prints; anything else is an error with file and line.
+`include PATTERN` (a file name or glob, relative to the including file; an existing file is
+taken literally even if its name has glob characters, and a glob matching nothing is a
+warning). As in smcroute, an interface named by a route needs no `phyint` line; `phyint IF
+disable` makes routes through it an error; `source 0.0.0.0` (or 0.0.0.0/0) means any source,
+(*,G). Lines rawfwd accepts but does not act on (`mgroup`, `mrdisc`) become warnings that
+`rawfwd check` prints; anything else is an error with file and line. Keywords are not taken
+as interface names, and `from`, `source` and `group` may each be given once per route.
 """
 
 from __future__ import annotations
 
 import glob
+import os
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from pathlib import Path
@@ -22,11 +26,19 @@ from .config import (
     parse_group,
     parse_source,
     parse_ttl_threshold,
+    read_config_text,
 )
 from .errors import ConfigError
 from .model import Config, InterfaceSpec, Origin, Route
 
 _MAX_INCLUDE_DEPTH = 8
+#: a bigger "config" is a mistake (think `include /dev/zero`), not a file to read to the end
+#: words with a meaning on phyint and mroute lines: never interface names
+_KEYWORDS = frozenset(
+    ("from", "to", "source", "group", "enable", "disable", "mrdisc", "ttl-threshold")
+)
+#: what each mroute option takes, for error messages
+_VALUE_OF = {"from": "an interface name", "source": "a source address", "group": "a group"}
 
 
 @dataclass
@@ -37,26 +49,20 @@ class _Reader:
     stack: list[Path] = field(default_factory=list)
 
     def read(self, path: Path, origin: Origin | None) -> None:
-        real = path.resolve()
+        real = Path(os.path.realpath(path))  # unlike Path.resolve, no RuntimeError on loops
         if real in self.stack:
             raise config_error(origin, str(path), f"include loop: {path} includes itself")
         if len(self.stack) >= _MAX_INCLUDE_DEPTH:
             raise config_error(
                 origin, str(path), f"includes nested deeper than {_MAX_INCLUDE_DEPTH}"
             )
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise config_error(
-                origin, str(path), f"cannot read {path}: {exc.strerror or exc}"
-            ) from None
-        except UnicodeDecodeError:
-            raise config_error(
-                origin, str(path), f"{path} is not a text file (invalid UTF-8)"
-            ) from None
+        if origin is None:
+            text = read_config_text(path, str(path))
+        else:
+            text = read_config_text(path, origin.path, origin.line)
         self.stack.append(real)
-        for number, raw in enumerate(text.splitlines(), start=1):
-            words = raw.split("#", 1)[0].split()
+        for number, line in enumerate(text.splitlines(), start=1):
+            words = line.split("#", 1)[0].split()
             if words:
                 here = Origin(str(path), number)
                 try:
@@ -80,19 +86,29 @@ class _Reader:
         elif keyword == "include":
             if len(args) != 1:
                 raise ValueError("include takes one file name or glob pattern")
-            pattern = Path(args[0])
-            if not pattern.is_absolute():
-                pattern = path.parent / pattern
-            matches = sorted(glob.glob(str(pattern)))
-            if not matches and not glob.has_magic(str(pattern)):
-                raise ValueError(f"include: no such file {pattern}")
-            for match in matches:
-                self.read(Path(match), here)
+            self.include(args[0], here, path.parent)
         else:
             raise ValueError(
                 f"unknown directive {keyword!r} (rawfwd reads phyint, mroute, "
                 "mgroup and include from smcroute.conf)"
             )
+
+    def include(self, pattern: str, here: Origin, base: Path) -> None:
+        """Read the file `pattern` names, or else every file it matches as a glob, sorted."""
+        literal = base / pattern  # `base / absolute` is the absolute path
+        if os.path.lexists(literal):
+            self.read(literal, here)
+            return
+        if not glob.has_magic(pattern):
+            raise ValueError(f"include: no such file {literal}")
+        if Path(pattern).is_absolute():
+            matches = [Path(m) for m in glob.glob(pattern)]
+        else:  # glob relative to `base`, whose own name may hold glob characters
+            matches = [base / m for m in glob.glob(pattern, root_dir=base)]
+        if not matches:
+            self.builder.warn(here, f"include {pattern} matched no file")
+        for match in sorted(matches):
+            self.read(match, here)
 
     def phyint(self, args: list[str], here: Origin) -> None:
         if not args:
@@ -111,7 +127,8 @@ class _Reader:
                 )
             elif word == "ttl-threshold":
                 value = next(rest, None)
-                if value is None or not value.isdigit():
+                # ASCII digits only: str.isdigit() also accepts the likes of '²'
+                if value is None or not (value.isascii() and value.isdigit()):
                     raise ValueError("ttl-threshold needs a number from 1 to 255")
                 threshold = parse_ttl_threshold(int(value))
             else:
@@ -130,23 +147,39 @@ class _Reader:
         group: IPv4Network | None = None
         source: IPv4Network | None = None
         oifs: list[str] = []
+        given: set[str] = set()
         i = 0
         while i < len(args):
             word = args[i]
-            if word == "to":
-                oifs = [_ifname(o) for o in args[i + 1 :]]
+            if word == "to":  # as in smcroute, every word after 'to' is an outgoing interface
+                for name in args[i + 1 :]:
+                    if name == "to":
+                        raise ValueError("mroute: 'to' given twice")
+                    if name in _VALUE_OF:
+                        raise ValueError(
+                            f"mroute: {name!r} after 'to': give from, source and group before "
+                            "'to' (the words after it are outgoing interfaces)"
+                        )
+                    oifs.append(_ifname(name))
                 break
+            if word not in _VALUE_OF:
+                raise ValueError(f"mroute: unexpected {word!r} (expected from, source, group, to)")
+            if word in given:
+                raise ValueError(f"mroute: {word!r} given twice")
+            given.add(word)
             if i + 1 >= len(args):
                 raise ValueError(f"mroute: {word!r} needs a value")
             value = args[i + 1]
+            if value in _KEYWORDS:
+                raise ValueError(
+                    f"mroute: {word!r} needs {_VALUE_OF[word]}, not the keyword {value!r}"
+                )
             if word == "from":
                 iif = _ifname(value)
             elif word == "group":
                 group = parse_group(value)
-            elif word == "source":
-                source = parse_source(value)
             else:
-                raise ValueError(f"mroute: unexpected {word!r} (expected from, source, group, to)")
+                source = _parse_source(value)
             i += 2
         if iif is None or group is None:
             raise ValueError("mroute needs 'from IF' and 'group G'")
@@ -155,7 +188,20 @@ class _Reader:
         self.builder.routes.append(Route(iif, group, source, tuple(oifs), here))
 
 
+def _parse_source(text: str) -> IPv4Network | None:
+    """A route's source; 0.0.0.0 and 0.0.0.0/0 mean any source (*,G), as in smcroute.conf(5)."""
+    try:
+        net = IPv4Network(text, strict=True)
+    except ValueError:
+        net = None
+    if net is not None and int(net.network_address) == 0 and net.prefixlen in (0, 32):
+        return None
+    return parse_source(text)
+
+
 def _ifname(text: str) -> str:
+    if text in _KEYWORDS:
+        raise ValueError(f"{text!r} is an smcroute.conf keyword, not an interface name")
     if text.endswith("+"):
         raise ValueError(f"interface wildcard {text!r} is not supported; name each interface")
     return check_ifname(text)
