@@ -26,23 +26,60 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from ipaddress import IPv4Address, IPv4Network
 from typing import Final, NamedTuple
 
+from cachetools import LRUCache
+
 from ..model import Config, DedupMode, InterfaceSpec, Route
 from .dedup import DuplicateCache
 from .reasons import DropReason
 from .stats import FlowSnapshot, InterfaceSnapshot, Snapshot, freeze_drops
 from .table import RPF_PENDING, RouteTable, RpfAnswer
-from .wire import HEADER_WORDS, ethernet_header, format_mac, group_mac, ttl_decrement_checksum
+from .wire import HEADER_WORDS, ethernet_header, format_mac, group_mac
 
 _NOTHING: Final[tuple[()]] = ()
+_HEADER5: Final = HEADER_WORDS[5].unpack_from  # a 20-byte header as 10 words
+_new_tuple: Final = tuple.__new__
 #: ipmr's unresolved queue: frames held per flow while its RPF lookup is pending, how long
 #: they may wait, and how many lookups may be outstanding at once.
 UNRESOLVED_HOLD: Final = 4
 UNRESOLVED_TIMEOUT: Final = 10.0
 MAX_RPF_PENDING: Final = 64
+#: FIB answers kept: a few per flow the default [flows] max_flows allows
+MAX_FLOWS_HINT: Final = 100_000
 #: First source octets a router must not forward from (RFC 1812 section 5.3.7): network 0,
 #: loopback 127, multicast 224/4 and reserved 240/4. Indexed by the octet: one lookup.
 _MARTIAN_SOURCE: Final = tuple(o == 0 or o == 127 or o >= 224 for o in range(256))
 _R = DropReason
+
+
+def _check(frame: bytes, n: int) -> DropReason | int:
+    """Why `frame` is not forwardable IPv4 multicast, or where its IP packet ends if it is.
+
+    The slow path of step 1: frames with IP options, and every malformed frame.
+    """
+    if n < 14:
+        return _R.TRUNCATED
+    if frame[12] != 8 or frame[13] != 0:
+        return _R.NOT_IPV4
+    if n < 34:
+        return _R.TRUNCATED
+    vihl = frame[14]
+    if vihl >> 4 != 4:
+        return _R.BAD_VERSION
+    ihl = vihl & 15
+    if ihl < 5:
+        return _R.BAD_IHL
+    end = 14 + ((frame[16] << 8) | frame[17])
+    if end - 14 < ihl * 4:
+        return _R.BAD_LENGTH
+    if end > n:
+        return _R.TRUNCATED
+    if frame[30] & 0xF0 != 0xE0:
+        return _R.NOT_MULTICAST
+    total = sum(HEADER_WORDS[ihl].unpack_from(frame, 14))
+    total = (total & 0xFFFF) + (total >> 16)
+    if (total & 0xFFFF) + (total >> 16) != 0xFFFF:
+        return _R.BAD_CHECKSUM
+    return end
 
 
 class Transmit(NamedTuple):
@@ -150,7 +187,8 @@ class Forwarder:
         self._fib = fib
         self._on_retire = on_retire
         self._clock = 0.0  # time of the latest frame: when a lookup was asked for
-        self._rpf_known: dict[int, str | None] = {}  # FIB answers, by source
+        #: FIB answers by source, least recently answered evicted first (looked up per flow)
+        self._rpf_known: LRUCache[int, str | None] = LRUCache(maxsize=4 * MAX_FLOWS_HINT)
         self._rpf_asked: dict[int, float] = {}  # sources handed to the caller, and when
         self._rpf_new: list[int] = []  # sources not yet handed to the caller
         self._unresolved: dict[tuple[str, bytes], _Flow] = {}
@@ -262,14 +300,12 @@ class Forwarder:
         known = self._rpf_known
         for source, iif in answers.items():
             self._rpf_asked.pop(source, None)
-            old = known.pop(source, RPF_PENDING)
-            known[source] = iif  # re-inserted: the dict's order is recency
+            old = known.get(source, RPF_PENDING)
+            known[source] = iif
             if old is RPF_PENDING:
                 newly.add(source)
             elif old != iif:
                 moved = True
-        while len(known) > 4 * self.config.flows.max_flows:
-            del known[next(iter(known))]
         if moved:
             self._resolve_all()
         else:
@@ -361,30 +397,25 @@ class Forwarder:
         n = len(frame)
         port.rx_frames += 1
         port.rx_bytes += n
-        if n < 14:
-            return self._drop_port(port, _R.TRUNCATED)
-        if frame[12] != 8 or frame[13] != 0:
-            return self._drop_port(port, _R.NOT_IPV4)
-        if n < 34:
-            return self._drop_port(port, _R.TRUNCATED)
-        vihl = frame[14]
-        if vihl >> 4 != 4:
-            return self._drop_port(port, _R.BAD_VERSION)
-        ihl = vihl & 15
-        if ihl < 5:
-            return self._drop_port(port, _R.BAD_IHL)
-        end = 14 + ((frame[16] << 8) | frame[17])
-        if end - 14 < ihl * 4:
-            return self._drop_port(port, _R.BAD_LENGTH)
-        if end > n:
-            return self._drop_port(port, _R.TRUNCATED)
-        if frame[30] & 0xF0 != 0xE0:
-            return self._drop_port(port, _R.NOT_MULTICAST)
-        total = sum(HEADER_WORDS[ihl].unpack_from(frame, 14))
-        total = (total & 0xFFFF) + (total >> 16)
-        if (total & 0xFFFF) + (total >> 16) != 0xFFFF:
-            return self._drop_port(port, _R.BAD_CHECKSUM)
-
+        # the common case first: IPv4 without options to 224/4; everything else is examined
+        # by _check, which names what is wrong (or allows options through)
+        if n >= 34 and frame[12] == 8 and frame[13] == 0 and frame[14] == 0x45:
+            end = 14 + ((frame[16] << 8) | frame[17])
+            total = sum(_HEADER5(frame, 14))
+            if (
+                end < 34
+                or end > n
+                or frame[30] & 0xF0 != 0xE0
+                or (total & 0xFFFF) + (total >> 16) != 0xFFFF  # no carry left after one fold
+            ):
+                reason = _check(frame, n)
+                assert isinstance(reason, DropReason)  # the fast path's tests are _check's
+                return self._drop_port(port, reason)
+        else:
+            found = _check(frame, n)
+            if isinstance(found, DropReason):
+                return self._drop_port(port, found)
+            end = found
         if _MARTIAN_SOURCE[frame[26]] and (frame[30] != 224 or frame[31] or frame[32]):
             # link-local groups are let through to be counted as link_local: IGMP reports
             # may come from 0.0.0.0 (RFC 3376 section 4.2.13)
@@ -416,13 +447,15 @@ class Forwarder:
         if self._dedup_on and self._seen(self._dedup_key(frame, body), now):
             return self._drop_flow(flow, _R.DUPLICATE)
 
-        csum = ttl_decrement_checksum((frame[24] << 8) | frame[25])
+        # RFC 1624 eqn. 3 for TTL - 1: HC' = ~(~HC + 0xFEFF) (see wire.ttl_decrement_checksum)
+        csum = (~((frame[24] << 8) | frame[25]) & 0xFFFF) + 0xFEFF
+        csum = ~((csum & 0xFFFF) + (csum >> 16)) & 0xFFFF
         head = frame[14:22] + bytes((ttl - 1, frame[23], csum >> 8, csum & 0xFF))
         egress = flow.egress
         out = []
         for e in egress[:count] if count < len(egress) else egress:
             data = b"".join((e.eth, head, body))
-            out.append(Transmit(e.name, data))
+            out.append(_new_tuple(Transmit, (e.name, data)))
             p = e.port
             p.tx_frames += 1
             p.tx_bytes += len(data)
