@@ -309,6 +309,8 @@ def parse_toml(text: str, path: str) -> Config:
         at = _TOML_AT.search(msg)
         line = int(at.group(1)) if at else None
         raise ConfigError(path, line, f"not valid TOML: {_TOML_AT.sub('', msg)}") from None
+    except RecursionError:
+        raise ConfigError(path, None, "not a rawfwd config: values nested too deeply") from None
     lines = _TomlLines(text)
     b = ConfigBuilder(path)
 

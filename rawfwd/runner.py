@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -15,6 +16,7 @@ from rich.live import Live
 from rich.logging import RichHandler
 
 from .config import load_config
+from .errors import RawfwdError
 from .io import control
 from .io.daemon import Daemon, check_privileges
 from .ui import View, dashboard, flows_table, interfaces_table, summary_line
@@ -42,10 +44,18 @@ def run(
     control_address: str,
     stats_interval: float,
     log_level: str = "INFO",
+    cpu: int | None = None,
 ) -> int:
     """Run the forwarder in the foreground until SIGINT/SIGTERM."""
+    # until the daemon's signal task runs, SIGHUP would kill the process: ignore it early
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     config = load_config(config_path)
     check_privileges()
+    if cpu is not None:
+        try:
+            os.sched_setaffinity(0, {cpu})
+        except (OSError, ValueError) as exc:
+            raise RawfwdError(f"--cpu {cpu}: {getattr(exc, 'strerror', None) or exc}") from None
     live = sys.stdout.isatty() if ui is None else ui
     console = Console() if live else None
     _setup_logging(console, log_level, sys.stderr)

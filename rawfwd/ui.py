@@ -23,14 +23,14 @@ from .core.reasons import DropReason
 from .core.stats import FlowSnapshot, InterfaceSnapshot, Snapshot
 
 FlowKey = tuple[str, str, str]  #: (iif, source, group): how a flow is named
-LINK_STATES: Final = ("up", "down", "absent")
+LINK_STATES: Final = ("up", "down", "absent", "unusable")
 #: Drop columns always shown in the tables, in this order; "malformed" sums every reason
 #: whose `DropReason.malformed` is true. Other reasons get a column only when they occur.
 FIXED_DROPS: Final = ("wrong_if", "ttl", "threshold", "duplicate", "malformed")
 MAX_ROWS: Final = 50
 
 _ZERO: Final = (0.0, 0.0)
-_STATE_STYLE: Final = {"up": "green", "down": "yellow", "absent": "red"}
+_STATE_STYLE: Final = {"up": "green", "down": "yellow", "absent": "red", "unusable": "red"}
 
 
 # -- values -----------------------------------------------------------------------------------
@@ -41,9 +41,11 @@ class LinkStatus:
     """What the live shell knows about an interface beyond the core's counters."""
 
     name: str
-    state: str  #: "up", "down" or "absent" (configured but does not exist)
+    state: str  #: "up", "down", "absent" (does not exist) or "unusable" (not Ethernet)
     ifindex: int | None
-    send_errors: int  #: ENOBUFS/EAGAIN/ENETDOWN on send, counted and retried
+    send_errors: int  #: frames whose send failed (ENOBUFS/EAGAIN are retried)
+    tx_dropped: int = 0  #: frames given up: backlog full, link down, too big for the MTU
+    rx_errors: int = 0  #: receive errors (ENETDOWN while the link went down)
 
     def __post_init__(self) -> None:
         if self.state not in LINK_STATES:
@@ -56,6 +58,8 @@ class LinkStatus:
             "state": self.state,
             "ifindex": self.ifindex,
             "send_errors": self.send_errors,
+            "tx_dropped": self.tx_dropped,
+            "rx_errors": self.rx_errors,
         }
 
     @classmethod
@@ -67,6 +71,8 @@ class LinkStatus:
             state=str(d["state"]),
             ifindex=None if ifindex is None else int(ifindex),
             send_errors=int(d["send_errors"]),
+            tx_dropped=int(d.get("tx_dropped", 0)),
+            rx_errors=int(d.get("rx_errors", 0)),
         )
 
 
@@ -632,4 +638,7 @@ def summary_line(view: View) -> str:
     send_errors = sum(link.send_errors for link in view.links)
     if send_errors:
         parts.append(f"send errors {human(send_errors)}")
+    tx_dropped = sum(link.tx_dropped for link in view.links)
+    if tx_dropped:
+        parts.append(f"tx dropped {human(tx_dropped)}")
     return "; ".join(parts)

@@ -145,3 +145,20 @@ def test_rpf_config_errors() -> None:
 def test_check_describes_rpf_routes() -> None:
     config = parse_toml(BASE, "t.toml")
     assert config.routes[0].describe() == "(*, 239.1.0.0/16) from rpf to eth2"
+
+
+def test_more_new_sources_than_outstanding_lookups_are_all_asked_in_turn() -> None:
+    from rawfwd.core.forwarder import MAX_RPF_PENDING
+
+    fwd = Forwarder(parse_toml(BASE, "t.toml"), fib=True)
+    sources = [f"10.0.{i // 250}.{i % 250 + 1}" for i in range(MAX_RPF_PENDING + 36)]
+    for i, src in enumerate(sources):
+        fwd.handle_frame("eth0", frames(1, src=src, start=i)[0], 1.0)
+    asked = fwd.rpf_requests()
+    assert len(asked) == MAX_RPF_PENDING
+    forwarded = []
+    while asked:  # the shell answers each batch; the rest are asked as room frees up
+        forwarded += fwd.set_rpf(dict.fromkeys(asked, "eth0"), 2.0)
+        asked = fwd.rpf_requests()
+    assert len(forwarded) == len(sources)  # every held first packet went out
+    assert fwd.snapshot(2.0).drops == {}

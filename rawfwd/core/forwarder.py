@@ -23,7 +23,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Network
 from typing import Final, NamedTuple
 
 from cachetools import LRUCache
@@ -36,6 +36,7 @@ from .table import RPF_PENDING, RouteTable, RpfAnswer
 from .wire import HEADER_WORDS, ethernet_header, format_mac, group_mac
 
 _NOTHING: Final[tuple[()]] = ()
+_NO_DROPS: Final = freeze_drops({})
 _HEADER5: Final = HEADER_WORDS[5].unpack_from  # a 20-byte header as 10 words
 _new_tuple: Final = tuple.__new__
 #: ipmr's unresolved queue: frames held per flow while its RPF lookup is pending, how long
@@ -164,7 +165,7 @@ class _Flow:
         self.bytes = 0
         self.forwarded = 0
         self.copies = 0
-        self.drops: Counter[DropReason] = Counter()
+        self.drops: Counter[DropReason] | None = None  # created at the first drop: memory
         #: frames held while the RPF lookup is pending (ipmr's unresolved queue), else None
         self.queue: list[tuple[bytes, int, float]] | None = None
 
@@ -194,6 +195,10 @@ class Forwarder:
         self._unresolved: dict[tuple[str, bytes], _Flow] = {}
         self._released: list[tuple[_Flow, bytes, int]] = []  # held frames now decided
         self._dedup: DuplicateCache | None = None
+        self._egress_cache: dict[
+            tuple[int, int], tuple[tuple[_Egress, ...], tuple[int, ...], tuple[str, ...]]
+        ] = {}
+        self._route_text: dict[int, str] = {}
         self._ports: dict[str, _Port] = {}
         self._flows: dict[tuple[str, bytes], _Flow] = {}
         self._unknown_if: Counter[str] = Counter()
@@ -223,6 +228,7 @@ class Forwarder:
                 del self._flows[key]
                 self._unresolved.pop(key, None)
         self._table = RouteTable(config.routes)
+        self._route_text = {id(r): r.describe() for r in config.routes}
         self._rpf_static = _prefix_list((r.prefix, r.iif) for r in config.rpf)
         self._connected = _prefix_list(
             (spec.address.network, name)
@@ -245,14 +251,16 @@ class Forwarder:
         port = self._ports.get(name)
         if port is None:
             return
-        if up is not None:
-            port.up = up
-        if mac is not None:
-            port.mac = mac
+        new_up = port.up if up is None else up
+        new_mac = port.mac if mac is None else mac
+        if (new_up, new_mac) == (port.up, port.mac):
+            return  # nothing changed: no flow needs deciding again
+        port.up, port.mac = new_up, new_mac
         self._resolve_all()
         self._drop_released()
 
     def _resolve_all(self) -> None:
+        self._egress_cache.clear()
         for flow in self._flows.values():
             self._resolve(flow)
 
@@ -312,11 +320,21 @@ class Forwarder:
             for flow in list(self._unresolved.values()):
                 if flow.source in newly:
                     self._resolve(flow)
+        self._ask_waiting()
         released, self._released = self._released, []
         out: list[Transmit] = []
         for flow, frame, end in released:
             out.extend(self._forward(flow, frame, end, now))
         return out
+
+    def _ask_waiting(self) -> None:
+        """Ask for sources that found no room among the MAX_RPF_PENDING outstanding ones."""
+        asked, known = self._rpf_asked, self._rpf_known
+        for flow in self._unresolved.values():
+            if len(asked) >= MAX_RPF_PENDING:
+                return
+            if flow.source not in asked and flow.source not in known:
+                self._rpf(flow.source)
 
     def _expire_unresolved(self, now: float) -> None:
         """ipmr's 10 s limit: drop frames held that long; ask again for answers that never came."""
@@ -331,6 +349,7 @@ class Forwarder:
                 for _ in range(len(flow.queue) - len(kept)):
                     self._drop_flow(flow, _R.UNRESOLVED)
                 flow.queue = kept
+        self._ask_waiting()
 
     def _resolve(self, flow: _Flow) -> None:
         """Decide, once per flow, where its packets go (or why they don't)."""
@@ -355,21 +374,37 @@ class Forwarder:
             flow.queue = None
         if flow.route is None or flow.verdict is not None:
             return
-        dst = group_mac(flow.group)
+        cache_key = (id(flow.route), flow.group)
+        shared = self._egress_cache.get(cache_key)
+        if shared is None:
+            shared = self._egress_cache[cache_key] = self._egress_for(flow.route, flow.group)
+        flow.egress, flow.thresholds, flow.oifs = shared
+        if not flow.egress:
+            flow.verdict = _R.NO_EGRESS
+
+    def _egress_for(
+        self, route: Route, group: int
+    ) -> tuple[tuple[_Egress, ...], tuple[int, ...], tuple[str, ...]]:
+        """Egress list (prebuilt headers), thresholds and names for `route` and `group`.
+
+        Shared by every flow of that route and group (many sources cost one entry).
+        """
+        dst = group_mac(group)
         egress = []
-        for name in flow.route.oifs:
+        for name in route.oifs:
             out = self._ports[name]
             if out.up and out.mac is not None:
-                eth = ethernet_header(dst, out.mac)
-                egress.append(_Egress(name, out, eth, out.spec.ttl_threshold))
+                egress.append(
+                    _Egress(name, out, ethernet_header(dst, out.mac), out.spec.ttl_threshold)
+                )
         # lowest threshold first: the copies a TTL allows are a prefix (bisect, not a loop)
         egress.sort(key=lambda e: e.threshold)
-        flow.egress = tuple(egress)
-        flow.thresholds = tuple(e.threshold for e in egress)
         usable = {e.name for e in egress}
-        flow.oifs = tuple(name for name in flow.route.oifs if name in usable)
-        if not egress:
-            flow.verdict = _R.NO_EGRESS
+        return (
+            tuple(egress),
+            tuple(e.threshold for e in egress),
+            tuple(name for name in route.oifs if name in usable),
+        )
 
     def _drop_released(self) -> None:
         """Held frames whose flow was decided by a config or link change: dropped, counted."""
@@ -468,7 +503,10 @@ class Forwarder:
         return _NOTHING
 
     def _drop_flow(self, flow: _Flow, reason: DropReason) -> Sequence[Transmit]:
-        flow.drops[reason] += 1
+        drops = flow.drops
+        if drops is None:
+            drops = flow.drops = Counter()
+        drops[reason] += 1
         flow.port.drops[reason] += 1
         return _NOTHING
 
@@ -503,19 +541,18 @@ class Forwarder:
 
     # -- observation ------------------------------------------------------------------------
 
-    @staticmethod
-    def _flow_snapshot(f: _Flow) -> FlowSnapshot:
+    def _flow_snapshot(self, f: _Flow) -> FlowSnapshot:
         return FlowSnapshot(
             iif=f.port.name,
-            source=str(IPv4Address(f.source)),
-            group=str(IPv4Address(f.group)),
-            route=f.route.describe() if f.route is not None else None,
+            source="{}.{}.{}.{}".format(*f.key[:4]),
+            group="{}.{}.{}.{}".format(*f.key[4:]),
+            route=self._route_text[id(f.route)] if f.route is not None else None,
             oifs=f.oifs,
             packets=f.packets,
             bytes=f.bytes,
             forwarded=f.forwarded,
             copies=f.copies,
-            drops=freeze_drops(f.drops),
+            drops=freeze_drops(f.drops) if f.drops else _NO_DROPS,
             first_seen=f.first,
             last_seen=f.last,
         )

@@ -43,10 +43,19 @@ def fold(total: int) -> int:
 
 
 def internet_checksum(data: bytes) -> int:
-    """The 16-bit one's complement of the one's complement sum of `data` (RFC 1071)."""
+    """The 16-bit one's complement of the one's complement sum of `data` (RFC 1071).
+
+    The one's complement sum of 16-bit words is the number the bytes spell, modulo 0xFFFF
+    (2**16 = 1 mod 0xFFFF), with the non-zero multiples read as 0xFFFF: one big-integer
+    operation in C instead of a Python loop over words (RFC 1071 section 2 (B)).
+    """
     if len(data) % 2:
         data = bytes(data) + b"\x00"
-    return ~fold(sum(struct.unpack(f"!{len(data) // 2}H", data))) & 0xFFFF
+    number = int.from_bytes(data, "big")
+    total = number % 0xFFFF
+    if total == 0 and number:
+        total = 0xFFFF
+    return ~total & 0xFFFF
 
 
 def checksum_update(hc: int, old: int, new: int) -> int:

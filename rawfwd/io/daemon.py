@@ -42,7 +42,7 @@ from ..model import Config
 from ..ui import LinkStatus, RateTracker, View
 from . import control
 from .netlink import FibResolver, NetlinkWatcher
-from .packet import PacketSocket, Received
+from .packet import NotEthernetError, PacketSocket, Received
 
 log = logging.getLogger("rawfwd")
 
@@ -80,20 +80,30 @@ def link_mac(name: str) -> bytes | None:
 
 @dataclass(eq=False)
 class _Link:
-    """What the shell holds for one configured interface."""
+    """What the shell holds for one configured interface.
+
+    While the interface exists, one task (`Daemon._serve_link`) owns its socket: it runs the
+    receiver and the backlog flusher, and closes the socket when its scope is cancelled, so
+    no task ever waits on a closed descriptor.
+    """
 
     name: str
     state: str = "absent"
     ifindex: int | None = None
     sock: PacketSocket | None = None
     scope: trio.CancelScope | None = None
+    pushed: tuple[bool, bytes | None] | None = None  # (up, mac) last told to the core
     send_errors: int = 0
-    backlog: deque[bytes] = field(default_factory=lambda: deque(maxlen=BACKLOG))
+    tx_dropped: int = 0
+    rx_errors: int = 0
+    backlog: deque[bytes] = field(default_factory=deque)
     backlog_ready: trio.Event = field(default_factory=trio.Event)
     warned: bool = False
 
     def status(self) -> LinkStatus:
-        return LinkStatus(self.name, self.state, self.ifindex, self.send_errors)
+        return LinkStatus(
+            self.name, self.state, self.ifindex, self.send_errors, self.tx_dropped, self.rx_errors
+        )
 
 
 class Daemon:
@@ -202,51 +212,72 @@ class Daemon:
             if wanted and self._fib is not None:
                 self._fib.lookup(wanted)
 
+    async def _serve_link(self, link: _Link, sock: PacketSocket, scope: trio.CancelScope) -> None:
+        """Own `sock` while the link exists: receive, retry sends, close it at the end."""
+        try:
+            with scope:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._receive, link, sock)
+                    nursery.start_soon(self._flush, link, sock)
+        finally:
+            if link.sock is sock:
+                link.sock = None
+            sock.close()
+
     async def _receive(self, link: _Link, sock: PacketSocket) -> None:
-        with trio.CancelScope() as scope:
-            link.scope = scope
-            to_core = self._to_core
-            while True:
-                await trio.lowlevel.wait_readable(sock.sock)
-                try:
-                    batch = sock.receive(BATCH)
-                except OSError as exc:  # ENETDOWN when the link goes down: netlink follows
-                    log.debug("%s: receive: %s", link.name, exc.strerror)
-                    continue
-                if batch:
-                    await to_core.send((link.name, batch))
+        to_core = self._to_core
+        while link.sock is sock:
+            await trio.lowlevel.wait_readable(sock.sock)
+            try:
+                batch = sock.receive(BATCH)
+            except OSError as exc:  # ENETDOWN when the link goes down: netlink follows
+                link.rx_errors += 1
+                log.debug("%s: receive: %s", link.name, exc.strerror)
+                continue
+            if batch:
+                await to_core.send((link.name, batch))
 
     async def _flush(self, link: _Link, sock: PacketSocket) -> None:
         """Retry frames kept while the interface's send queue was full (ENOBUFS/EAGAIN)."""
-        while True:
-            await link.backlog_ready.wait()
-            link.backlog_ready = trio.Event()
-            while link.backlog:
+        ready = link.backlog_ready
+        while link.sock is sock:
+            await ready.wait()
+            ready = link.backlog_ready = trio.Event()
+            backlog = link.backlog
+            while backlog and link.sock is sock:
                 try:
-                    sock.send(link.backlog[0])
+                    sock.send(backlog[0])
                 except OSError as exc:
-                    link.send_errors += 1
-                    if exc.errno not in _RETRY_ERRNOS:
-                        link.backlog.popleft()  # link down, too big: this frame is lost
-                    else:
+                    if exc.errno in _RETRY_ERRNOS:
                         await trio.sleep(0.001)  # the queue is full: give it time to drain
-                    continue
-                link.backlog.popleft()
+                        continue
+                    link.tx_dropped += 1  # link down, too big: this frame is lost
+                backlog.popleft()
 
     def _send(self, name: str, frame: bytes) -> None:
         link = self.links.get(name)
-        if link is None or link.sock is None:
+        sock = link.sock if link is not None else None
+        if link is None or sock is None:
             return
         if link.backlog:
-            link.backlog.append(frame)  # keep order behind frames already waiting
+            self._defer(link, frame)  # keep order behind frames already waiting
             return
         try:
-            link.sock.send(frame)
+            sock.send(frame)
         except OSError as exc:
             link.send_errors += 1
             if exc.errno in _RETRY_ERRNOS:
-                link.backlog.append(frame)
+                self._defer(link, frame)
                 link.backlog_ready.set()
+            else:
+                link.tx_dropped += 1
+
+    @staticmethod
+    def _defer(link: _Link, frame: bytes) -> None:
+        if len(link.backlog) >= BACKLOG:
+            link.tx_dropped += 1  # bounded: under sustained overload, drop the newest
+        else:
+            link.backlog.append(frame)
 
     # -- interfaces --------------------------------------------------------------------------
 
@@ -268,48 +299,64 @@ class Daemon:
             if starting or link.state != "absent":
                 log.warning("%s: no such interface (yet): routes through it wait for it", link.name)
             link.state, link.ifindex = "absent", None
-            self.forwarder.set_link(link.name, up=False)
+            self._push(link, False, None)
             return
         if link.sock is None and not self._open(link):
-            self.forwarder.set_link(link.name, up=False)
+            link.ifindex = ifindex
+            self._push(link, False, None)
             return
         up = flags is not None and flags & _IFF_UP != 0 and flags & _IFF_RUNNING != 0
         state = "up" if up else "down"
         if state != link.state:
             log.info("%s: %s", link.name, state)
         link.state, link.ifindex = state, ifindex
-        self.forwarder.set_link(link.name, up=up, mac=link_mac(link.name))
+        self._push(link, up, link_mac(link.name))
+
+    def _push(self, link: _Link, up: bool, mac: bytes | None) -> None:
+        """Tell the core about a change (only a change: it decides flows again for it)."""
+        if link.pushed != (up, mac):
+            link.pushed = (up, mac)
+            self.forwarder.set_link(link.name, up=up, mac=mac)
 
     def _open(self, link: _Link) -> bool:
         try:
             sock = PacketSocket(link.name)
+        except NotEthernetError as exc:
+            if link.state != "unusable":
+                log.warning("%s: %s; it is not used", link.name, exc)
+            link.state = "unusable"
+            return False
         except OSError as exc:
             if not link.warned:
                 log.warning("%s: cannot open: %s", link.name, exc.strerror or exc)
                 link.warned = True
             return False
-        link.sock, link.ifindex, link.warned = sock, sock.ifindex, False
+        scope = trio.CancelScope()
+        link.sock, link.scope, link.ifindex, link.warned = sock, scope, sock.ifindex, False
+        link.backlog = deque()
+        link.backlog_ready = trio.Event()
         assert self._nursery is not None
-        self._nursery.start_soon(self._receive, link, sock)
-        self._nursery.start_soon(self._flush, link, sock)
+        self._nursery.start_soon(self._serve_link, link, sock, scope)
         log.info("%s: listening (ifindex %d)", link.name, sock.ifindex)
         return True
 
     def _close(self, link: _Link) -> None:
-        sock, link.sock = link.sock, None
+        """Stop using `link`'s socket; its owner task closes it."""
+        link.sock = None
         if link.scope is not None:
             link.scope.cancel()
             link.scope = None
-        link.backlog.clear()
-        if sock is not None:
-            trio.lowlevel.notify_closing(sock.sock)
-            sock.close()
+        link.tx_dropped += len(link.backlog)
+        link.backlog = deque()
 
     # -- RPF ---------------------------------------------------------------------------------
 
     def _on_rpf(self, answers: Mapping[int, str | None]) -> None:
         for egress, frame in self.forwarder.set_rpf(answers, self.clock()):
             self._send(egress, frame)
+        wanted = self.forwarder.rpf_requests()  # room freed up for sources still waiting
+        if wanted and self._fib is not None:
+            self._fib.lookup(wanted)
 
     async def _rpf_refresher(self) -> None:
         """After unicast routes change, look every known source up again (debounced)."""
@@ -328,6 +375,9 @@ class Daemon:
             config = load_config(self.config_path)
         except RawfwdError as exc:
             log.error("reload failed, keeping the running config: %s", exc)
+            return False
+        except Exception as exc:  # a bug in reading it: keep forwarding, say what happened
+            log.error("reload failed, keeping the running config: %s: %s", type(exc).__name__, exc)
             return False
         for warning in config.warnings:
             log.warning("%s", warning)

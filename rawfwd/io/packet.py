@@ -36,8 +36,13 @@ TRANSIENT_SEND_ERRORS: Final = frozenset(
     {errno.EAGAIN, errno.ENOBUFS, errno.ENOMEM, errno.ENETDOWN, errno.ENXIO, errno.EMSGSIZE}
 )
 
-#: Classic BPF (struct sock_filter: code, jt, jf, k): accept IPv4 to 224.0.0.0/4, drop the rest.
+#: Classic BPF (struct sock_filter: code, jt, jf, k): accept untagged IPv4 to 224.0.0.0/4.
+#: The kernel moves an 802.1Q tag out of the frame before packet sockets see it, so a
+#: tagged frame would look like the parent's own traffic (and leak across VLANs, or loop
+#: through a configured VLAN device): the ancillary vlan_avail load catches those.
 _FILTER: Final = (
+    (0x20, 0, 0, 0xFFFFF030),  # ld vlan_avail       (SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT)
+    (0x15, 0, 6, 0),  # jeq #0, next, drop
     (0x28, 0, 0, 12),  # ldh [12]            ethertype
     (0x15, 0, 4, 0x0800),  # jeq #0x800, next, drop
     (0x30, 0, 0, 30),  # ldb [30]            first octet of the destination

@@ -102,13 +102,15 @@ class RouterLab:
             "DEBUG",
             *extra,
         ]
-        self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+        # a file, not a pipe: a chatty rawfwd must never block on a pipe nobody reads
+        self._log = (self.tmp / "rawfwd.log").open("w")
+        self.proc = subprocess.Popen(cmd, stderr=self._log, text=True)
         wait_for(self._all_up, what="rawfwd to answer with all interfaces up")
 
     def _all_up(self) -> bool:
         assert self.proc is not None
         if self.proc.poll() is not None:
-            raise AssertionError(f"rawfwd exited: {self.proc.communicate()[1]}")
+            raise AssertionError(f"rawfwd exited: {(self.tmp / 'rawfwd.log').read_text()}")
         try:
             view = self.show()
         except AssertionError:
@@ -145,12 +147,14 @@ class RouterLab:
             return 0
         self.proc.terminate()
         try:
-            _, self.stderr = self.proc.communicate(timeout=10)
+            self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            _, self.stderr = self.proc.communicate()
+            self.proc.wait()
         code = self.proc.returncode
         self.proc = None
+        self._log.close()
+        self.stderr = (self.tmp / "rawfwd.log").read_text()
         return code
 
     def close(self) -> None:

@@ -190,3 +190,42 @@ def _udp_frame(src: str, group: str, payload: bytes, ttl: int) -> bytes:
     )
     dst = group_mac(int.from_bytes(socket.inet_aton(group), "big"))
     return ethernet_header(dst, bytes.fromhex("020000aaaa02")) + ip + udp + payload
+
+
+def test_vlan_tagged_frames_are_not_taken_for_the_parents_traffic(lab: RouterLab) -> None:
+    a = lab.receiver("A", GROUP)
+    raw = lab.capture("S")
+    inner = _udp_frame("10.0.0.5", GROUP, b"tagged", ttl=8)
+    for vid in (10, 20):
+        raw.send(inner[:12] + b"\x81\x00" + vid.to_bytes(2, "big") + inner[12:])
+    lab.sender("S").sendto(b"untagged", (GROUP, 5000))
+    assert drain(a, want=1) == [b"untagged"]
+    assert drain(a, timeout=0.3) == []
+    flow = lab.flow("eth0", "10.0.0.5", GROUP)
+    assert flow is not None
+    assert flow["packets"] == 1
+
+
+def test_ingress_interface_deleted_under_traffic(lab: RouterLab) -> None:
+    tx_a = lab.sender("A")
+    b = lab.receiver("B", OTHER)
+    lab.config.write_text(
+        CONFIG + f'\n[[route]]\nfrom = "eth1"\ngroup = "{OTHER}"\nto = ["eth2"]\n'
+    )
+    lab.signal(signal.SIGHUP)
+
+    def flowing() -> bool:
+        tx_a.sendto(b"x", (OTHER, 5000))
+        return bool(drain(b, timeout=0.1))
+
+    wait_for(flowing, what="A -> B traffic")
+    for _ in range(3):
+        for _ in range(200):
+            tx_a.sendto(b"burst", (OTHER, 5000))
+        assert os.spawnvp(os.P_WAIT, "ip", ["ip", "-n", lab.ns("R"), "link", "del", "eth1"]) == 0
+        lab.connect("A")
+        tx_a = lab.sender("A")
+    wait_for(lambda: _state(lab, "eth1") == "up", what="eth1 back")
+    wait_for(flowing, what="A -> B traffic after the churn")
+    assert lab.proc is not None
+    assert lab.proc.poll() is None
