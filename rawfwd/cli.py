@@ -52,6 +52,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how often --no-ui logs its one-line summary (default 10)",
     )
+    run.add_argument(
+        "--cpu",
+        type=int,
+        metavar="N",
+        help="run on CPU N only: keep rawfwd off the CPU that handles the "
+        "ingress softirq (sharing it starves the process)",
+    )
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     _control_option(run)
 
@@ -147,6 +154,7 @@ def _run(args: argparse.Namespace) -> int:
             control_address=args.control_socket,
             stats_interval=args.stats_interval,
             log_level=args.log_level,
+            cpu=args.cpu,
         )
     if args.command == "show":
         from .runner import show
