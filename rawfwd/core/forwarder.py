@@ -292,8 +292,10 @@ class Forwarder:
         return new
 
     def rpf_sources(self) -> list[int]:
-        """Sources with a FIB answer, to look up again after the unicast routes changed."""
-        return list(self._rpf_known)
+        """Sources of current flows with a FIB answer: to look up again after the unicast
+        routes changed (answers for sources no flow uses any more are not worth a lookup)."""
+        known = self._rpf_known
+        return list({f.source for f in self._flows.values() if f.source in known})
 
     def set_rpf(self, answers: Mapping[int, str | None], now: float) -> list[Transmit]:
         """Record FIB answers (interface toward each source, None for no route back).
