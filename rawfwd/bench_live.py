@@ -139,9 +139,9 @@ class Bench:
 
     @contextmanager
     def forwarder(self, kind: str) -> Iterator[int]:
-        """Run rawfwd or smcrouted in R; yields the pid (for CPU accounting)."""
+        """Run rawfwd (`rings` or `sockets` I/O) or smcrouted (`kernel`) in R; yields the pid."""
         ns = self.lab.ns("R")
-        if kind == "rawfwd":
+        if kind != "kernel":
             cmd = [
                 "ip",
                 "netns",
@@ -160,6 +160,8 @@ class Bench:
                 "WARNING",
                 "--cpu",
                 str(self.cpu_fwd),
+                "--io",
+                kind,
             ]
         else:
             cmd = [
@@ -198,7 +200,7 @@ class Bench:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RawfwdError(f"{kind} exited at start (status {proc.returncode})")
-            if kind == "rawfwd":
+            if kind != "kernel":
                 probe = [
                     "ip",
                     "netns",
@@ -385,43 +387,44 @@ def main() -> None:
         for size in sizes:
             pcap = tmp / f"frames-{size}.pcap"
             write_pcap(pcap, size)
-            runs: dict[str, list[dict[str, float]]] = {"rawfwd": [], "kernel": []}
+            kinds = ("rings", "sockets", "kernel")
+            runs: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
             for r in range(args.rounds):
-                for kind in ("rawfwd", "kernel") if r % 2 == 0 else ("kernel", "rawfwd"):
+                for kind in kinds if r % 2 == 0 else kinds[::-1]:
                     with bench.forwarder(kind) as pid, bench.offer(pcap):
-                        got = bench.rate(
-                            args.warmup, args.window, pid if kind == "rawfwd" else None
+                        fwd_pid = None if kind == "kernel" else pid
+                        got = bench.rate(args.warmup, args.window, fwd_pid)
+                            args.warmup, args.window, None if kind == "kernel" else pid
                         )
                     runs[kind].append(got)
                     print(
-                        f"  {size:>5} B round {r + 1} {kind:>6}: "
+                        f"  {size:>5} B round {r + 1} {kind:>7}: "
                         f"{got['per_egress_pps']:>10,.0f} pkt/s per egress",
                         flush=True,
                     )
-            peak = statistics.median(x["per_egress_pps"] for x in runs["rawfwd"])
-            kernel = statistics.median(x["per_egress_pps"] for x in runs["kernel"])
-            entry: dict[str, Any] = {
-                "rawfwd_pps": peak,
-                "kernel_pps": kernel,
-                "ratio": peak / kernel if kernel else None,
-                "rawfwd_cpu_us_per_packet": statistics.median(
-                    x.get("cpu_us_per_packet", 0.0) for x in runs["rawfwd"]
-                ),
-                "runs": runs,
-            }
+            med = {k: statistics.median(x["per_egress_pps"] for x in runs[k]) for k in kinds}
+            kernel = med["kernel"]
+            entry: dict[str, Any] = {"kernel_pps": kernel, "runs": runs}
+            for k in ("rings", "sockets"):
+                entry[f"{k}_pps"] = med[k]
+                entry[f"{k}_ratio"] = med[k] / kernel if kernel else None
+                entry[f"{k}_cpu_us_per_packet"] = statistics.median(
+                    x.get("cpu_us_per_packet", 0.0) for x in runs[k]
+                )
+            peak = med["rings"]
             if size == sizes[0]:
-                with bench.forwarder("rawfwd") as pid, bench.offer(pcap, pps=3 * peak):
+                with bench.forwarder("rings") as pid, bench.offer(pcap, pps=3 * peak):
                     over = bench.rate(args.warmup, args.window, pid)
                 entry["overload_3x_pps"] = over["per_egress_pps"]
                 entry["overload_3x_ratio"] = over["per_egress_pps"] / peak if peak else None
             results["sizes"][str(size)] = entry
         bench.sink(False)
-        for kind in ("kernel", "rawfwd"):
+        for kind in ("kernel", "rings"):
             with bench.forwarder(kind):
                 time.sleep(0.5)
                 results[f"latency_{kind}"] = bench.latency(kind)
     results["memory_100k_flows"] = memory()
-    lk, lr = results["latency_kernel"], results["latency_rawfwd"]
+    lk, lr = results["latency_kernel"], results["latency_rings"]
     if "p99_us" in lk and "p99_us" in lr:
         results["added_latency_us"] = {
             "p50": lr["p50_us"] - lk["p50_us"],
@@ -436,17 +439,18 @@ def main() -> None:
 
 def _print(results: dict[str, Any]) -> None:
     print(
-        f"\n{'size':>6} {'rawfwd pkt/s':>13} {'kernel pkt/s':>13} {'ratio':>6} "
-        f"{'cpu us/pkt':>10} {'3x overload':>12}"
+        f"\n{'size':>6} {'kernel pkt/s':>13} {'rings pkt/s':>12} {'ratio':>6} "
+        f"{'sockets pkt/s':>14} {'ratio':>6} {'cpu us/pkt':>10} {'3x overload':>12}"
     )
     for size, e in results["sizes"].items():
         over = e.get("overload_3x_ratio")
         print(
-            f"{size:>6} {e['rawfwd_pps']:>13,.0f} {e['kernel_pps']:>13,.0f} "
-            f"{(e['ratio'] or 0):>6.2f} {e['rawfwd_cpu_us_per_packet']:>10.2f} "
+            f"{size:>6} {e['kernel_pps']:>13,.0f} {e['rings_pps']:>12,.0f} "
+            f"{(e['rings_ratio'] or 0):>6.2f} {e['sockets_pps']:>14,.0f} "
+            f"{(e['sockets_ratio'] or 0):>6.2f} {e['rings_cpu_us_per_packet']:>10.2f} "
             f"{'' if over is None else f'{over:.0%} of peak':>12}"
         )
-    for kind in ("kernel", "rawfwd"):
+    for kind in ("kernel", "rings"):
         lat = results[f"latency_{kind}"]
         if "p50_us" in lat:
             print(

@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
         help="run on CPU N only: keep rawfwd off the CPU that handles the "
         "ingress softirq (sharing it starves the process)",
     )
+    run.add_argument(
+        "--io",
+        choices=["rings", "sockets"],
+        default="rings",
+        help="mmap'd packet rings (default) or one system call per frame",
+    )
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     _control_option(run)
 
@@ -155,6 +161,7 @@ def _run(args: argparse.Namespace) -> int:
             stats_interval=args.stats_interval,
             log_level=args.log_level,
             cpu=args.cpu,
+            rings=args.io == "rings",
         )
     if args.command == "show":
         from .runner import show

@@ -45,6 +45,7 @@ def run(
     stats_interval: float,
     log_level: str = "INFO",
     cpu: int | None = None,
+    rings: bool = True,
 ) -> int:
     """Run the forwarder in the foreground until SIGINT/SIGTERM."""
     # until the daemon's signal task runs, SIGHUP would kill the process: ignore it early
@@ -61,7 +62,7 @@ def run(
     _setup_logging(console, log_level, sys.stderr)
     for warning in config.warnings:
         log.warning("%s", warning)
-    daemon = Daemon(config_path, config, control_address=control_address)
+    daemon = Daemon(config_path, config, control_address=control_address, rings=rings)
 
     async def live_table(d: Daemon) -> None:
         assert console is not None

@@ -20,6 +20,7 @@ Theory of operation:
 from __future__ import annotations
 
 import array
+import contextlib
 import errno
 import fcntl
 import logging
@@ -43,6 +44,7 @@ from ..ui import LinkStatus, RateTracker, View
 from . import control
 from .netlink import FibResolver, NetlinkWatcher
 from .packet import NotEthernetError, PacketSocket, Received
+from .ring import RingSocket
 
 log = logging.getLogger("rawfwd")
 
@@ -116,10 +118,13 @@ class Daemon:
         *,
         control_address: str = control.DEFAULT_ADDRESS,
         clock: Callable[[], float] = time.monotonic,
+        rings: bool = True,
     ) -> None:
         self.config_path = config_path
         self.config = config
         self.control_address = control_address
+        self.rings = rings  # mmap'd TPACKET rings; plain sockets where they are unavailable
+        self._touched: set[_Link] = set()  # links sent on in this batch: flush them once
         self.clock = clock
         self.forwarder = Forwarder(config, fib=True)
         self.links: dict[str, _Link] = {name: _Link(name) for name in config.interfaces}
@@ -208,6 +213,7 @@ class Daemon:
                 data = complete_l4_checksum(rx.data) if rx.csum_not_ready else rx.data
                 for egress, frame in handle(name, data, now, rx.outgoing):
                     send(egress, frame)
+            self._flush_touched()
             wanted = self.forwarder.rpf_requests()
             if wanted and self._fib is not None:
                 self._fib.lookup(wanted)
@@ -249,10 +255,27 @@ class Daemon:
                     sock.send(backlog[0])
                 except OSError as exc:
                     if exc.errno in _RETRY_ERRNOS:
+                        with contextlib.suppress(OSError):
+                            sock.flush()
                         await trio.sleep(0.001)  # the queue is full: give it time to drain
                         continue
                     link.tx_dropped += 1  # link down, too big: this frame is lost
                 backlog.popleft()
+            with contextlib.suppress(OSError):
+                sock.flush()
+
+    def _flush_touched(self) -> None:
+        """One system call per interface for everything a batch queued in its TX ring."""
+        for link in self._touched:
+            sock = link.sock
+            if sock is None:
+                continue
+            try:
+                sock.flush()
+            except OSError as exc:  # the ring keeps what it could not send: next flush
+                link.send_errors += 1
+                log.debug("%s: flush: %s", link.name, exc.strerror)
+        self._touched.clear()
 
     def _send(self, name: str, frame: bytes) -> None:
         link = self.links.get(name)
@@ -264,6 +287,7 @@ class Daemon:
             return
         try:
             sock.send(frame)
+            self._touched.add(link)
         except OSError as exc:
             link.send_errors += 1
             if exc.errno in _RETRY_ERRNOS:
@@ -320,7 +344,7 @@ class Daemon:
 
     def _open(self, link: _Link) -> bool:
         try:
-            sock = PacketSocket(link.name)
+            sock = self._socket(link.name)
         except NotEthernetError as exc:
             if link.state != "unusable":
                 log.warning("%s: %s; it is not used", link.name, exc)
@@ -340,6 +364,18 @@ class Daemon:
         log.info("%s: listening (ifindex %d)", link.name, sock.ifindex)
         return True
 
+    def _socket(self, name: str) -> PacketSocket:
+        if self.rings:
+            try:
+                return RingSocket(name)
+            except NotEthernetError:
+                raise
+            except OSError as exc:
+                log.warning(
+                    "%s: packet rings unavailable (%s): plain socket", name, exc.strerror or exc
+                )
+        return PacketSocket(name)
+
     def _close(self, link: _Link) -> None:
         """Stop using `link`'s socket; its owner task closes it."""
         link.sock = None
@@ -354,6 +390,7 @@ class Daemon:
     def _on_rpf(self, answers: Mapping[int, str | None]) -> None:
         for egress, frame in self.forwarder.set_rpf(answers, self.clock()):
             self._send(egress, frame)
+        self._flush_touched()
         wanted = self.forwarder.rpf_requests()  # room freed up for sources still waiting
         if wanted and self._fib is not None:
             self._fib.lookup(wanted)

@@ -130,6 +130,9 @@ class PacketSocket:
         """Send one frame on this interface; raises OSError (see TRANSIENT_SEND_ERRORS)."""
         self.sock.send(frame)
 
+    def flush(self) -> None:
+        """Nothing to do: every send() went out at once (a ring socket batches instead)."""
+
     def close(self) -> None:
         """Leave all-multicast mode and close (closing alone would also drop the membership)."""
         with contextlib.suppress(OSError):  # the interface is already gone: nothing to leave
