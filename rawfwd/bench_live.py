@@ -394,8 +394,6 @@ def main() -> None:
                     with bench.forwarder(kind) as pid, bench.offer(pcap):
                         fwd_pid = None if kind == "kernel" else pid
                         got = bench.rate(args.warmup, args.window, fwd_pid)
-                            args.warmup, args.window, None if kind == "kernel" else pid
-                        )
                     runs[kind].append(got)
                     print(
                         f"  {size:>5} B round {r + 1} {kind:>7}: "
