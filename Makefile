@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo replay-demo system-deps test lint format typecheck check goldens bench-core clean
+.PHONY: install demo replay-demo system-deps test lint format typecheck check goldens bench-core bench bench-deps clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,14 @@ goldens: $(STAMP)  ## regenerate tests/data goldens on purpose (review the diff!
 
 bench-core: $(STAMP)  ## frames/s and us/frame of the pure core, in-process
 	$(PY) -m rawfwd.bench_core
+
+bench: $(STAMP) system-deps bench-deps  ## rawfwd vs the kernel (smcroute) in namespaces (root)
+	$(PY) -m rawfwd.bench_live
+
+bench-deps:  ## the traffic generator, the kernel baseline and the sinks, installed if missing
+	@for p in tcpreplay:tcpreplay smcrouted:smcroute nft:nftables; do \
+		command -v $${p%%:*} >/dev/null || missing="$$missing $${p##*:}"; done; \
+	if [ -n "$$missing" ]; then apt-get update -q && apt-get install -y -q $$missing; fi
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
