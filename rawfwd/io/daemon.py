@@ -209,12 +209,22 @@ class Daemon:
         per wakeup in `make bench`) stands between a frame and its copies.
         """
         handle = self.forwarder.handle_frame
-        send = self._send
+        links, touched = self.links, self._touched
         now = self.clock()
-        for rx in batch:
-            data = complete_l4_checksum(rx.data) if rx.csum_not_ready else rx.data
-            for egress, frame in handle(name, data, now, rx.outgoing):
-                send(egress, frame)
+        for data, outgoing, csum_not_ready in batch:
+            if csum_not_ready:
+                data = complete_l4_checksum(data)
+            for egress, frame in handle(name, data, now, outgoing):
+                link = links[egress]
+                sock = link.sock
+                if sock is not None and not link.backlog:
+                    try:  # the common case, inline: into the ring (or out of the socket)
+                        sock.send(frame)
+                        touched.add(link)
+                        continue
+                    except OSError:
+                        pass
+                self._send(egress, frame)  # the slow path counts, defers or drops
         self._flush_touched()
         wanted = self.forwarder.rpf_requests()
         if wanted and self._fib is not None:

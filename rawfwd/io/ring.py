@@ -41,6 +41,8 @@ TP_STATUS_LOSING: Final = 1 << 2  # rx: the ring overflowed and the kernel dropp
 
 _HDR: Final = struct.Struct("IIIHH")  # tp_status, tp_len, tp_snaplen, tp_mac, tp_net
 _STATUS: Final = struct.Struct("I")
+_SEND: Final = struct.Struct("III")  # tp_status, tp_len, tp_snaplen of a TX slot
+_new_tuple: Final = tuple.__new__
 _TX_DATA: Final = 32  # TPACKET2_HDRLEN - sizeof(struct sockaddr_ll)
 _PKTTYPE: Final = 32 + 10  # sockaddr_ll.sll_pkttype after the aligned header
 _REQ: Final = struct.Struct("IIII")  # tpacket_req: block size, block nr, frame size, frame nr
@@ -96,10 +98,13 @@ class RingSocket(PacketSocket):
             else:
                 start = off + mac
                 frames.append(
-                    Received(
-                        m[start : start + snaplen],
-                        m[off + _PKTTYPE] == PACKET_OUTGOING,
-                        bool(status & TP_STATUS_CSUMNOTREADY),
+                    _new_tuple(
+                        Received,
+                        (
+                            m[start : start + snaplen],
+                            m[off + _PKTTYPE] == PACKET_OUTGOING,
+                            status & TP_STATUS_CSUMNOTREADY != 0,
+                        ),
                     )
                 )
             pack(m, off, TP_STATUS_KERNEL)
@@ -121,9 +126,10 @@ class RingSocket(PacketSocket):
             status = _STATUS.unpack_from(m, off)[0]
             if status not in (TP_STATUS_AVAILABLE, TP_STATUS_WRONG_FORMAT):
                 raise BlockingIOError(errno.EAGAIN, "TX ring full")
-        m[off + _TX_DATA : off + _TX_DATA + len(frame)] = frame
-        struct.pack_into("II", m, off + 4, len(frame), len(frame))  # tp_len, tp_snaplen
-        _STATUS.pack_into(m, off, TP_STATUS_SEND_REQUEST)
+        size = len(frame)
+        m[off + _TX_DATA : off + _TX_DATA + size] = frame
+        # the kernel looks at the slot only when flush() asks it to: order does not matter
+        _SEND.pack_into(m, off, TP_STATUS_SEND_REQUEST, size, size)
         self._tx_head = self._tx_head + 1 if self._tx_head + 1 < self._tx_n else 0
         self._tx_pending += 1
 
