@@ -1,18 +1,34 @@
-"""pyroute2 on its own threads: link/route change events, and FIB lookups for RPF.
+"""Netlink on its own threads: link/route change events, and FIB lookups for RPF.
 
-pyroute2's synchronous IPRoute must be used from the thread that created it, so each job
-here owns one IPRoute on a daemon thread and hands results to trio through its token.
-Both are rare-event paths; the packet path never waits on them.
+Each job here runs on a daemon thread and hands results to trio through its token. Both
+are rare-event paths; the packet path never waits on them.
+
+Change events come from a plain NETLINK_ROUTE socket subscribed to link and IPv4 route
+changes: only the kind of change matters (the callbacks re-read everything), so every
+message queued is read at once and a burst becomes one callback. A burst bigger than the
+socket's receive buffer makes the kernel drop messages and report ENOBUFS; then, and on any
+other error, the socket is reopened and both callbacks run, since anything may have
+changed meanwhile. `on_links` also runs every `_RESYNC_INTERVAL` seconds in any case.
+
+FIB lookups use pyroute2, whose synchronous IPRoute must be used from the thread that
+created it. Sources asked for are kept in a set until the thread takes them, so asking for
+the same source again while it waits costs nothing; answers go out in chunks, sources not
+looked up before ahead of sources looked up again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
-import queue
+import math
+import select
 import socket
+import struct
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from ipaddress import IPv4Address
 from typing import Any
 
@@ -23,18 +39,140 @@ log = logging.getLogger("rawfwd")
 #: rtnetlink multicast groups (linux/rtnetlink.h): link changes and IPv4 route changes
 RTMGRP_LINK = 0x1
 RTMGRP_IPV4_ROUTE = 0x40
+#: rtnetlink message types
+RTM_NEWLINK = 16
+RTM_DELLINK = 17
+RTM_NEWROUTE = 24
+RTM_DELROUTE = 25
 #: route types (rtm_type)
 RTN_UNICAST = 1
 RTN_LOCAL = 2
 
+#: receive buffer of the event socket (SO_RCVBUFFORCE, which needs CAP_NET_ADMIN; without
+#: it SO_RCVBUF, which net.core.rmem_max caps)
+_EVENT_RCVBUF = 8 << 20
+_SO_RCVBUFFORCE: int = getattr(socket, "SO_RCVBUFFORCE", 33)
+#: datagrams read in one go before the callbacks run
+_MAX_DRAIN = 4096
+#: on_links runs at least this often, whatever netlink says (seconds)
+_RESYNC_INTERVAL = 10.0
+#: waits between attempts to reopen a netlink socket that keeps failing (seconds)
+_BACKOFF_FIRST = 0.5
+_BACKOFF_MAX = 5.0
+#: FIB answers are handed over this many sources at a time
+_FIB_CHUNK = 256
+#: sources remembered as looked up before (forgotten all at once beyond this)
+_FIB_MEMORY = 1 << 20
+#: a recurring problem is logged as a warning at most this often (seconds)
+_WARN_EVERY = 60.0
 
-def _post(token: trio.lowlevel.TrioToken, fn: Callable[..., None], *args: Any) -> bool:
-    """Run `fn(*args)` in the trio thread; False once trio has finished (thread should end)."""
+_NLMSGHDR = struct.Struct("=IHHII")  # length, type, flags, sequence, port
+
+
+def _post(token: trio.lowlevel.TrioToken, fn: Callable[..., object], *args: Any) -> bool:
+    """Run `fn(*args)` in the trio thread; False once trio has finished (thread should end).
+
+    An exception from `fn` is logged; the calling thread goes on.
+    """
     try:
         trio.from_thread.run_sync(fn, *args, trio_token=token)
     except trio.RunFinishedError:
         return False
+    except Exception as exc:
+        name = getattr(fn, "__qualname__", None) or repr(fn)
+        log.error("%s failed: %s", name, _describe(exc))
     return True
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _backoff(failures: int) -> float:
+    """How long to wait before reopening after `failures` failures in a row: the first
+    retry at once, then 0.5 s, doubling up to 5 s."""
+    if failures < 2:
+        return 0.0
+    return min(_BACKOFF_FIRST * (1 << min(failures - 2, 16)), _BACKOFF_MAX)
+
+
+class _Complaint:
+    """A recurring problem: a warning at most every `_WARN_EVERY` seconds, debug otherwise."""
+
+    def __init__(self) -> None:
+        self._next = 0.0
+
+    def __call__(self, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now >= self._next:
+            self._next = now + _WARN_EVERY
+            log.warning(message, *args)
+        else:
+            log.debug(message, *args)
+
+
+class _EventSocket:
+    """A NETLINK_ROUTE socket subscribed to link and IPv4 route changes."""
+
+    def __init__(self) -> None:
+        sock = socket.socket(
+            socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE
+        )
+        try:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, _EVENT_RCVBUF)
+            except OSError:  # not privileged: as much as net.core.rmem_max allows
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _EVENT_RCVBUF)
+            sock.bind((0, RTMGRP_LINK | RTMGRP_IPV4_ROUTE))
+            sock.setblocking(False)
+            self._poll = select.poll()
+            self._poll.register(sock, select.POLLIN)
+        except BaseException:
+            sock.close()
+            raise
+        self._sock = sock
+        self._buffer = bytearray(1 << 16)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.close()
+
+    def get(self, timeout: float) -> tuple[bool, bool]:
+        """Wait up to `timeout` seconds, read what is queued: (links changed, routes changed).
+
+        OSError when the socket fails; ENOBUFS means messages were lost.
+        """
+        links = routes = False
+        if not self._poll.poll(max(math.ceil(timeout * 1000), 0)):
+            return links, routes
+        view = memoryview(self._buffer)
+        for _ in range(_MAX_DRAIN):
+            try:
+                size = self._sock.recv_into(view)
+            except BlockingIOError:
+                break
+            more_links, more_routes = _changes(view[:size])
+            links |= more_links
+            routes |= more_routes
+        return links, routes
+
+
+def _changes(data: memoryview | bytes) -> tuple[bool, bool]:
+    """Whether the netlink messages in one datagram are link changes, route changes."""
+    links = routes = False
+    offset = 0
+    while offset + _NLMSGHDR.size <= len(data):
+        length, kind, _, _, _ = _NLMSGHDR.unpack_from(data, offset)
+        if kind in (RTM_NEWLINK, RTM_DELLINK):
+            links = True
+        elif kind in (RTM_NEWROUTE, RTM_DELROUTE):
+            routes = True
+        if length < _NLMSGHDR.size:
+            break
+        offset += (length + 3) & ~3
+    return links, routes
 
 
 class NetlinkWatcher:
@@ -58,32 +196,151 @@ class NetlinkWatcher:
         return self._ready.wait(timeout)
 
     def _run(self) -> None:
-        from pyroute2 import IPRoute
-
         try:
-            ipr = IPRoute()
-            ipr.bind(groups=RTMGRP_LINK | RTMGRP_IPV4_ROUTE)
+            events = _EventSocket()
         except Exception as exc:  # netlink unavailable: run without events, say so
-            self.error = f"netlink events unavailable: {exc}"
+            self.error = f"netlink events unavailable: {_describe(exc)}"
             self._ready.set()
             return
         self._ready.set()
-        with contextlib.closing(ipr):
+        self._watch(events)
+
+    def _watch(self, first: _EventSocket) -> None:
+        events: _EventSocket | None = first
+        complain_failed, complain_reopen = _Complaint(), _Complaint()
+        failures = 0  # in a row: reading, then reopening
+        resync_at = time.monotonic() + _RESYNC_INTERVAL
+        try:
             while True:
+                if events is None:
+                    time.sleep(_backoff(failures))
+                    try:
+                        events = _EventSocket()
+                    except Exception as exc:
+                        failures += 1
+                        complain_reopen(
+                            "netlink: cannot reopen the event socket: %s", _describe(exc)
+                        )
+                        links, routes = False, False
+                    else:
+                        links, routes = True, True  # anything may have changed meanwhile
+                else:
+                    try:
+                        links, routes = events.get(resync_at - time.monotonic())
+                        failures = 0
+                    except Exception as exc:
+                        failures += 1
+                        lost = isinstance(exc, OSError) and exc.errno == errno.ENOBUFS
+                        complain_failed(
+                            "netlink: %s; reopening and re-reading links and routes",
+                            "too many changes at once, some were missed"
+                            if lost
+                            else _describe(exc),
+                        )
+                        events.close()
+                        events = None
+                        continue
+                if time.monotonic() >= resync_at:
+                    links = True
+                if links:
+                    if not _post(self._token, self._on_links):
+                        return
+                    resync_at = time.monotonic() + _RESYNC_INTERVAL
+                if routes and not _post(self._token, self._on_routes):
+                    return
+        finally:
+            if events is not None:
+                events.close()
+
+
+class _Work:
+    """Sources taken for lookup, in order: those never looked up before come first.
+
+    A source never looked up has packets waiting for its answer; one looked up before
+    keeps its answer meanwhile, so a route change re-asking for every source does not
+    delay a new one.
+    """
+
+    def __init__(self) -> None:
+        self._new: deque[int] = deque()
+        self._again: deque[int] = deque()
+        self._queued: set[int] = set()
+        self._known: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self._queued)
+
+    def add(self, sources: Iterable[int]) -> None:
+        for source in sources:
+            if source not in self._queued:
+                self._queued.add(source)
+                (self._again if source in self._known else self._new).append(source)
+
+    def retry(self, sources: list[int]) -> None:
+        """Put sources taken but not looked up back in front."""
+        for source in reversed(sources):
+            if source not in self._queued:
+                self._queued.add(source)
+                self._new.appendleft(source)
+
+    def take(self, most: int) -> list[int]:
+        taken: list[int] = []
+        while len(taken) < most and (self._new or self._again):
+            source = (self._new or self._again).popleft()
+            self._queued.discard(source)
+            taken.append(source)
+        if len(self._known) + len(taken) > _FIB_MEMORY:
+            self._known.clear()
+        self._known.update(taken)
+        return taken
+
+
+class _Fib:
+    """One pyroute2 IPRoute, used only by the thread that made it."""
+
+    def __init__(self) -> None:
+        from pyroute2 import IPRoute
+        from pyroute2.netlink.exceptions import NetlinkError
+
+        self._no_route = NetlinkError
+        self._ipr = IPRoute()
+
+    def close(self) -> None:
+        """Close, even when broken: pyroute2's close() then re-raises the error that broke
+        it, before closing its socket and event loop."""
+        try:
+            self._ipr.close()
+        except Exception:
+            with contextlib.suppress(Exception):
+                self._ipr.asyncore._error_event.clear()
+                self._ipr.close()
+
+    def toward(self, source: int) -> str | None:
+        """The interface toward `source`, None if there is no route back; raises if the
+        socket fails."""
+        address = str(IPv4Address(source))
+        try:
+            routes = self._ipr.route("get", dst=address)
+        except self._no_route:  # unreachable, no route
+            return None
+        for route in routes:
+            oif = route.get_attr("RTA_OIF")
+            if route["type"] == RTN_LOCAL:
+                # our own address: local applications send from it on the interface that
+                # holds it, so that is where their traffic enters the forwarder
                 try:
-                    messages = ipr.get()
-                except Exception as exc:
-                    _post(self._token, log.warning, "netlink: %s; link events stopped", exc)
-                    return
-                events = {str(m.get("event", "")) for m in messages}
-                if any(e.endswith("LINK") for e in events) and not _post(
-                    self._token, self._on_links
-                ):
-                    return
-                if any(e.endswith("ROUTE") for e in events) and not _post(
-                    self._token, self._on_routes
-                ):
-                    return
+                    owners = self._ipr.get_addr(address=address)
+                except self._no_route:
+                    return None
+                oif = owners[0]["index"] if owners else None
+            elif route["type"] != RTN_UNICAST:  # blackhole, unreachable, prohibit
+                return None
+            if oif is not None:
+                try:
+                    return socket.if_indextoname(oif)
+                except OSError:
+                    return None
+        return None
 
 
 class FibResolver:
@@ -98,46 +355,62 @@ class FibResolver:
     ) -> None:
         self._token = token
         self._on_answers = on_answers
-        self._queue: queue.SimpleQueue[list[int]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._pending: set[int] = set()
+        self._wake = threading.Event()
         threading.Thread(target=self._run, name="rawfwd-fib", daemon=True).start()
 
     def lookup(self, sources: list[int]) -> None:
         """Ask for these sources; answers arrive later through `on_answers`."""
         if sources:
-            self._queue.put(sources)
+            with self._lock:
+                self._pending.update(sources)
+                self._wake.set()
+
+    def _take(self) -> set[int]:
+        with self._lock:
+            taken, self._pending = self._pending, set()
+            self._wake.clear()
+        return taken
 
     def _run(self) -> None:
-        from pyroute2 import IPRoute
-
-        ipr = IPRoute()
-        with contextlib.closing(ipr):
+        work = _Work()
+        fib: _Fib | None = None
+        complain_open, complain_lookup = _Complaint(), _Complaint()
+        failures = 0  # in a row: lookups, then opening
+        try:
             while True:
-                sources = self._queue.get()
-                with contextlib.suppress(queue.Empty):
-                    while True:  # coalesce whatever else is waiting
-                        sources = sources + self._queue.get_nowait()
-                answers = {s: self._toward(ipr, s) for s in dict.fromkeys(sources)}
+                if not work:
+                    self._wake.wait()
+                work.add(self._take())
+                if not work:
+                    continue
+                if fib is None:
+                    time.sleep(_backoff(failures))
+                    try:
+                        fib = _Fib()
+                    except Exception as exc:  # the sources stay queued for the next try
+                        failures += 1
+                        complain_open("FIB lookups: cannot open netlink: %s", _describe(exc))
+                        continue
+                answers: dict[int, str | None] = {}
+                chunk = work.take(_FIB_CHUNK)
+                for index, source in enumerate(chunk):
+                    try:
+                        answers[source] = fib.toward(source)
+                        failures = 0
+                    except Exception as exc:  # this one gets None, the rest a fresh socket
+                        failures += 1
+                        answers[source] = None
+                        complain_lookup(
+                            "FIB lookup of %s failed: %s", IPv4Address(source), _describe(exc)
+                        )
+                        fib.close()
+                        fib = None
+                        work.retry(chunk[index + 1 :])
+                        break
                 if not _post(self._token, self._on_answers, answers):
                     return
-
-    @staticmethod
-    def _toward(ipr: Any, source: int) -> str | None:
-        try:
-            routes = ipr.route("get", dst=str(IPv4Address(source)))
-        except Exception:  # NetlinkError: unreachable, no route
-            return None
-        for route in routes:
-            oif = route.get_attr("RTA_OIF")
-            if route["type"] == RTN_LOCAL:
-                # our own address: local applications send from it on the interface that
-                # holds it, so that is where their traffic enters the forwarder
-                owners = ipr.get_addr(address=str(IPv4Address(source)))
-                oif = owners[0]["index"] if owners else None
-            elif route["type"] != RTN_UNICAST:  # blackhole, unreachable, prohibit
-                return None
-            if oif is not None:
-                try:
-                    return socket.if_indextoname(oif)
-                except OSError:
-                    return None
-        return None
+        finally:
+            if fib is not None:
+                fib.close()
