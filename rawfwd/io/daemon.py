@@ -162,7 +162,7 @@ class Daemon:
         `ui(self)` runs beside the forwarder: the live table, or the periodic log line.
         """
         token = trio.lowlevel.current_trio_token()
-        watcher = NetlinkWatcher(token, self._reconcile_all, self._routes_changed.set)
+        watcher = NetlinkWatcher(token, self._reconcile_all, self._on_routes)
         await trio.to_thread.run_sync(watcher.wait_ready)
         if watcher.error:
             log.warning("%s: interfaces that appear later will not be noticed", watcher.error)
@@ -255,25 +255,30 @@ class Daemon:
                 self._forward(link.name, batch)
 
     async def _flush(self, link: _Link, sock: PacketSocket) -> None:
-        """Retry frames kept while the interface's send queue was full (ENOBUFS/EAGAIN)."""
+        """Retry what could not go out at once: frames kept while the interface's queue was
+        full (ENOBUFS/EAGAIN), and frames left in the TX ring by a failed flush."""
         ready = link.backlog_ready
         while link.sock is sock:
             await ready.wait()
             ready = link.backlog_ready = trio.Event()
             backlog = link.backlog
-            while backlog and link.sock is sock:
+            while link.sock is sock:
                 try:
-                    sock.send(backlog[0])
+                    while backlog:
+                        sock.send(backlog[0])
+                        backlog.popleft()
+                    sock.flush()
+                    break
                 except OSError as exc:
-                    if exc.errno in _RETRY_ERRNOS:
-                        with contextlib.suppress(OSError):
-                            sock.flush()
-                        await trio.sleep(0.001)  # the queue is full: give it time to drain
-                        continue
-                    link.tx_dropped += 1  # link down, too big: this frame is lost
-                backlog.popleft()
-            with contextlib.suppress(OSError):
-                sock.flush()
+                    if exc.errno not in _RETRY_ERRNOS:
+                        if backlog:
+                            backlog.popleft()  # too big, link down: this frame is lost
+                            link.tx_dropped += 1
+                            continue
+                        break  # the ring keeps its frames until the link is back
+                    with contextlib.suppress(OSError):
+                        sock.flush()
+                    await trio.sleep(0.001)  # the queue is full: give it time to drain
 
     def _flush_touched(self) -> None:
         """One system call per interface for everything a batch queued in its TX ring."""
@@ -283,8 +288,9 @@ class Daemon:
                 continue
             try:
                 sock.flush()
-            except OSError as exc:  # the ring keeps what it could not send: next flush
+            except OSError as exc:  # the ring keeps what it could not send: retry soon
                 link.send_errors += 1
+                link.backlog_ready.set()
                 log.debug("%s: flush: %s", link.name, exc.strerror)
         self._touched.clear()
 
@@ -344,6 +350,10 @@ class Daemon:
         state = "up" if up else "down"
         if state != link.state:
             log.info("%s: %s", link.name, state)
+            if up and link.sock is not None:
+                # back up: drop the ENETDOWN the kernel left pending, send what waited
+                link.sock.clear_error()
+                link.backlog_ready.set()
         link.state, link.ifindex = state, ifindex
         self._push(link, up, link_mac(link.name))
 
@@ -405,6 +415,9 @@ class Daemon:
         wanted = self.forwarder.rpf_requests()  # room freed up for sources still waiting
         if wanted and self._fib is not None:
             self._fib.lookup(wanted)
+
+    def _on_routes(self) -> None:
+        self._routes_changed.set()  # the current event: the refresher replaces it each time
 
     async def _rpf_refresher(self) -> None:
         """After unicast routes change, look every known source up again (debounced)."""

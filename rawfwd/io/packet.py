@@ -91,6 +91,9 @@ class PacketSocket:
             mreq = struct.pack("iHH8s", self.ifindex, PACKET_MR_ALLMULTI, 0, b"")
             sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
             sock.setblocking(False)
+            # binding to a link that is down leaves ENETDOWN pending: it would fail the
+            # first send after the link comes up
+            sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         except BaseException:
             sock.close()
             raise
@@ -132,6 +135,10 @@ class PacketSocket:
 
     def flush(self) -> None:
         """Nothing to do: every send() went out at once (a ring socket batches instead)."""
+
+    def clear_error(self) -> None:
+        """Consume an error the kernel left pending (ENETDOWN from a link that went down)."""
+        self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
 
     def close(self) -> None:
         """Leave all-multicast mode and close (closing alone would also drop the membership)."""

@@ -137,7 +137,11 @@ class RingSocket(PacketSocket):
         """Ask the kernel to send what the TX ring holds: one system call for the batch."""
         if self._tx_pending:
             self._tx_pending = 0
-            self.sock.send(b"", socket.MSG_DONTWAIT)
+            try:
+                self.sock.send(b"", socket.MSG_DONTWAIT)
+            except OSError:
+                self._tx_pending = 1  # the frames wait in the ring: the next flush retries
+                raise
 
     def close(self) -> None:
         """Unmap the rings, leave all-multicast mode, close."""
