@@ -141,7 +141,21 @@ class Bench:
     def forwarder(self, kind: str) -> Iterator[int]:
         """Run rawfwd (`rings` or `sockets` I/O) or smcrouted (`kernel`) in R; yields the pid."""
         ns = self.lab.ns("R")
-        if kind != "kernel":
+        if kind == "floor":
+            cmd = [
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                sys.executable,
+                "-m",
+                "rawfwd.bench_floor",
+                "eth0",
+                "eth1",
+                "eth2",
+                str(self.cpu_fwd),
+            ]
+        elif kind != "kernel":
             cmd = [
                 "ip",
                 "netns",
@@ -200,6 +214,9 @@ class Bench:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RawfwdError(f"{kind} exited at start (status {proc.returncode})")
+            if kind == "floor":
+                time.sleep(0.5)  # nothing to ask: give it a moment to bind
+                return
             if kind != "kernel":
                 probe = [
                     "ip",
@@ -394,12 +411,12 @@ def main() -> None:
         for size in sizes:
             pcap = tmp / f"frames-{size}.pcap"
             write_pcap(pcap, size)
-            kinds = ("rings", "sockets", "kernel")
+            kinds = ("rings", "sockets", "floor", "kernel")
             runs: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
             for r in range(args.rounds):
                 for kind in kinds if r % 2 == 0 else kinds[::-1]:
                     with bench.forwarder(kind) as pid, bench.offer(pcap):
-                        fwd_pid = None if kind == "kernel" else pid
+                        fwd_pid = None if kind in ("kernel", "floor") else pid
                         got = bench.rate(args.warmup, args.window, fwd_pid)
                     runs[kind].append(got)
                     print(
@@ -409,7 +426,12 @@ def main() -> None:
                     )
             med = {k: statistics.median(x["per_egress_pps"] for x in runs[k]) for k in kinds}
             kernel = med["kernel"]
-            entry: dict[str, Any] = {"kernel_pps": kernel, "runs": runs}
+            entry: dict[str, Any] = {
+                "kernel_pps": kernel,
+                "runs": runs,
+                "floor_pps": med["floor"],
+                "floor_ratio": med["floor"] / kernel if kernel else None,
+            }
             for k in ("rings", "sockets"):
                 entry[f"{k}_pps"] = med[k]
                 entry[f"{k}_ratio"] = med[k] / kernel if kernel else None
@@ -445,16 +467,22 @@ def main() -> None:
 def _print(results: dict[str, Any]) -> None:
     print(
         f"\n{'size':>6} {'kernel pkt/s':>13} {'rings pkt/s':>12} {'ratio':>6} "
-        f"{'sockets pkt/s':>14} {'ratio':>6} {'cpu us/pkt':>10} {'3x overload':>12}"
+        f"{'sockets pkt/s':>14} {'ratio':>6} {'floor pkt/s':>12} {'ratio':>6} "
+        f"{'cpu us/pkt':>10} {'3x overload':>12}"
     )
     for size, e in results["sizes"].items():
         over = e.get("overload_3x_ratio")
         print(
             f"{size:>6} {e['kernel_pps']:>13,.0f} {e['rings_pps']:>12,.0f} "
             f"{(e['rings_ratio'] or 0):>6.2f} {e['sockets_pps']:>14,.0f} "
-            f"{(e['sockets_ratio'] or 0):>6.2f} {e['rings_cpu_us_per_packet']:>10.2f} "
+            f"{(e['sockets_ratio'] or 0):>6.2f} {e['floor_pps']:>12,.0f} "
+            f"{(e['floor_ratio'] or 0):>6.2f} {e['rings_cpu_us_per_packet']:>10.2f} "
             f"{'' if over is None else f'{over:.0%} of peak':>12}"
         )
+    print(
+        "floor: a bare Python loop (recv_into, two sends, no forwarding logic), the "
+        "ceiling for plain sockets"
+    )
     for kind in ("kernel", "rings"):
         lat = results[f"latency_{kind}"]
         if "p50_us" in lat:
