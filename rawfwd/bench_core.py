@@ -17,24 +17,15 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network
 
 from .core import Forwarder
-from .core.wire import ethernet_header, group_mac, ipv4_header
+from .core.wire import udp_frame
 from .model import Config, DedupMode, DedupSpec, InterfaceSpec, Route
 
 _GROUP = 0xEF010203  # 239.1.2.3
 
 
 def _frame(src: int, ident: int, payload_len: int = 18) -> bytes:
-    payload = ident.to_bytes(4, "big") * (payload_len // 4 + 1)
-    udp = (40000).to_bytes(2, "big") + (5000).to_bytes(2, "big")
-    udp += (8 + payload_len).to_bytes(2, "big") + b"\0\0" + payload[:payload_len]
-    ip = ipv4_header(
-        src.to_bytes(4, "big"),
-        _GROUP.to_bytes(4, "big"),
-        ttl=64,
-        payload_len=len(udp),
-        ident=ident & 0xFFFF,
-    )
-    return ethernet_header(group_mac(_GROUP), b"\x02\0\0\0\xaa\x01") + ip + udp
+    payload = (ident.to_bytes(4, "big") * (payload_len // 4 + 1))[:payload_len]
+    return udp_frame(src.to_bytes(4, "big"), _GROUP.to_bytes(4, "big"), payload, ident=ident)
 
 
 def _config(mode: DedupMode) -> Config:

@@ -34,9 +34,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .core.wire import ethernet_header, group_mac, ipv4_header
+from .core.wire import udp_frame
 from .errors import RawfwdError
-from .io.netns import Lab, ip, socket_in
+from .io.netns import Lab, router_topology, socket_in
 
 GROUP = "239.1.2.3"
 SOURCE = "10.0.0.5"
@@ -68,18 +68,14 @@ _SO_RCVBUFFORCE = 33
 def _frame(size: int, n: int) -> bytes:
     """An Ethernet frame of `size` bytes (no FCS): UDP to GROUP, payload numbered `n`."""
     payload_len = size - 14 - 20 - 8
-    payload = n.to_bytes(4, "big") * (payload_len // 4 + 1)
-    udp = (40000).to_bytes(2, "big") + (5000).to_bytes(2, "big")
-    udp += (8 + payload_len).to_bytes(2, "big") + b"\0\0" + payload[:payload_len]
-    hdr = ipv4_header(
+    payload = (n.to_bytes(4, "big") * (payload_len // 4 + 1))[:payload_len]
+    return udp_frame(
         socket.inet_aton(SOURCE),
         socket.inet_aton(GROUP),
-        ttl=64,
-        payload_len=len(udp),
-        ident=n & 0xFFFF,
+        payload,
+        ident=n,
+        src_mac=bytes.fromhex("020000be0001"),
     )
-    dst = group_mac(int.from_bytes(socket.inet_aton(GROUP), "big"))
-    return ethernet_header(dst, bytes.fromhex("020000be0001")) + hdr + udp
 
 
 def write_pcap(path: Path, size: int) -> None:
@@ -101,13 +97,7 @@ class Bench:
         self.tmp = tmp
         self.cpu_gen = cpu_gen
         self.cpu_fwd = cpu_fwd
-        for host in ("S", "R", "A", "B"):
-            lab.host(host)
-        lab.link("S", "eth0", "10.0.0.5/24", "R", "eth0", "10.0.0.1/24")
-        lab.link("A", "eth0", "10.1.0.2/24", "R", "eth1", "10.1.0.1/24")
-        lab.link("B", "eth0", "10.2.0.2/24", "R", "eth2", "10.2.0.1/24")
-        for host, gw in (("S", "10.0.0.1"), ("A", "10.1.0.1"), ("B", "10.2.0.1")):
-            ip("route", "add", "default", "via", gw, netns=lab.ns(host))
+        router_topology(lab)
         (tmp / "rawfwd.toml").write_text(RAWFWD_CONFIG)
         (tmp / "smcroute.conf").write_text(SMCROUTE_CONF)
 

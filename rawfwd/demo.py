@@ -21,9 +21,9 @@ import threading
 import time
 from pathlib import Path
 
-from .core.wire import ethernet_header, group_mac, ipv4_header
+from .core.wire import udp_frame
 from .errors import RawfwdError
-from .io.netns import Lab, ip, socket_in
+from .io.netns import Lab, router_topology, socket_in
 
 ROUTED, MISROUTED = "239.1.1.1", "239.2.2.2"
 PORT = 5000
@@ -43,15 +43,6 @@ from = "eth1"
 group = "{MISROUTED}"
 to = ["eth2"]
 """
-
-
-def _udp(src: str, group: str, payload: bytes, ttl: int, ident: int) -> bytes:
-    udp = PORT.to_bytes(2, "big") * 2 + (8 + len(payload)).to_bytes(2, "big") + b"\0\0" + payload
-    ip_header = ipv4_header(
-        socket.inet_aton(src), socket.inet_aton(group), ttl=ttl, payload_len=len(udp), ident=ident
-    )
-    dst = group_mac(int.from_bytes(socket.inet_aton(group), "big"))
-    return ethernet_header(dst, bytes.fromhex("020000d0d001")) + ip_header + udp
 
 
 class _Traffic:
@@ -109,7 +100,16 @@ class _Traffic:
                 ttl1.sendto(b"ttl one %d" % n, (ROUTED, PORT))
                 self.sent += 1
                 if n % 10 == 1:  # the same frame five times: one forwarded, four duplicates
-                    frame = _udp("10.0.0.5", ROUTED, b"burst %d" % n, 16, n & 0xFFFF)
+                    frame = udp_frame(
+                        socket.inet_aton("10.0.0.5"),
+                        socket.inet_aton(ROUTED),
+                        b"burst %d" % n,
+                        ttl=16,
+                        ident=n,
+                        sport=PORT,
+                        dport=PORT,
+                        src_mac=bytes.fromhex("020000d0d001"),
+                    )
                     for _ in range(5):
                         raw.send(frame)
 
@@ -117,17 +117,6 @@ class _Traffic:
         self.stop.set()
         for thread in self.threads:
             thread.join(timeout=2)
-
-
-def build(lab: Lab) -> None:
-    """Create the demo topology in `lab`."""
-    for host in ("S", "R", "A", "B"):
-        lab.host(host)
-    lab.link("S", "eth0", "10.0.0.5/24", "R", "eth0", "10.0.0.1/24")
-    lab.link("A", "eth0", "10.1.0.2/24", "R", "eth1", "10.1.0.1/24")
-    lab.link("B", "eth0", "10.2.0.2/24", "R", "eth2", "10.2.0.1/24")
-    for host, gateway in (("S", "10.0.0.1"), ("A", "10.1.0.1"), ("B", "10.2.0.1")):
-        ip("route", "add", "default", "via", gateway, netns=lab.ns(host))
 
 
 def _wait_ready(lab: Lab, router: subprocess.Popen[bytes]) -> None:
@@ -162,7 +151,7 @@ def demo(*, duration: float | None, ui: bool | None) -> int:
     with tempfile.TemporaryDirectory(prefix="rawfwd-demo-") as tmp, Lab("rfdemo") as lab:
         config = Path(tmp) / "demo.toml"
         config.write_text(CONFIG)
-        build(lab)
+        router_topology(lab)
         traffic = _Traffic(lab)
         cmd = [
             "ip",

@@ -130,3 +130,18 @@ class Lab:
         for name in reversed(self.hosts):
             subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
         self.hosts.clear()
+
+
+def router_topology(lab: Lab) -> None:
+    """Sender S, router R and receivers A and B, as the demo and the benchmark use them:
+
+    S eth0 10.0.0.5 --- eth0 10.0.0.1 [R] eth1 10.1.0.1 --- eth0 10.1.0.2 A
+                                          eth2 10.2.0.1 --- eth0 10.2.0.2 B
+    """
+    for host in ("S", "R", "A", "B"):
+        lab.host(host)
+    lab.link("S", "eth0", "10.0.0.5/24", "R", "eth0", "10.0.0.1/24")
+    lab.link("A", "eth0", "10.1.0.2/24", "R", "eth1", "10.1.0.1/24")
+    lab.link("B", "eth0", "10.2.0.2/24", "R", "eth2", "10.2.0.1/24")
+    for host, gateway in (("S", "10.0.0.1"), ("A", "10.1.0.1"), ("B", "10.2.0.1")):
+        ip("route", "add", "default", "via", gateway, netns=lab.ns(host))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rawfwd.core.wire import group_mac
+from rawfwd.core.wire import group_mac, udp_frame
 
 from .lab import RouterLab, drain, udp_checksum_ok, udp_to, wait_for
 
@@ -182,14 +182,13 @@ def test_route_without_from_uses_the_kernel_fib_for_rpf(tmp_path: Path) -> None:
 
 
 def _udp_frame(src: str, group: str, payload: bytes, ttl: int) -> bytes:
-    from rawfwd.core.wire import ethernet_header, ipv4_header
-
-    udp = (5000).to_bytes(2, "big") * 2 + (8 + len(payload)).to_bytes(2, "big") + b"\0\0"
-    ip = ipv4_header(
-        socket.inet_aton(src), socket.inet_aton(group), ttl=ttl, payload_len=len(udp) + len(payload)
+    return udp_frame(
+        socket.inet_aton(src),
+        socket.inet_aton(group),
+        payload,
+        ttl=ttl,
+        src_mac=bytes.fromhex("020000aaaa02"),
     )
-    dst = group_mac(int.from_bytes(socket.inet_aton(group), "big"))
-    return ethernet_header(dst, bytes.fromhex("020000aaaa02")) + ip + udp + payload
 
 
 def test_vlan_tagged_frames_are_not_taken_for_the_parents_traffic(lab: RouterLab) -> None:
