@@ -31,8 +31,11 @@ CONFIG = make_config(
 )
 INGRESS = st.sampled_from([*IFACES, "eth9"])
 
-unicast = st.integers(min_value=0x01000000, max_value=0xDFFFFFFF).map(
-    lambda n: IPv4Address(n).packed
+#: sources a router may forward from: not 0/8, 127/8, 224/4 or 240/4 (RFC 1812 5.3.7)
+unicast = (
+    st.integers(min_value=0x01000000, max_value=0xDFFFFFFF)
+    .filter(lambda n: n >> 24 != 127)
+    .map(lambda n: IPv4Address(n).packed)
 )
 multicast_int = st.integers(min_value=0xE0000000, max_value=0xEFFFFFFF)
 any_addr = st.binary(min_size=4, max_size=4)
