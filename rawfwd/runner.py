@@ -80,6 +80,8 @@ def run(
     # Everything allocated so far (modules, config, the daemon) lives for the whole run:
     # keep the cyclic garbage collector from walking it again and again. Full collections
     # over it were the multi-millisecond pauses behind the p99 latency (`make bench`).
+    import pyroute2  # noqa: F401  (here, not on the FIB thread: importing holds the GIL)
+
     gc.collect()
     gc.freeze()
     trio.run(daemon.run, live_table if live else log_lines)
