@@ -101,3 +101,13 @@ def test_interface_names_are_printable_ascii_without_equals(name: str) -> None:
     with pytest.raises(ConfigError) as err:
         parse_toml(text, "t.toml")
     assert "is not a valid interface name" in err.value.reason
+
+
+def test_flow_snapshots_in_parts_equal_the_whole_snapshot() -> None:
+    fwd = Forwarder(make_config(route("eth0", GROUP, ["eth1"])))
+    for i in range(25):
+        fwd.handle_frame("eth0", udp_frame(f"10.0.1.{i + 1}", GROUP, ident=i), 1.0 + i)
+    parts = list(fwd.flow_snapshots(part=10))
+    assert [len(p) for p in parts] == [10, 10, 5]
+    whole = fwd.snapshot(30.0)
+    assert fwd.snapshot(30.0, tuple(f for p in parts for f in p)) == whole

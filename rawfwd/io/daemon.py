@@ -36,9 +36,10 @@ from pathlib import Path
 from typing import Any, Final
 
 import trio
+import trio.lowlevel
 
 from ..config import load_config
-from ..core import Forwarder
+from ..core import FlowSnapshot, Forwarder, Snapshot
 from ..core.wire import complete_l4_checksum, parse_mac
 from ..errors import RawfwdError
 from ..model import Config
@@ -51,6 +52,7 @@ from .ring import RingSocket
 log = logging.getLogger("rawfwd")
 
 BATCH: Final = 64  #: frames drained per readiness wakeup
+VIEW_EVERY: Final = 1.0  #: seconds between rebuilds of what the table and `show` display
 BACKLOG: Final = 1024  #: frames kept per interface while its send queue is full
 _RETRY_ERRNOS: Final = frozenset({errno.EAGAIN, errno.ENOBUFS, errno.ENOMEM})
 _SIOCGIFFLAGS: Final = 0x8913
@@ -131,6 +133,7 @@ class Daemon:
         self.links: dict[str, _Link] = {name: _Link(name) for name in config.interfaces}
         self.started = clock()
         self._rates = RateTracker()
+        self._view: View | None = None
         self._nursery: trio.Nursery | None = None
         self._fib: FibResolver | None = None
         self._routes_changed = trio.Event()
@@ -138,15 +141,31 @@ class Daemon:
     # -- what the UI and `rawfwd show` see ---------------------------------------------------
 
     def view(self) -> View:
-        """A fresh View: counters now, rates since the previous view."""
-        snap = self.forwarder.snapshot(self.clock())
+        """The latest View (at most VIEW_EVERY old): what the table and `show` display."""
+        if self._view is None:
+            self._view = self._make_view(self.forwarder.snapshot(self.clock()))
+        return self._view
+
+    def _make_view(self, snap: Snapshot) -> View:
         rates = self._rates.update(snap)
         links = tuple(link.status() for link in self.links.values())
         return View(snap, links, self.started, str(self.config_path), rates)
 
+    async def _refresh_view(self) -> None:
+        """Rebuild the View every VIEW_EVERY seconds, a part of the flows at a time with
+        checkpoints between, so that a large table never stops forwarding for long."""
+        while True:
+            flows: list[FlowSnapshot] = []
+            for part in self.forwarder.flow_snapshots():
+                flows.extend(part)
+                await trio.lowlevel.checkpoint()
+            self._view = self._make_view(self.forwarder.snapshot(self.clock(), tuple(flows)))
+            await trio.sleep(VIEW_EVERY)
+
     def _control(self, request: str) -> dict[str, Any]:
-        if request == "view":
-            return self.view().to_json()
+        if request == "view":  # asked for: exact now, whatever it costs at this moment
+            self._view = self._make_view(self.forwarder.snapshot(self.clock()))
+            return self._view.to_json()
         return {"error": f"unknown request {request!r} (known: view)"}
 
     # -- the tasks -------------------------------------------------------------------------
@@ -173,6 +192,7 @@ class Daemon:
                 # the control socket first: a second instance stops before touching links
                 await nursery.start(control.serve, self.control_address, self._control)
                 nursery.start_soon(self._rpf_refresher)
+                nursery.start_soon(self._refresh_view)
                 self._reconcile_all(starting=True)
                 nursery.start_soon(self._signals, nursery.cancel_scope)
                 log.info(
