@@ -14,7 +14,7 @@ import secrets
 import socket
 import subprocess
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,28 +78,6 @@ async def _ask(address: str, line: bytes = b"view\n") -> Any:
 def _socket_class() -> type[trio.socket.SocketType]:
     with trio.socket.from_stdlib_socket(socket.socket(socket.AF_UNIX)) as probe:
         return type(probe)
-
-
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.seen: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.seen.append(record)
-
-
-@pytest.fixture
-def records() -> Iterator[list[logging.LogRecord]]:
-    """What the "rawfwd" logger says (it may not propagate: the CLI sets it up so)."""
-    logger = logging.getLogger("rawfwd")
-    handler = _Collect()
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    yield handler.seen
-    logger.removeHandler(handler)
-    logger.setLevel(level)
 
 
 def test_answers_a_request() -> None:

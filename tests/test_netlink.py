@@ -32,28 +32,6 @@ BROADCAST = int(IPv4Address("255.255.255.255"))
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
 
 
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.seen: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.seen.append(record)
-
-
-@pytest.fixture
-def records() -> Iterator[list[logging.LogRecord]]:
-    """What the "rawfwd" logger says (it may not propagate: the CLI sets it up so)."""
-    logger = logging.getLogger("rawfwd")
-    handler = _Collect()
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    yield handler.seen
-    logger.removeHandler(handler)
-    logger.setLevel(level)
-
-
 async def wait_until(check: Callable[[], object]) -> None:
     """Poll `check` (it looks at what other threads do) until true, at most 5 s."""
     with trio.fail_after(5):
