@@ -11,7 +11,7 @@ import os
 import re
 import stat
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Interface, IPv4Network
 from pathlib import Path
@@ -357,17 +357,7 @@ def parse_toml(text: str, path: str) -> Config:
             raise fail(f"[{table}] {exc}", table, "ttl_threshold") from None
         b.add_interface(spec)
 
-    routes = doc.get("route", [])
-    if not isinstance(routes, list):
-        raise fail("routes are written as [[route]] tables", "", "route")
-    for i, body in enumerate(routes):
-        where = f"[[route]] #{i + 1}"
-        if not isinstance(body, dict):
-            raise fail(f"{where} must be a table", "route", None, i)
-        _check_keys(body, _ROUTE_KEYS, where, fail, "route", i)
-        for required in ("group", "to"):
-            if required not in body:
-                raise fail(f"{where} needs a {required!r} key", "route", None, i)
+    for i, where, body in _array_tables(doc, "route", _ROUTE_KEYS, ("group", "to"), fail):
         try:
             iif = _opt(body, "from", str, check_ifname)
             group = _opt(body, "group", str, parse_group)
@@ -387,17 +377,7 @@ def parse_toml(text: str, path: str) -> Config:
         origin = Origin(path, lines.line("route", None, i))
         b.routes.append(Route(iif, group, source, tuple(oifs), origin))
 
-    rpfs = doc.get("rpf", [])
-    if not isinstance(rpfs, list):
-        raise fail("static RPF entries are written as [[rpf]] tables", "", "rpf")
-    for i, body in enumerate(rpfs):
-        where = f"[[rpf]] #{i + 1}"
-        if not isinstance(body, dict):
-            raise fail(f"{where} must be a table", "rpf", None, i)
-        _check_keys(body, _RPF_KEYS, where, fail, "rpf", i)
-        for required in ("prefix", "iif"):
-            if required not in body:
-                raise fail(f"{where} needs a {required!r} key", "rpf", None, i)
+    for i, where, body in _array_tables(doc, "rpf", _RPF_KEYS, ("prefix", "iif"), fail):
         try:
             prefix = _opt(body, "prefix", str, parse_source)
             iif = _opt(body, "iif", str, check_ifname)
@@ -409,6 +389,24 @@ def parse_toml(text: str, path: str) -> Config:
     b.dedup = _parse_dedup(doc.get("dedup", {}), fail)
     b.flows = _parse_flows(doc.get("flows", {}), fail)
     return b.build()
+
+
+def _array_tables(
+    doc: Mapping[str, Any], name: str, known: set[str], required: Iterable[str], fail: _Fail
+) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """The `[[name]]` tables of `doc` as (index, "[[name]] #n", table), keys checked."""
+    tables = doc.get(name, [])
+    if not isinstance(tables, list):
+        raise fail(f"{name!r} must be written as [[{name}]] tables", "", name)
+    for i, body in enumerate(tables):
+        where = f"[[{name}]] #{i + 1}"
+        if not isinstance(body, dict):
+            raise fail(f"{where} must be a table", name, None, i)
+        _check_keys(body, known, where, fail, name, i)
+        for key in required:
+            if key not in body:
+                raise fail(f"{where} needs a {key!r} key", name, None, i)
+        yield i, where, body
 
 
 class _Fail(Protocol):
