@@ -20,7 +20,7 @@ from .config import load_config
 from .errors import RawfwdError
 from .io import control
 from .io.daemon import Daemon, check_privileges
-from .ui import View, dashboard, flows_table, interfaces_table, summary_line
+from .ui import View, dashboard, flows_table, interfaces_table
 
 log = logging.getLogger("rawfwd")
 
@@ -63,7 +63,9 @@ def run(
     _setup_logging(console, log_level, sys.stderr)
     for warning in config.warnings:
         log.warning("%s", warning)
-    daemon = Daemon(config_path, config, control_address=control_address, rings=rings)
+    daemon = Daemon(
+        config_path, config, control_address=control_address, rings=rings, live_view=live
+    )
 
     async def live_table(d: Daemon) -> None:
         assert console is not None
@@ -75,7 +77,7 @@ def run(
     async def log_lines(d: Daemon) -> None:
         while True:
             await trio.sleep(stats_interval)
-            log.info("%s", summary_line(d.view()))
+            log.info("%s", d.summary())
 
     # Everything allocated so far (modules, config, the daemon) lives for the whole run:
     # keep the cyclic garbage collector from walking it again and again. Full collections

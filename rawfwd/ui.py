@@ -621,13 +621,16 @@ def dashboard(view: View, *, max_rows: int = MAX_ROWS) -> RenderableType:
     return _Dashboard(view, max_rows)
 
 
-def summary_line(view: View) -> str:
-    """The periodic one-line log summary when there is no live table (`--no-ui`, no tty)."""
+def summary_line(view: View, flows: int | None = None) -> str:
+    """The periodic one-line log summary when there is no live table (`--no-ui`, no tty).
+
+    `flows` is the number of flows when `view` was built without them (they cost time).
+    """
     snap = view.snapshot
     rx, tx, rx_rate, tx_rate = _totals(view)
     parts = [
         f"up {human_duration(view.uptime)}",
-        f"flows {len(snap.flows)}",
+        f"flows {len(snap.flows) if flows is None else flows}",
         f"rx {human(rx)} pkts ({human(rx_rate)}/s)",
         f"tx {human(tx)} pkts ({human(tx_rate)}/s)",
         f"drops: {_drops_text(snap.drops)}",

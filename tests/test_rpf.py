@@ -162,3 +162,23 @@ def test_more_new_sources_than_outstanding_lookups_are_all_asked_in_turn() -> No
         asked = fwd.rpf_requests()
     assert len(forwarded) == len(sources)  # every held first packet went out
     assert fwd.snapshot(2.0).drops == {}
+
+
+def test_rpf_route_never_sends_back_out_of_the_arrival_interface() -> None:
+    text = BASE.replace('to = ["eth2"]', 'to = ["eth0", "eth1", "eth2"]')
+    fwd = Forwarder(parse_toml(text, "t.toml"))
+    assert [t.egress for t in fwd.handle_frame("eth0", frames(1)[0], 1.0)] == ["eth1", "eth2"]
+    from_eth1 = frames(1, src="10.1.0.7", start=1)[0]
+    assert [t.egress for t in fwd.handle_frame("eth1", from_eth1, 1.0)] == ["eth0", "eth2"]
+
+
+def test_held_frames_are_dropped_after_ipmrs_ten_seconds_not_at_the_next_idle_sweep() -> None:
+    fwd = Forwarder(parse_toml(BASE, "t.toml"), fib=True)  # idle_timeout 300: sweeps 60 s
+    fwd.handle_frame("eth0", frames(1)[0], 1.0)
+    assert fwd.rpf_requests() == [SRC_INT]
+    t = 1.0
+    while t < 1.0 + UNRESOLVED_TIMEOUT + UNRESOLVED_TIMEOUT / 4 + 0.5:
+        t += 0.5
+        fwd.handle_frame("eth0", udp_frame("10.1.0.9", "239.9.9.9"), t)  # time passes
+    assert drops(fwd, t).get(DropReason.UNRESOLVED) == 1
+    assert fwd.rpf_requests() == [SRC_INT]  # and it is asked again

@@ -1,6 +1,7 @@
 """Duplicate packet detection (RFC 6621 section 6).
 
-Theory of operation: every packet that passes the RPF check is looked up in a bounded,
+Theory of operation: every packet that passes RPF and may leave (TTL and thresholds
+allow a copy) is looked up in a bounded,
 time-windowed set of packet identities; a hit means "seen within the window" and the packet
 is dropped as a duplicate, whatever TTL it now carries or interface it arrived on. Entries
 expire `window` seconds after the first sighting (a duplicate does not extend it) and the

@@ -44,8 +44,6 @@ _new_tuple: Final = tuple.__new__
 UNRESOLVED_HOLD: Final = 4
 UNRESOLVED_TIMEOUT: Final = 10.0
 MAX_RPF_PENDING: Final = 64
-#: FIB answers kept: a few per flow the default [flows] max_flows allows
-MAX_FLOWS_HINT: Final = 100_000
 #: First source octets a router must not forward from (RFC 1812 section 5.3.7): network 0,
 #: loopback 127, multicast 224/4 and reserved 240/4. Indexed by the octet: one lookup.
 _MARTIAN_SOURCE: Final = tuple(o == 0 or o == 127 or o >= 224 for o in range(256))
@@ -189,14 +187,15 @@ class Forwarder:
         self._on_retire = on_retire
         self._clock = 0.0  # time of the latest frame: when a lookup was asked for
         #: FIB answers by source, least recently answered evicted first (looked up per flow)
-        self._rpf_known: LRUCache[int, str | None] = LRUCache(maxsize=4 * MAX_FLOWS_HINT)
+        self._rpf_known: LRUCache[int, str | None] = LRUCache(maxsize=1)
         self._rpf_asked: dict[int, float] = {}  # sources handed to the caller, and when
         self._rpf_new: list[int] = []  # sources not yet handed to the caller
         self._unresolved: dict[tuple[str, bytes], _Flow] = {}
         self._released: list[tuple[_Flow, bytes, int]] = []  # held frames now decided
         self._dedup: DuplicateCache | None = None
         self._egress_cache: dict[
-            tuple[int, int], tuple[tuple[_Egress, ...], tuple[int, ...], tuple[str, ...]]
+            tuple[int, int, str | None],
+            tuple[tuple[_Egress, ...], tuple[int, ...], tuple[str, ...]],
         ] = {}
         self._route_text: dict[int, str] = {}
         self._ports: dict[str, _Port] = {}
@@ -228,6 +227,8 @@ class Forwarder:
                 del self._flows[key]
                 self._unresolved.pop(key, None)
         self._table = RouteTable(config.routes)
+        if self._rpf_known.maxsize != 4 * config.flows.max_flows:  # a few answers per flow
+            self._rpf_known = LRUCache(maxsize=4 * config.flows.max_flows)
         self._route_text = {id(r): r.describe() for r in config.routes}
         self._rpf_static = _prefix_list((r.prefix, r.iif) for r in config.rpf)
         self._connected = _prefix_list(
@@ -369,6 +370,8 @@ class Forwarder:
             if flow.queue is None:
                 flow.queue = []
             self._unresolved[key] = flow
+            # held frames may wait UNRESOLVED_TIMEOUT at most: make sure a sweep comes
+            self._next_sweep = min(self._next_sweep, self._clock + UNRESOLVED_TIMEOUT / 4)
             return
         if flow.queue is not None:  # it was waiting for RPF: its held frames go on now
             self._unresolved.pop(key, None)
@@ -376,16 +379,20 @@ class Forwarder:
             flow.queue = None
         if flow.route is None or flow.verdict is not None:
             return
-        cache_key = (id(flow.route), flow.group)
+        # a route without `from` serves every ingress RPF allows: the arrival interface is
+        # left out of its copies unless it is a MANET interface (same-interface relay)
+        skip = None if flow.route.iif is not None or port.spec.manet else port.name
+        cache_key = (id(flow.route), flow.group, skip)
         shared = self._egress_cache.get(cache_key)
         if shared is None:
-            shared = self._egress_cache[cache_key] = self._egress_for(flow.route, flow.group)
+            shared = self._egress_for(flow.route, flow.group, skip)
+            self._egress_cache[cache_key] = shared
         flow.egress, flow.thresholds, flow.oifs = shared
         if not flow.egress:
             flow.verdict = _R.NO_EGRESS
 
     def _egress_for(
-        self, route: Route, group: int
+        self, route: Route, group: int, skip: str | None
     ) -> tuple[tuple[_Egress, ...], tuple[int, ...], tuple[str, ...]]:
         """Egress list (prebuilt headers), thresholds and names for `route` and `group`.
 
@@ -395,7 +402,7 @@ class Forwarder:
         egress = []
         for name in route.oifs:
             out = self._ports[name]
-            if out.up and out.mac is not None:
+            if out.up and out.mac is not None and name != skip:
                 egress.append(
                     _Egress(name, out, ethernet_header(dst, out.mac), out.spec.ttl_threshold)
                 )
@@ -421,8 +428,9 @@ class Forwarder:
     ) -> Sequence[Transmit]:
         """Forward one Ethernet frame that arrived on `ingress` at time `now`.
 
-        `outgoing` marks a frame sent by a local application (PACKET_OUTGOING); it is
-        forwarded like one that arrived on `ingress`. `frame` must be `bytes` (its slices key
+        `outgoing` marks a frame sent by a local application (PACKET_OUTGOING). For now it
+        changes nothing: such a frame is forwarded like one that arrived on `ingress`
+        (MANET own-echo detection will use it). `frame` must be `bytes` (its slices key
         the flow table). Never raises on any `frame` content.
         """
         if now >= self._next_sweep:
@@ -527,8 +535,12 @@ class Forwarder:
 
     def _sweep(self, now: float) -> None:
         """Forget flows idle for longer than `[flows] idle_timeout` (amortised, not per packet)."""
-        self._next_sweep = now + self._sweep_every
+        self._clock = now
         self._expire_unresolved(now)
+        every = self._sweep_every
+        if self._unresolved or self._rpf_asked:  # ipmr's 10 s hold must hold: look sooner
+            every = min(every, UNRESOLVED_TIMEOUT / 4)
+        self._next_sweep = now + every
         horizon = now - self.config.flows.idle_timeout
         stale = [k for k, f in self._flows.items() if f.last < horizon]
         for k in stale:
@@ -558,6 +570,11 @@ class Forwarder:
             first_seen=f.first,
             last_seen=f.last,
         )
+
+    @property
+    def flow_count(self) -> int:
+        """How many flows there are now (without building their snapshots)."""
+        return len(self._flows)
 
     def flow_snapshots(self, part: int = 2000) -> Iterator[tuple[FlowSnapshot, ...]]:
         """Every flow's snapshot, `part` at a time, in first-seen order.

@@ -43,7 +43,7 @@ from ..core import FlowSnapshot, Forwarder, Snapshot
 from ..core.wire import complete_l4_checksum, parse_mac
 from ..errors import RawfwdError
 from ..model import Config
-from ..ui import LinkStatus, RateTracker, View
+from ..ui import LinkStatus, RateTracker, View, summary_line
 from . import control
 from .netlink import FibResolver, NetlinkWatcher
 from .packet import NotEthernetError, PacketSocket, Received
@@ -106,8 +106,15 @@ class _Link:
     warned: bool = False
 
     def status(self) -> LinkStatus:
+        sock = self.sock
+        truncated = sock.truncated if sock is not None else 0  # frames longer than a slot
         return LinkStatus(
-            self.name, self.state, self.ifindex, self.send_errors, self.tx_dropped, self.rx_errors
+            self.name,
+            self.state,
+            self.ifindex,
+            self.send_errors,
+            self.tx_dropped,
+            self.rx_errors + truncated,
         )
 
 
@@ -122,6 +129,7 @@ class Daemon:
         control_address: str = control.DEFAULT_ADDRESS,
         clock: Callable[[], float] = time.monotonic,
         rings: bool = True,
+        live_view: bool = False,
     ) -> None:
         self.config_path = config_path
         self.config = config
@@ -133,7 +141,9 @@ class Daemon:
         self.links: dict[str, _Link] = {name: _Link(name) for name in config.interfaces}
         self.started = clock()
         self._rates = RateTracker()
+        self._summary_rates = RateTracker()
         self._view: View | None = None
+        self.live_view = live_view  # a live table refreshes the full view every second
         self._nursery: trio.Nursery | None = None
         self._fib: FibResolver | None = None
         self._routes_changed = trio.Event()
@@ -145,6 +155,14 @@ class Daemon:
         if self._view is None:
             self._view = self._make_view(self.forwarder.snapshot(self.clock()))
         return self._view
+
+    def summary(self) -> str:
+        """The one-line summary, from interface counters only: cheap at any table size."""
+        snap = self.forwarder.snapshot(self.clock(), flows=())
+        rates = self._summary_rates.update(snap)
+        links = tuple(link.status() for link in self.links.values())
+        view = View(snap, links, self.started, str(self.config_path), rates)
+        return summary_line(view, flows=self.forwarder.flow_count)
 
     def _make_view(self, snap: Snapshot) -> View:
         rates = self._rates.update(snap)
@@ -192,7 +210,8 @@ class Daemon:
                 # the control socket first: a second instance stops before touching links
                 await nursery.start(control.serve, self.control_address, self._control)
                 nursery.start_soon(self._rpf_refresher)
-                nursery.start_soon(self._refresh_view)
+                if self.live_view:
+                    nursery.start_soon(self._refresh_view)
                 self._reconcile_all(starting=True)
                 nursery.start_soon(self._signals, nursery.cancel_scope)
                 log.info(
@@ -241,10 +260,10 @@ class Daemon:
                     try:  # the common case, inline: into the ring (or out of the socket)
                         sock.send(frame)
                         touched.add(link)
-                        continue
-                    except OSError:
-                        pass
-                self._send(egress, frame)  # the slow path counts, defers or drops
+                    except OSError as exc:
+                        self._send_failed(link, frame, exc)
+                else:
+                    self._send(egress, frame)  # no socket, or frames already waiting
         self._flush_touched()
         wanted = self.forwarder.rpf_requests()
         if wanted and self._fib is not None:
@@ -326,12 +345,16 @@ class Daemon:
             sock.send(frame)
             self._touched.add(link)
         except OSError as exc:
-            link.send_errors += 1
-            if exc.errno in _RETRY_ERRNOS:
-                self._defer(link, frame)
-                link.backlog_ready.set()
-            else:
-                link.tx_dropped += 1
+            self._send_failed(link, frame, exc)
+
+    def _send_failed(self, link: _Link, frame: bytes, exc: OSError) -> None:
+        """Count a failed send; keep the frame for the flusher if the error is temporary."""
+        link.send_errors += 1
+        if exc.errno in _RETRY_ERRNOS:
+            self._defer(link, frame)
+            link.backlog_ready.set()
+        else:
+            link.tx_dropped += 1
 
     @staticmethod
     def _defer(link: _Link, frame: bytes) -> None:

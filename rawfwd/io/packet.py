@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import errno
 import socket
 import struct
 from typing import Final, NamedTuple
@@ -30,11 +29,6 @@ PACKET_OUTGOING: Final = 4  #: sockaddr_ll.sll_pkttype of frames this host sent
 TP_STATUS_CSUMNOTREADY: Final = 1 << 3
 SO_ATTACH_FILTER: Final = 26
 ARPHRD_ETHER: Final = 1
-
-#: Errors on send that mean "not now" (queue full, link down): counted, never fatal.
-TRANSIENT_SEND_ERRORS: Final = frozenset(
-    {errno.EAGAIN, errno.ENOBUFS, errno.ENOMEM, errno.ENETDOWN, errno.ENXIO, errno.EMSGSIZE}
-)
 
 #: Classic BPF (struct sock_filter: code, jt, jf, k): accept untagged IPv4 to 224.0.0.0/4.
 #: The kernel moves an 802.1Q tag out of the frame before packet sockets see it, so a
@@ -99,6 +93,7 @@ class PacketSocket:
             raise
         self.sock = sock
         self._mreq = mreq
+        self.truncated = 0  # frames too long to receive whole (ring slots only)
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -130,7 +125,7 @@ class PacketSocket:
         return frames
 
     def send(self, frame: bytes) -> None:
-        """Send one frame on this interface; raises OSError (see TRANSIENT_SEND_ERRORS)."""
+        """Send one frame on this interface; raises OSError (the shell retries ENOBUFS/EAGAIN)."""
         self.sock.send(frame)
 
     def flush(self) -> None:

@@ -30,14 +30,13 @@ from .packet import (
 PACKET_RX_RING: Final = 5
 PACKET_VERSION: Final = 10
 PACKET_TX_RING: Final = 13
+PACKET_LOSS: Final = 14
 TPACKET_V2: Final = 1
 TP_STATUS_KERNEL: Final = 0
 TP_STATUS_USER: Final = 1
 TP_STATUS_AVAILABLE: Final = 0
 TP_STATUS_SEND_REQUEST: Final = 1
-TP_STATUS_SENDING: Final = 2
 TP_STATUS_WRONG_FORMAT: Final = 4
-TP_STATUS_LOSING: Final = 1 << 2  # rx: the ring overflowed and the kernel dropped frames
 
 _HDR: Final = struct.Struct("IIIHH")  # tp_status, tp_len, tp_snaplen, tp_mac, tp_net
 _STATUS: Final = struct.Struct("I")
@@ -63,6 +62,9 @@ class RingSocket(PacketSocket):
             tx = _REQ.pack(block, tx_frames * frame_size // block, frame_size, tx_frames)
             sock.setsockopt(SOL_PACKET, PACKET_RX_RING, rx)
             sock.setsockopt(SOL_PACKET, PACKET_TX_RING, tx)
+            # a frame the kernel refuses (too big for the link) is skipped, not retried
+            # forever at the head of the ring
+            sock.setsockopt(SOL_PACKET, PACKET_LOSS, 1)
             self._map = mmap.mmap(
                 sock.fileno(),
                 (frames + tx_frames) * frame_size,
@@ -79,8 +81,6 @@ class RingSocket(PacketSocket):
         self._tx_n = tx_frames
         self._tx_head = 0
         self._tx_pending = 0
-        self.truncated = 0  # frames longer than a slot (counted, not forwarded)
-        self.tx_rejected = 0  # frames the kernel refused (TP_STATUS_WRONG_FORMAT)
 
     def receive(self, limit: int) -> list[Received]:
         """Take up to `limit` ready frames from the RX ring and hand the slots back."""
@@ -119,9 +119,7 @@ class RingSocket(PacketSocket):
         m = self._map
         off = self._tx_base + self._tx_head * self._frame
         status = _STATUS.unpack_from(m, off)[0]
-        if status == TP_STATUS_WRONG_FORMAT:
-            self.tx_rejected += 1
-        elif status != TP_STATUS_AVAILABLE:
+        if status not in (TP_STATUS_AVAILABLE, TP_STATUS_WRONG_FORMAT):
             self.flush()
             status = _STATUS.unpack_from(m, off)[0]
             if status not in (TP_STATUS_AVAILABLE, TP_STATUS_WRONG_FORMAT):
