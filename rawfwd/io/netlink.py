@@ -375,6 +375,7 @@ class FibResolver:
 
     def _run(self) -> None:
         work = _Work()
+        failed_once: set[int] = set()  # sources whose lookup broke a socket once
         fib: _Fib | None = None
         complain_open, complain_lookup = _Complaint(), _Complaint()
         failures = 0  # in a row: lookups, then opening
@@ -399,15 +400,21 @@ class FibResolver:
                     try:
                         answers[source] = fib.toward(source)
                         failures = 0
-                    except Exception as exc:  # this one gets None, the rest a fresh socket
+                        failed_once.discard(source)
+                    except Exception as exc:  # ask once more on a fresh socket, then None
                         failures += 1
-                        answers[source] = None
                         complain_lookup(
                             "FIB lookup of %s failed: %s", IPv4Address(source), _describe(exc)
                         )
                         fib.close()
                         fib = None
-                        work.retry(chunk[index + 1 :])
+                        if source in failed_once:
+                            failed_once.discard(source)
+                            answers[source] = None
+                            work.retry(chunk[index + 1 :])
+                        else:
+                            failed_once.add(source)
+                            work.retry(chunk[index:])
                         break
                 if not _post(self._token, self._on_answers, answers):
                     return
