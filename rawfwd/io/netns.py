@@ -15,12 +15,14 @@ import secrets
 import socket
 import subprocess
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
+from typing import TypeVar
 
 from ..errors import RawfwdError
 
 _CLONE_NEWNET = 0x40000000
+T = TypeVar("T")
 
 
 def _setns(path: str) -> None:
@@ -34,24 +36,29 @@ def _setns(path: str) -> None:
         os.close(fd)
 
 
-def socket_in(netns: str, family: int, kind: int, proto: int = 0) -> socket.socket:
-    """A socket created inside network namespace `netns` (usable from any thread)."""
-    result: list[socket.socket | BaseException] = []
+def in_netns(netns: str, make: Callable[[], T]) -> T:
+    """`make()` run inside network namespace `netns`: what it creates (sockets) stays there."""
+    result: list[T] = []
+    error: list[BaseException] = []
 
-    def make() -> None:
+    def run() -> None:
         try:
             _setns(f"/run/netns/{netns}")
-            result.append(socket.socket(family, kind, proto))
+            result.append(make())
         except BaseException as exc:
-            result.append(exc)
+            error.append(exc)
 
-    thread = threading.Thread(target=make)
+    thread = threading.Thread(target=run)
     thread.start()
     thread.join()
-    made = result[0]
-    if isinstance(made, BaseException):
-        raise made
-    return made
+    if error:
+        raise error[0]
+    return result[0]
+
+
+def socket_in(netns: str, family: int, kind: int, proto: int = 0) -> socket.socket:
+    """A socket created inside network namespace `netns` (usable from any thread)."""
+    return in_netns(netns, lambda: socket.socket(family, kind, proto))
 
 
 def ip(*args: str, netns: str | None = None) -> None:

@@ -58,13 +58,13 @@ class RingSocket(PacketSocket):
         block = max(frame_size * 32, mmap.PAGESIZE)
         try:
             sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V2)
+            # a frame the kernel refuses (too big for the link) is skipped, not retried
+            # forever at the head of the ring; like the version, set before the rings exist
+            sock.setsockopt(SOL_PACKET, PACKET_LOSS, 1)
             rx = _REQ.pack(block, frames * frame_size // block, frame_size, frames)
             tx = _REQ.pack(block, tx_frames * frame_size // block, frame_size, tx_frames)
             sock.setsockopt(SOL_PACKET, PACKET_RX_RING, rx)
             sock.setsockopt(SOL_PACKET, PACKET_TX_RING, tx)
-            # a frame the kernel refuses (too big for the link) is skipped, not retried
-            # forever at the head of the ring
-            sock.setsockopt(SOL_PACKET, PACKET_LOSS, 1)
             self._map = mmap.mmap(
                 sock.fileno(),
                 (frames + tx_frames) * frame_size,
