@@ -327,7 +327,7 @@ class Forwarder:
         released, self._released = self._released, []
         out: list[Transmit] = []
         for flow, frame, end in released:
-            out.extend(self._forward(flow, frame, end, now))
+            self._forward(flow, frame, end, now, out)
         return out
 
     def _ask_waiting(self) -> None:
@@ -433,71 +433,90 @@ class Forwarder:
         (MANET own-echo detection will use it). `frame` must be `bytes` (its slices key
         the flow table). Never raises on any `frame` content.
         """
+        return self.handle_batch(ingress, (frame,), now) or _NOTHING
+
+    def handle_batch(self, ingress: str, frames: Iterable[bytes], now: float) -> list[Transmit]:
+        """Forward frames that arrived together on `ingress` at `now`, in order: what
+        `handle_frame` does for each, with the per-call work (interface, clock, sweep)
+        done once. Returns every copy to send, in order."""
+        out: list[Transmit] = []
         if now >= self._next_sweep:
             self._sweep(now)
         port = self._ports.get(ingress)
         if port is None:
-            self._unknown_if[ingress] += 1
-            return _NOTHING
-        n = len(frame)
-        port.rx_frames += 1
-        port.rx_bytes += n
-        # the common case first: IPv4 without options to 224/4; everything else is examined
-        # by _check, which names what is wrong (or allows options through)
-        if n >= 34 and frame[12] == 8 and frame[13] == 0 and frame[14] == 0x45:
-            end = 14 + ((frame[16] << 8) | frame[17])
-            total = sum(_HEADER5(frame, 14))
-            if (
-                end < 34
-                or end > n
-                or frame[30] & 0xF0 != 0xE0
-                or (total & 0xFFFF) + (total >> 16) != 0xFFFF  # no carry left after one fold
-            ):
-                reason = _check(frame, n)
-                assert isinstance(reason, DropReason)  # the fast path's tests are _check's
-                return self._drop_port(port, reason)
-        else:
-            found = _check(frame, n)
-            if isinstance(found, DropReason):
-                return self._drop_port(port, found)
-            end = found
-        if _MARTIAN_SOURCE[frame[26]] and (frame[30] != 224 or frame[31] or frame[32]):
-            # link-local groups are let through to be counted as link_local: IGMP reports
-            # may come from 0.0.0.0 (RFC 3376 section 4.2.13)
-            return self._drop_port(port, _R.BAD_SOURCE)
-        key = frame[26:34]
-        flow = port.flows.get(key)
-        if flow is None:
-            flow = self._new_flow(port, key, now)
-        flow.last = now
-        flow.packets += 1
-        flow.bytes += end - 14
-        return self._forward(flow, frame, end, now)
+            self._unknown_if[ingress] += sum(1 for _ in frames)
+            return out
+        flows = port.flows
+        forward = self._forward
+        for frame in frames:
+            n = len(frame)
+            port.rx_frames += 1
+            port.rx_bytes += n
+            # the common case first: IPv4 without options to 224/4; everything else is
+            # examined by _check, which names what is wrong (or allows options through)
+            if n >= 34 and frame[12] == 8 and frame[13] == 0 and frame[14] == 0x45:
+                end = 14 + ((frame[16] << 8) | frame[17])
+                total = sum(_HEADER5(frame, 14))
+                if (
+                    end < 34
+                    or end > n
+                    or frame[30] & 0xF0 != 0xE0
+                    or (total & 0xFFFF) + (total >> 16) != 0xFFFF  # no carry after one fold
+                ):
+                    reason = _check(frame, n)
+                    assert isinstance(reason, DropReason)  # the fast path's tests are _check's
+                    port.drops[reason] += 1
+                    continue
+            else:
+                found = _check(frame, n)
+                if isinstance(found, DropReason):
+                    port.drops[found] += 1
+                    continue
+                end = found
+            if _MARTIAN_SOURCE[frame[26]] and (frame[30] != 224 or frame[31] or frame[32]):
+                # link-local groups are let through to be counted as link_local: IGMP
+                # reports may come from 0.0.0.0 (RFC 3376 section 4.2.13)
+                port.drops[_R.BAD_SOURCE] += 1
+                continue
+            key = frame[26:34]
+            flow = flows.get(key)
+            if flow is None:
+                flow = self._new_flow(port, key, now)
+            flow.last = now
+            flow.packets += 1
+            flow.bytes += end - 14
+            forward(flow, frame, end, now, out)
+        return out
 
-    def _forward(self, flow: _Flow, frame: bytes, end: int, now: float) -> Sequence[Transmit]:
-        """Steps 3-5 for a counted, well-formed packet of `flow` ending at `frame[end]`."""
+    def _forward(
+        self, flow: _Flow, frame: bytes, end: int, now: float, out: list[Transmit]
+    ) -> None:
+        """Steps 3-5 for a counted, well-formed packet of `flow` ending at `frame[end]`:
+        its copies are appended to `out`."""
         verdict = flow.verdict
         if verdict is not None:
             queue = flow.queue
             if verdict is _R.UNRESOLVED and queue is not None and len(queue) < UNRESOLVED_HOLD:
                 queue.append((frame, end, now))
-                return _NOTHING
-            return self._drop_flow(flow, verdict)
+                return
+            self._drop_flow(flow, verdict)
+            return
         ttl = frame[22]
         # thresholds are >= 1, so TTL <= 1 allows no copy: RFC 1812 5.3.1, ipmr
         count = bisect_left(flow.thresholds, ttl)
         if count == 0:
-            return self._drop_flow(flow, _R.TTL if ttl <= 1 else _R.THRESHOLD)
+            self._drop_flow(flow, _R.TTL if ttl <= 1 else _R.THRESHOLD)
+            return
         body = frame[26:end]
         if self._dedup_on and self._seen(self._dedup_key(frame, body), now):
-            return self._drop_flow(flow, _R.DUPLICATE)
+            self._drop_flow(flow, _R.DUPLICATE)
+            return
 
         # RFC 1624 eqn. 3 for TTL - 1: HC' = ~(~HC + 0xFEFF) (see wire.ttl_decrement_checksum)
         csum = (~((frame[24] << 8) | frame[25]) & 0xFFFF) + 0xFEFF
         csum = ~((csum & 0xFFFF) + (csum >> 16)) & 0xFFFF
         head = frame[14:22] + bytes((ttl - 1, frame[23], csum >> 8, csum & 0xFF))
         egress = flow.egress
-        out = []
         for e in egress[:count] if count < len(egress) else egress:
             data = b"".join((e.eth, head, body))
             out.append(_new_tuple(Transmit, (e.name, data)))
@@ -505,8 +524,7 @@ class Forwarder:
             p.tx_frames += 1
             p.tx_bytes += len(data)
         flow.forwarded += 1
-        flow.copies += len(out)
-        return out
+        flow.copies += count
 
     def _drop_port(self, port: _Port, reason: DropReason) -> Sequence[Transmit]:
         port.drops[reason] += 1
