@@ -36,7 +36,7 @@ from typing import Any
 
 from .core.wire import udp_frame
 from .errors import RawfwdError
-from .io.netns import Lab, router_topology, socket_in
+from .io.netns import Lab, rawfwd_in, router_topology, socket_in
 
 GROUP = "239.1.2.3"
 SOURCE = "10.0.0.5"
@@ -146,27 +146,11 @@ class Bench:
                 str(self.cpu_fwd),
             ]
         elif kind != "kernel":
-            cmd = [
-                "ip",
-                "netns",
-                "exec",
-                ns,
-                sys.executable,
-                "-m",
-                "rawfwd",
-                "run",
-                "-c",
-                str(self.tmp / "rawfwd.toml"),
-                "--no-ui",
-                "--stats-interval",
-                "3600",
-                "--log-level",
-                "WARNING",
-                "--cpu",
-                str(self.cpu_fwd),
-                "--io",
-                kind,
-            ]
+            cmd = rawfwd_in(
+                ns, "run", "-c", str(self.tmp / "rawfwd.toml"), "--no-ui",
+                "--stats-interval", "3600", "--log-level", "WARNING",
+                "--cpu", str(self.cpu_fwd), "--io", kind,
+            )  # fmt: skip
         else:
             cmd = [
                 "ip",
@@ -208,18 +192,7 @@ class Bench:
                 time.sleep(0.5)  # nothing to ask: give it a moment to bind
                 return
             if kind != "kernel":
-                probe = [
-                    "ip",
-                    "netns",
-                    "exec",
-                    self.lab.ns("R"),
-                    sys.executable,
-                    "-m",
-                    "rawfwd",
-                    "show",
-                    "interfaces",
-                    "--json",
-                ]
+                probe = rawfwd_in(self.lab.ns("R"), "show", "interfaces", "--json")
             else:
                 probe = ["smcroutectl", "-u", str(self.tmp / "smcroute.sock"), "show"]
             if subprocess.run(probe, capture_output=True, check=False).returncode == 0:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .core.wire import udp_frame
 from .errors import RawfwdError
-from .io.netns import Lab, router_topology, socket_in
+from .io.netns import Lab, rawfwd_in, router_topology, socket_in
 
 ROUTED, MISROUTED = "239.1.1.1", "239.2.2.2"
 PORT = 5000
@@ -124,18 +124,7 @@ def _wait_ready(lab: Lab, router: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 15
     while router.poll() is None and time.monotonic() < deadline:
         done = subprocess.run(
-            [
-                "ip",
-                "netns",
-                "exec",
-                lab.ns("R"),
-                sys.executable,
-                "-m",
-                "rawfwd",
-                "show",
-                "interfaces",
-                "--json",
-            ],
+            rawfwd_in(lab.ns("R"), "show", "interfaces", "--json"),
             capture_output=True,
             check=False,
         )
@@ -153,18 +142,7 @@ def demo(*, duration: float | None, ui: bool | None) -> int:
         config.write_text(CONFIG)
         router_topology(lab)
         traffic = _Traffic(lab)
-        cmd = [
-            "ip",
-            "netns",
-            "exec",
-            lab.ns("R"),
-            sys.executable,
-            "-m",
-            "rawfwd",
-            "run",
-            "-c",
-            str(config),
-        ]
+        cmd = rawfwd_in(lab.ns("R"), "run", "-c", str(config))
         if ui is not None:
             cmd.append("--ui" if ui else "--no-ui")
         if ui is False:

@@ -6,7 +6,6 @@ The unit parts run unprivileged in this namespace (127.0.0.1 is local, on 'lo';
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import logging
 import os
@@ -24,7 +23,7 @@ import trio
 
 from rawfwd.io import netlink
 from rawfwd.io.netlink import FibResolver, NetlinkWatcher, _Work
-from rawfwd.io.netns import Lab
+from rawfwd.io.netns import Lab, in_netns
 
 T = TypeVar("T")
 LOCAL = int(IPv4Address("127.0.0.1"))
@@ -311,36 +310,6 @@ def test_event_socket_gets_a_big_receive_buffer() -> None:
 
 
 # -- in a network namespace ----------------------------------------------------------------
-
-
-def _setns(netns: str) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
-    try:
-        if libc.setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
-            raise OSError(ctypes.get_errno(), "setns")
-    finally:
-        os.close(fd)
-
-
-def in_netns(netns: str, make: Callable[[], T]) -> T:
-    """`make()` on a short-lived thread inside `netns`: threads it starts stay there."""
-    made: list[T] = []
-    failed: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            _setns(netns)
-            made.append(make())
-        except BaseException as exc:
-            failed.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    if failed:
-        raise failed[0]
-    return made[0]
 
 
 @contextmanager

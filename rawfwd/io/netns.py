@@ -14,6 +14,7 @@ import os
 import secrets
 import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -152,3 +153,8 @@ def router_topology(lab: Lab) -> None:
     lab.link("B", "eth0", "10.2.0.2/24", "R", "eth2", "10.2.0.1/24")
     for host, gateway in (("S", "10.0.0.1"), ("A", "10.1.0.1"), ("B", "10.2.0.1")):
         ip("route", "add", "default", "via", gateway, netns=lab.ns(host))
+
+
+def rawfwd_in(netns: str, *args: str) -> list[str]:
+    """The command line running `rawfwd ARGS` (this interpreter's) inside `netns`."""
+    return ["ip", "netns", "exec", netns, sys.executable, "-m", "rawfwd", *args]

@@ -18,17 +18,15 @@ import os
 import socket
 import struct
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rawfwd.core.wire import internet_checksum
-from rawfwd.io.netns import Lab, ip, socket_in
+from rawfwd.io.netns import Lab, ip, rawfwd_in, socket_in
 
 HOSTS = {"A": ("eth1", "10.1.0"), "B": ("eth2", "10.2.0"), "C": ("eth3", "10.3.0")}
-RAWFWD = [sys.executable, "-m", "rawfwd"]
 PORT = 5000
 
 
@@ -86,22 +84,10 @@ class RouterLab:
 
     def start(self, *extra: str) -> None:
         """Start rawfwd in R and wait until it answers with every interface up."""
-        cmd = [
-            "ip",
-            "netns",
-            "exec",
-            self.ns("R"),
-            *RAWFWD,
-            "run",
-            "-c",
-            str(self.config),
-            "--no-ui",
-            "--stats-interval",
-            "1",
-            "--log-level",
-            "DEBUG",
-            *extra,
-        ]
+        cmd = rawfwd_in(
+            self.ns("R"), "run", "-c", str(self.config), "--no-ui",
+            "--stats-interval", "1", "--log-level", "DEBUG", *extra,
+        )  # fmt: skip
         # a file, not a pipe: a chatty rawfwd must never block on a pipe nobody reads
         self._log = (self.tmp / "rawfwd.log").open("w")
         self.proc = subprocess.Popen(cmd, stderr=self._log, text=True)
@@ -120,7 +106,7 @@ class RouterLab:
     def show(self) -> dict[str, Any]:
         """`rawfwd show all --json` in R."""
         done = subprocess.run(
-            ["ip", "netns", "exec", self.ns("R"), *RAWFWD, "show", "--json"],
+            rawfwd_in(self.ns("R"), "show", "--json"),
             capture_output=True,
             text=True,
             check=False,
