@@ -20,6 +20,7 @@ Nothing here opens a socket or reads a clock: the live shell and `rawfwd replay`
 
 from __future__ import annotations
 
+import struct
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -37,7 +38,7 @@ from .wire import HEADER_WORDS, ethernet_header, format_mac, group_mac
 
 _NOTHING: Final[tuple[()]] = ()
 _NO_DROPS: Final = freeze_drops({})
-_HEADER5: Final = HEADER_WORDS[5].unpack_from  # a 20-byte header as 10 words
+_TTL_PROTO_CSUM: Final = struct.Struct("!BBH").pack  # IPv4 header bytes 8-11, patched
 _new_tuple: Final = tuple.__new__
 #: ipmr's unresolved queue: frames held per flow while its RPF lookup is pending, how long
 #: they may wait, and how many lookups may be outstanding at once.
@@ -239,7 +240,6 @@ class Forwarder:
         if self._dedup is None or self._dedup.spec != config.dedup:
             self._dedup = DuplicateCache(config.dedup)
         self._dedup_on = config.dedup.mode is not DedupMode.OFF
-        self._dedup_key = self._dedup.key
         self._seen = self._dedup.seen
         flows = self.config.flows
         self._sweep_every = min(max(flows.idle_timeout / 4, 1.0), 60.0)
@@ -448,20 +448,25 @@ class Forwarder:
             return out
         flows = port.flows
         forward = self._forward
+        from_bytes = int.from_bytes
+        count = size = 0
         for frame in frames:
             n = len(frame)
-            port.rx_frames += 1
-            port.rx_bytes += n
+            count += 1
+            size += n
             # the common case first: IPv4 without options to 224/4; everything else is
-            # examined by _check, which names what is wrong (or allows options through)
+            # examined by _check, which names what is wrong (or allows options through).
+            # The header checksum as one big integer: the ones' complement sum of its
+            # 16-bit words is the number mod 0xFFFF (2**16 = 1 mod 0xFFFF), and a valid
+            # header sums to 0xFFFF, i.e. 0 (RFC 1071 section 2; a header with version 4
+            # is never all zero, the other way to get 0)
             if n >= 34 and frame[12] == 8 and frame[13] == 0 and frame[14] == 0x45:
                 end = 14 + ((frame[16] << 8) | frame[17])
-                total = sum(_HEADER5(frame, 14))
                 if (
                     end < 34
                     or end > n
                     or frame[30] & 0xF0 != 0xE0
-                    or (total & 0xFFFF) + (total >> 16) != 0xFFFF  # no carry after one fold
+                    or from_bytes(frame[14:34], "big") % 0xFFFF
                 ):
                     reason = _check(frame, n)
                     assert isinstance(reason, DropReason)  # the fast path's tests are _check's
@@ -486,6 +491,8 @@ class Forwarder:
             flow.packets += 1
             flow.bytes += end - 14
             forward(flow, frame, end, now, out)
+        port.rx_frames += count
+        port.rx_bytes += size
         return out
 
     def _forward(
@@ -508,21 +515,20 @@ class Forwarder:
             self._drop_flow(flow, _R.TTL if ttl <= 1 else _R.THRESHOLD)
             return
         body = frame[26:end]
-        if self._dedup_on and self._seen(self._dedup_key(frame, body), now):
+        if self._dedup_on and self._seen(frame, body, now):
             self._drop_flow(flow, _R.DUPLICATE)
             return
 
         # RFC 1624 eqn. 3 for TTL - 1: HC' = ~(~HC + 0xFEFF) (see wire.ttl_decrement_checksum)
         csum = (~((frame[24] << 8) | frame[25]) & 0xFFFF) + 0xFEFF
         csum = ~((csum & 0xFFFF) + (csum >> 16)) & 0xFFFF
-        head = frame[14:22] + bytes((ttl - 1, frame[23], csum >> 8, csum & 0xFF))
+        packet = b"".join((frame[14:22], _TTL_PROTO_CSUM(ttl - 1, frame[23], csum), body))
         egress = flow.egress
         for e in egress[:count] if count < len(egress) else egress:
-            data = b"".join((e.eth, head, body))
-            out.append(_new_tuple(Transmit, (e.name, data)))
+            out.append(_new_tuple(Transmit, (e.name, e.eth + packet)))
             p = e.port
             p.tx_frames += 1
-            p.tx_bytes += len(data)
+            p.tx_bytes += end  # the copy's length: 14 header bytes + the IP packet
         flow.forwarded += 1
         flow.copies += count
 
@@ -634,7 +640,7 @@ class Forwarder:
             flows=flows,
             interfaces=ifaces,
             drops=freeze_drops(total),
-            dedup_entries=len(self._dedup) if self._dedup is not None else 0,
+            dedup_entries=self._dedup.live(now) if self._dedup is not None else 0,
             flows_evicted=self._evicted,
             flows_expired=self._expired,
         )
