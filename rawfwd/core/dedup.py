@@ -68,7 +68,8 @@ class DuplicateCache:
         packets share one with odds of about one in 2**64 / entries.
         """
         if self._by_id:  # I-DPD: (src, dst, proto, ID, fragment offset)
-            key = hash((body[:8], frame[23], frame[18:20], ((frame[20] & 0x1F) << 8) | frame[21]))
+            ident_offset = int.from_bytes(frame[18:22], "big") & 0xFFFF1FFF  # flags out
+            key = hash((body[:8], frame[23], ident_offset))
         else:  # H-DPD: the IPv4 header without TTL (byte 8) and checksum, plus the rest
             key = hash((frame[14:22], frame[23], body))
         if now >= self._rotate_at:

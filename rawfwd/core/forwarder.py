@@ -39,7 +39,6 @@ from .wire import HEADER_WORDS, ethernet_header, format_mac, group_mac
 _NOTHING: Final[tuple[()]] = ()
 _NO_DROPS: Final = freeze_drops({})
 _TTL_PROTO_CSUM: Final = struct.Struct("!BBH").pack  # IPv4 header bytes 8-11, patched
-_new_tuple: Final = tuple.__new__
 #: ipmr's unresolved queue: frames held per flow while its RPF lookup is pending, how long
 #: they may wait, and how many lookups may be outstanding at once.
 UNRESOLVED_HOLD: Final = 4
@@ -93,6 +92,7 @@ class _Port:
     """A configured interface: its link state and counters, and the flows arriving on it."""
 
     __slots__ = (
+        "box",
         "drops",
         "flows",
         "mac",
@@ -116,6 +116,8 @@ class _Port:
         self.tx_frames = 0
         self.tx_bytes = 0
         self.drops: Counter[DropReason] = Counter()
+        #: copies for this interface made by the current call, handed out at its end
+        self.box: list[bytes] = []
 
 
 class _Egress(NamedTuple):
@@ -123,6 +125,7 @@ class _Egress(NamedTuple):
     port: _Port
     eth: bytes  # prebuilt: group MAC, egress MAC, ethertype
     threshold: int
+    box: list[bytes]  # the port's
 
 
 class _Flow:
@@ -202,6 +205,7 @@ class Forwarder:
         self._ports: dict[str, _Port] = {}
         self._flows: dict[tuple[str, bytes], _Flow] = {}
         self._unknown_if: Counter[str] = Counter()
+        self._touched: list[_Port] = []  # ports with copies in their box
         self._evicted = 0
         self._expired = 0
         self._next_sweep = float("-inf")
@@ -325,10 +329,9 @@ class Forwarder:
                     self._resolve(flow)
         self._ask_waiting()
         released, self._released = self._released, []
-        out: list[Transmit] = []
         for flow, frame, end in released:
-            self._forward(flow, frame, end, now, out)
-        return out
+            self._forward(flow, frame, end, now)
+        return [Transmit(name, data) for name, copies in self._collect() for data in copies]
 
     def _ask_waiting(self) -> None:
         """Ask for sources that found no room among the MAX_RPF_PENDING outstanding ones."""
@@ -403,9 +406,8 @@ class Forwarder:
         for name in route.oifs:
             out = self._ports[name]
             if out.up and out.mac is not None and name != skip:
-                egress.append(
-                    _Egress(name, out, ethernet_header(dst, out.mac), out.spec.ttl_threshold)
-                )
+                eth = ethernet_header(dst, out.mac)
+                egress.append(_Egress(name, out, eth, out.spec.ttl_threshold, out.box))
         # lowest threshold first: the copies a TTL allows are a prefix (bisect, not a loop)
         egress.sort(key=lambda e: e.threshold)
         usable = {e.name for e in egress}
@@ -433,19 +435,24 @@ class Forwarder:
         (MANET own-echo detection will use it). `frame` must be `bytes` (its slices key
         the flow table). Never raises on any `frame` content.
         """
-        return self.handle_batch(ingress, (frame,), now) or _NOTHING
+        out = self.handle_batch(ingress, (frame,), now)
+        if not out:
+            return _NOTHING
+        return [Transmit(name, data) for name, copies in out for data in copies]
 
-    def handle_batch(self, ingress: str, frames: Iterable[bytes], now: float) -> list[Transmit]:
+    def handle_batch(
+        self, ingress: str, frames: Iterable[bytes], now: float
+    ) -> list[tuple[str, list[bytes]]]:
         """Forward frames that arrived together on `ingress` at `now`, in order: what
         `handle_frame` does for each, with the per-call work (interface, clock, sweep)
-        done once. Returns every copy to send, in order."""
-        out: list[Transmit] = []
+        done once. Returns the copies grouped by egress interface, each group in order:
+        the live shell writes a group into that interface's TX ring in one go."""
         if now >= self._next_sweep:
             self._sweep(now)
         port = self._ports.get(ingress)
         if port is None:
             self._unknown_if[ingress] += sum(1 for _ in frames)
-            return out
+            return []
         flows = port.flows
         forward = self._forward
         from_bytes = int.from_bytes
@@ -490,16 +497,26 @@ class Forwarder:
             flow.last = now
             flow.packets += 1
             flow.bytes += end - 14
-            forward(flow, frame, end, now, out)
+            forward(flow, frame, end, now)
         port.rx_frames += count
         port.rx_bytes += size
+        return self._collect() if self._touched else []
+
+    def _collect(self) -> list[tuple[str, list[bytes]]]:
+        """Hand out the copies made since the last call, per interface, and count them."""
+        out = []
+        for p in self._touched:
+            box = p.box
+            p.tx_frames += len(box)
+            p.tx_bytes += sum(map(len, box))
+            out.append((p.name, box[:]))
+            box.clear()
+        self._touched.clear()
         return out
 
-    def _forward(
-        self, flow: _Flow, frame: bytes, end: int, now: float, out: list[Transmit]
-    ) -> None:
+    def _forward(self, flow: _Flow, frame: bytes, end: int, now: float) -> None:
         """Steps 3-5 for a counted, well-formed packet of `flow` ending at `frame[end]`:
-        its copies are appended to `out`."""
+        its copies go into the egress ports' boxes."""
         verdict = flow.verdict
         if verdict is not None:
             queue = flow.queue
@@ -525,10 +542,10 @@ class Forwarder:
         packet = b"".join((frame[14:22], _TTL_PROTO_CSUM(ttl - 1, frame[23], csum), body))
         egress = flow.egress
         for e in egress[:count] if count < len(egress) else egress:
-            out.append(_new_tuple(Transmit, (e.name, e.eth + packet)))
-            p = e.port
-            p.tx_frames += 1
-            p.tx_bytes += end  # the copy's length: 14 header bytes + the IP packet
+            box = e.box
+            if not box:
+                self._touched.append(e.port)
+            box.append(e.eth + packet)
         flow.forwarded += 1
         flow.copies += count
 

@@ -40,13 +40,13 @@ import trio.lowlevel
 
 from ..config import load_config
 from ..core import FlowSnapshot, Forwarder, Snapshot
-from ..core.wire import complete_l4_checksum, parse_mac
+from ..core.wire import parse_mac
 from ..errors import RawfwdError
 from ..model import Config
 from ..ui import LinkStatus, RateTracker, View, summary_line
 from . import control
 from .netlink import FibResolver, NetlinkWatcher
-from .packet import NotEthernetError, PacketSocket, Received
+from .packet import Batch, NotEthernetError, PacketSocket
 from .ring import RingSocket
 
 log = logging.getLogger("rawfwd")
@@ -240,7 +240,7 @@ class Daemon:
                     scope.cancel()
                     return
 
-    def _forward(self, name: str, batch: list[Received]) -> None:
+    def _forward(self, name: str, batch: Batch) -> None:
         """Run one batch through the core and send the copies (one TX flush per link).
 
         Called by each receiver between its awaits: trio runs one task at a time, so the
@@ -248,18 +248,23 @@ class Daemon:
         per wakeup in `make bench`) stands between a frame and its copies.
         """
         links, touched = self.links, self._touched
-        frames = [complete_l4_checksum(r.data) if r.csum_not_ready else r.data for r in batch]
-        for egress, frame in self.forwarder.handle_batch(name, frames, self.clock()):
+        for egress, copies in self.forwarder.handle_batch(name, batch.frames, self.clock()):
             link = links[egress]
             sock = link.sock
-            if sock is not None and not link.backlog:
-                try:  # the common case, inline: into the ring (or out of the socket)
-                    sock.send(frame)
-                    touched.add(link)
-                except OSError as exc:
-                    self._send_failed(link, frame, exc)
-            else:
-                self._send(egress, frame)  # no socket, or frames already waiting
+            if sock is None or link.backlog:  # no socket, or frames already waiting
+                for frame in copies:
+                    self._send(egress, frame)
+                continue
+            touched.add(link)
+            sent, exc = sock.send_many(copies)  # the common case: all into the ring at once
+            while exc is not None:
+                self._send_failed(link, copies[sent], exc)
+                if link.backlog:  # the queue is full: the rest wait behind that frame
+                    for frame in copies[sent + 1 :]:
+                        self._defer(link, frame)
+                    break
+                more, exc = sock.send_many(copies[sent + 1 :])  # that one frame is lost
+                sent += 1 + more
         self._flush_touched()
         wanted = self.forwarder.rpf_requests()
         if wanted and self._fib is not None:

@@ -17,7 +17,10 @@ import contextlib
 import ctypes
 import socket
 import struct
+from collections.abc import Sequence
 from typing import Final, NamedTuple
+
+from ..core.wire import complete_l4_checksum
 
 ETH_P_ALL: Final = 0x0003
 SOL_PACKET: Final = 263
@@ -53,12 +56,16 @@ class NotEthernetError(OSError):
     """The interface carries no Ethernet header (tun, ppp, loopback): rawfwd cannot use it."""
 
 
-class Received(NamedTuple):
-    """One frame off the wire: its bytes and what the kernel said about it."""
+class Batch(NamedTuple):
+    """Frames off the wire, in arrival order, ready for the core.
 
-    data: bytes
-    outgoing: bool  #: sent by a local application on this interface (PACKET_OUTGOING)
-    csum_not_ready: bool  #: L4 checksum left for offload: must be completed before sending
+    Frames whose L4 checksum the kernel left for offload (TP_STATUS_CSUMNOTREADY) have it
+    completed already: sent on as they were, receivers would drop them.
+    """
+
+    frames: list[bytes]
+    #: indices in `frames` of those sent by a local application (PACKET_OUTGOING); rare
+    outgoing: list[int]
 
 
 def _attach_filter(sock: socket.socket) -> None:
@@ -98,14 +105,15 @@ class PacketSocket:
     def fileno(self) -> int:
         return self.sock.fileno()
 
-    def receive(self, limit: int) -> list[Received]:
+    def receive(self, limit: int) -> Batch:
         """Drain up to `limit` frames that are ready now (never blocks).
 
         An error (ENETDOWN when the link goes down) is raised only if no frame came first;
         the kernel reports it once, so the frames before it are not lost.
         """
         recvmsg = self.sock.recvmsg
-        frames: list[Received] = []
+        frames: list[bytes] = []
+        outgoing: list[int] = []
         for _ in range(limit):
             try:
                 data, ancdata, _flags, addr = recvmsg(65535, _CMSG_SPACE)
@@ -115,18 +123,35 @@ class PacketSocket:
                 if frames:
                     break
                 raise
-            status = 0
             for level, kind, payload in ancdata:
-                if level == SOL_PACKET and kind == PACKET_AUXDATA and len(payload) >= 4:
-                    status = _AUX.unpack_from(payload)[0]
-            frames.append(
-                Received(data, addr[2] == PACKET_OUTGOING, bool(status & TP_STATUS_CSUMNOTREADY))
-            )
-        return frames
+                if (
+                    level == SOL_PACKET
+                    and kind == PACKET_AUXDATA
+                    and len(payload) >= 4
+                    and _AUX.unpack_from(payload)[0] & TP_STATUS_CSUMNOTREADY
+                ):
+                    data = complete_l4_checksum(data)
+            if addr[2] == PACKET_OUTGOING:
+                outgoing.append(len(frames))
+            frames.append(data)
+        return Batch(frames, outgoing)
 
     def send(self, frame: bytes) -> None:
         """Send one frame on this interface; raises OSError (the shell retries ENOBUFS/EAGAIN)."""
         self.sock.send(frame)
+
+    def send_many(self, frames: Sequence[bytes]) -> tuple[int, OSError | None]:
+        """Send `frames` in order until one fails: how many went, and the error if one did.
+
+        Never raises: the caller decides per error what happens to the frames not sent.
+        """
+        send = self.sock.send
+        for i, frame in enumerate(frames):
+            try:
+                send(frame)
+            except OSError as exc:
+                return i, exc
+        return len(frames), None
 
     def flush(self) -> None:
         """Nothing to do: every send() went out at once (a ring socket batches instead)."""

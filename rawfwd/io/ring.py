@@ -17,14 +17,16 @@ import errno
 import mmap
 import socket
 import struct
+from collections.abc import Sequence
 from typing import Final
 
+from ..core.wire import complete_l4_checksum
 from .packet import (
     PACKET_OUTGOING,
     SOL_PACKET,
     TP_STATUS_CSUMNOTREADY,
+    Batch,
     PacketSocket,
-    Received,
 )
 
 PACKET_RX_RING: Final = 5
@@ -41,7 +43,7 @@ TP_STATUS_WRONG_FORMAT: Final = 4
 _HDR: Final = struct.Struct("IIIHH")  # tp_status, tp_len, tp_snaplen, tp_mac, tp_net
 _STATUS: Final = struct.Struct("I")
 _SEND: Final = struct.Struct("III")  # tp_status, tp_len, tp_snaplen of a TX slot
-_new_tuple: Final = tuple.__new__
+_FREE: Final = frozenset((TP_STATUS_AVAILABLE, TP_STATUS_WRONG_FORMAT))  # slot takes a frame
 _TX_DATA: Final = 32  # TPACKET2_HDRLEN - sizeof(struct sockaddr_ll)
 _PKTTYPE: Final = 32 + 10  # sockaddr_ll.sll_pkttype after the aligned header
 _REQ: Final = struct.Struct("IIII")  # tpacket_req: block size, block nr, frame size, frame nr
@@ -82,12 +84,13 @@ class RingSocket(PacketSocket):
         self._tx_head = 0
         self._tx_pending = 0
 
-    def receive(self, limit: int) -> list[Received]:
+    def receive(self, limit: int) -> Batch:
         """Take up to `limit` ready frames from the RX ring and hand the slots back."""
         m, size, n = self._map, self._frame, self._rx_n
         head = self._rx_head
         unpack, pack = _HDR.unpack_from, _STATUS.pack_into
-        frames: list[Received] = []
+        frames: list[bytes] = []
+        outgoing: list[int] = []
         for _ in range(limit):
             off = head * size
             status, length, snaplen, mac, _net = unpack(m, off)
@@ -97,39 +100,69 @@ class RingSocket(PacketSocket):
                 self.truncated += 1
             else:
                 start = off + mac
-                frames.append(
-                    _new_tuple(
-                        Received,
-                        (
-                            m[start : start + snaplen],
-                            m[off + _PKTTYPE] == PACKET_OUTGOING,
-                            status & TP_STATUS_CSUMNOTREADY != 0,
-                        ),
-                    )
-                )
+                data = m[start : start + snaplen]
+                if status & TP_STATUS_CSUMNOTREADY:
+                    data = complete_l4_checksum(data)
+                if m[off + _PKTTYPE] == PACKET_OUTGOING:
+                    outgoing.append(len(frames))
+                frames.append(data)
             pack(m, off, TP_STATUS_KERNEL)
             head = head + 1 if head + 1 < n else 0
         self._rx_head = head
-        return frames
+        return Batch(frames, outgoing)
 
     def send(self, frame: bytes) -> None:
         """Put `frame` in the TX ring (sent at the next flush); BlockingIOError if full."""
-        if len(frame) > self._frame - _TX_DATA:
-            raise OSError(errno.EMSGSIZE, "frame larger than a ring slot")
-        m = self._map
-        off = self._tx_base + self._tx_head * self._frame
-        status = _STATUS.unpack_from(m, off)[0]
-        if status not in (TP_STATUS_AVAILABLE, TP_STATUS_WRONG_FORMAT):
-            self.flush()
-            status = _STATUS.unpack_from(m, off)[0]
-            if status not in (TP_STATUS_AVAILABLE, TP_STATUS_WRONG_FORMAT):
-                raise BlockingIOError(errno.EAGAIN, "TX ring full")
-        size = len(frame)
-        m[off + _TX_DATA : off + _TX_DATA + size] = frame
-        # the kernel looks at the slot only when flush() asks it to: order does not matter
-        _SEND.pack_into(m, off, TP_STATUS_SEND_REQUEST, size, size)
-        self._tx_head = self._tx_head + 1 if self._tx_head + 1 < self._tx_n else 0
-        self._tx_pending += 1
+        _, exc = self.send_many((frame,))
+        if exc is not None:
+            raise exc
+
+    def send_many(self, frames: Sequence[bytes]) -> tuple[int, OSError | None]:
+        """Put `frames` in the TX ring in order until one does not fit: how many did, and
+        why the next did not (the ring still full after a flush, or larger than a slot).
+
+        They go out at the next flush. Never raises: the caller decides what becomes of
+        the frames not taken.
+        """
+        done, full = self._put(frames, 0)
+        if full:  # the kernel has not sent the oldest slots yet: ask it to, look again
+            try:
+                self.flush()
+            except OSError as exc:
+                return done, exc
+            done, full = self._put(frames, done)
+            if full:
+                return done, BlockingIOError(errno.EAGAIN, "TX ring full")
+        if done < len(frames):
+            return done, OSError(errno.EMSGSIZE, "frame larger than a ring slot")
+        return done, None
+
+    def _put(self, frames: Sequence[bytes], start: int) -> tuple[int, bool]:
+        """Copy frames[start:] into free TX slots, marked for sending; stop at a frame too
+        large for a slot or at a slot still in use (then True). Returns where it stopped."""
+        m, size, slots, base = self._map, self._frame, self._tx_n, self._tx_base
+        limit = size - _TX_DATA
+        head = self._tx_head
+        status_of, mark = _STATUS.unpack_from, _SEND.pack_into
+        i, full = start, False
+        for i in range(start, len(frames)):
+            frame = frames[i]
+            length = len(frame)
+            off = base + head * size
+            if length > limit:
+                break
+            if status_of(m, off)[0] not in _FREE:
+                full = True
+                break
+            m[off + _TX_DATA : off + _TX_DATA + length] = frame
+            # the kernel looks at the slot only when flush() asks it to: order does not matter
+            mark(m, off, TP_STATUS_SEND_REQUEST, length, length)
+            head = head + 1 if head + 1 < slots else 0
+        else:
+            i = len(frames)
+        self._tx_pending += i - start
+        self._tx_head = head
+        return i, full
 
     def flush(self) -> None:
         """Ask the kernel to send what the TX ring holds: one system call for the batch."""

@@ -3,6 +3,7 @@ through the TX ring and in through the RX ring, and refused frames do not stall 
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import time
@@ -11,7 +12,6 @@ import pytest
 
 from rawfwd.core.wire import udp_frame
 from rawfwd.io.netns import Lab, in_netns, ip
-from rawfwd.io.packet import Received
 from rawfwd.io.ring import RingSocket
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
@@ -22,11 +22,13 @@ def _frame(n: int, size: int = 0) -> bytes:
     return udp_frame(socket.inet_aton("10.0.0.5"), socket.inet_aton("239.1.2.3"), payload, ident=n)
 
 
-def _receive(sock: RingSocket, want: int) -> list[Received]:
-    got: list[Received] = []
+def _receive(sock: RingSocket, want: int) -> list[bytes]:
+    got: list[bytes] = []
     deadline = time.monotonic() + 5
     while len(got) < want and time.monotonic() < deadline:
-        got += sock.receive(64)
+        batch = sock.receive(64)
+        assert batch.outgoing == []  # none of these was sent by this host's applications
+        got += batch.frames
         time.sleep(0.01)
     return got
 
@@ -47,14 +49,18 @@ def test_frames_cross_a_veth_pair_through_both_rings() -> None:
             tx.send(_frame(100))
             tx.flush()
             got = _receive(rx, 101)
-            assert [r.data for r in got] == [*frames, _frame(100)]
-            assert not any(r.outgoing for r in got)
+            assert got == [*frames, _frame(100)]
             for n in range(101, 700):  # more than the TX ring holds: it cycles, not stalls
                 tx.send(_frame(n))
                 if n % 50 == 0:
                     tx.flush()
             tx.flush()
             assert len(_receive(rx, 599)) == 599
+            # a batch stops at a frame larger than a slot: the ones before it are queued
+            sent, exc = tx.send_many([_frame(700), _frame(701, size=2100), _frame(702)])
+            assert (sent, getattr(exc, "errno", None)) == (1, errno.EMSGSIZE)
+            tx.flush()
+            assert _receive(rx, 1) == [_frame(700)]
         finally:
             tx.close()
             rx.close()
