@@ -65,6 +65,14 @@ def _parser() -> argparse.ArgumentParser:
         default="rings",
         help="mmap'd packet rings (default) or one system call per frame",
     )
+    run.add_argument(
+        "--busy-poll",
+        type=float,
+        default=0.0,
+        metavar="US",
+        help="after a frame, keep looking for the next one for US microseconds instead of "
+        "sleeping: lower latency for a CPU kept busy (default 0: sleep at once)",
+    )
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     _control_option(run)
 
@@ -154,6 +162,8 @@ def _run(args: argparse.Namespace) -> int:
 
         if not args.stats_interval > 0:
             raise InputError("--stats-interval must be more than 0 seconds")
+        if not 0 <= args.busy_poll <= 1_000_000:
+            raise InputError("--busy-poll must be from 0 to 1000000 microseconds")
         return run(
             args.config,
             ui=args.ui,
@@ -162,6 +172,7 @@ def _run(args: argparse.Namespace) -> int:
             log_level=args.log_level,
             cpu=args.cpu,
             rings=args.io == "rings",
+            busy_poll=args.busy_poll,
         )
     if args.command == "show":
         from .runner import show

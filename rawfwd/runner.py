@@ -47,6 +47,7 @@ def run(
     log_level: str = "INFO",
     cpu: int | None = None,
     rings: bool = True,
+    busy_poll: float = 0.0,
 ) -> int:
     """Run the forwarder in the foreground until SIGINT/SIGTERM."""
     # until the daemon's signal task runs, SIGHUP would kill the process: ignore it early
@@ -64,7 +65,12 @@ def run(
     for warning in config.warnings:
         log.warning("%s", warning)
     daemon = Daemon(
-        config_path, config, control_address=control_address, rings=rings, live_view=live
+        config_path,
+        config,
+        control_address=control_address,
+        rings=rings,
+        live_view=live,
+        busy_poll=busy_poll / 1e6,
     )
 
     async def live_table(d: Daemon) -> None:

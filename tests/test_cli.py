@@ -157,3 +157,12 @@ def test_show_without_a_running_instance_is_one_clear_line() -> None:
         "rawfwd: error: no rawfwd is running here (nothing at control socket "
         "@rawfwd-test-nobody-listens in this network namespace)\n"
     )
+
+
+@pytest.mark.parametrize("value", ["-1", "1e9", "nan"])
+def test_run_refuses_a_bad_busy_poll(tmp_path: Path, value: str) -> None:
+    config = tmp_path / "rawfwd.toml"
+    config.write_text("[interface.eth0]\n")
+    result = run("run", "-c", str(config), "--no-ui", "--busy-poll", value)
+    assert result.returncode == 2
+    assert result.stderr == ("rawfwd: error: --busy-poll must be from 0 to 1000000 microseconds\n")

@@ -61,6 +61,17 @@ def test_routed_group_reaches_route_interfaces_only(lab: RouterLab) -> None:
     assert (flow["packets"], flow["forwarded"], flow["copies"]) == (5, 5, 10)
 
 
+def test_busy_poll_forwards_the_same(tmp_path: Path) -> None:
+    with RouterLab(tmp_path, CONFIG) as router:
+        router.start("--busy-poll", "500")
+        a = router.receiver("A", GROUP)
+        tx = router.sender("S", ttl=8)
+        payloads = [b"polled %d" % i for i in range(20)]
+        for p in payloads:
+            tx.sendto(p, (GROUP, 5000))
+        assert drain(a, want=20) == payloads
+
+
 def test_wrong_interface_and_ttl_1_are_dropped_and_counted(lab: RouterLab) -> None:
     a = lab.receiver("A", GROUP)
     lab.sender("B", ttl=8).sendto(b"from the wrong side", (GROUP, 5000))
