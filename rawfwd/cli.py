@@ -123,7 +123,8 @@ def describe_config(config: Config) -> str:
     for spec in config.interfaces.values():
         extras = [f"ttl-threshold {spec.ttl_threshold}"]
         if spec.manet:
-            extras.append("manet")
+            floods = ", ".join(str(g) for g in spec.groups)
+            extras.append(f"manet (floods {floods})")
         if spec.mac is not None:
             extras.append(f"mac {format_mac(spec.mac)}")
         if spec.address is not None:

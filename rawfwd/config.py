@@ -130,6 +130,15 @@ class ConfigBuilder:
                     f"[[rpf]] {rpf.prefix} names interface {rpf.iif!r}, which is not defined "
                     f"(add an [interface.{rpf.iif}] table)",
                 )
+        if self.dedup.mode is DedupMode.OFF:
+            for spec in self.interfaces.values():
+                if spec.manet:
+                    raise config_error(
+                        spec.origin,
+                        self.path,
+                        f"interface {spec.name!r} has manet = true: flooding loops without "
+                        "duplicate detection, set [dedup] mode to hash or id",
+                    )
         seen: dict[tuple[str | None, IPv4Network | None, IPv4Network], Route] = {}
         for route in self.routes:
             for name in (route.iif, *route.oifs):
@@ -150,17 +159,6 @@ class ConfigBuilder:
                     self.path,
                     f"route {route.describe()} sends back out of its incoming interface "
                     f"{route.iif!r}; only an interface with manet = true may do that",
-                )
-            if (
-                route.iif is not None
-                and route.iif in route.oifs
-                and self.dedup.mode is DedupMode.OFF
-            ):
-                raise config_error(
-                    route.origin,
-                    self.path,
-                    f"route {route.describe()} retransmits on its incoming interface, which "
-                    "loops without duplicate detection: set [dedup] mode to hash or id",
                 )
             if len(set(route.oifs)) != len(route.oifs):
                 raise config_error(
@@ -293,10 +291,10 @@ class _TomlLines:
 
 
 _TOP_KEYS = {"interface", "route", "rpf", "dedup", "flows"}
-_IF_KEYS = {"mac", "address", "ttl_threshold", "manet"}
+_IF_KEYS = {"mac", "address", "ttl_threshold", "manet", "groups"}
 _ROUTE_KEYS = {"from", "group", "source", "to"}
 _RPF_KEYS = {"prefix", "iif"}
-_DEDUP_KEYS = {"window", "mode", "max_entries"}
+_DEDUP_KEYS = {"window", "mode", "max_entries", "max_per_flow"}
 _FLOW_KEYS = {"max_flows", "idle_timeout"}
 
 
@@ -343,12 +341,14 @@ def parse_toml(text: str, path: str) -> Config:
                 )
         _check_keys(body, _IF_KEYS, f"[{table}]", fail, table)
         try:
+            manet = _typed(body, "manet", bool, False)
             spec = InterfaceSpec(
                 name=name,
                 mac=_opt(body, "mac", str, parse_unicast_mac),
                 address=_opt(body, "address", str, IPv4Interface),
                 ttl_threshold=parse_ttl_threshold(body.get("ttl_threshold", 1)),
-                manet=_typed(body, "manet", bool, False),
+                manet=manet,
+                groups=_flood_groups(body, manet),
                 origin=origin,
             )
         except _KeyValueError as exc:
@@ -389,6 +389,24 @@ def parse_toml(text: str, path: str) -> Config:
     b.dedup = _parse_dedup(doc.get("dedup", {}), fail)
     b.flows = _parse_flows(doc.get("flows", {}), fail)
     return b.build()
+
+
+def _flood_groups(body: Mapping[str, Any], manet: bool) -> tuple[IPv4Network, ...]:
+    """`groups` of a MANET interface: what it floods (default all of 224.0.0.0/4)."""
+    if "groups" not in body:
+        return (MULTICAST_BLOCK,)
+    if not manet:
+        raise _KeyValueError("groups", "floods only on an interface with manet = true")
+    value = body["groups"]
+    if not isinstance(value, list) or not value or not all(isinstance(g, str) for g in value):
+        raise _KeyValueError("groups", "must be a list of groups or group prefixes")
+    try:
+        groups = tuple(parse_group(g) for g in value)
+    except ValueError as exc:
+        raise _KeyValueError("groups", str(exc), named=True) from None
+    if len(set(groups)) != len(groups):
+        raise _KeyValueError("groups", "names a group twice")
+    return groups
 
 
 def _array_tables(
@@ -482,9 +500,14 @@ def _parse_dedup(body: Any, fail: _Fail) -> DedupSpec:
         max_entries = _typed(body, "max_entries", int, 65536)
         if not 1 <= max_entries <= 10_000_000:
             raise _KeyValueError("max_entries", f"must be from 1 to 10000000, not {max_entries}")
+        per_flow = _typed(body, "max_per_flow", int, 1024)
+        if not 1 <= per_flow <= 10_000_000:
+            raise _KeyValueError("max_per_flow", f"must be from 1 to 10000000, not {per_flow}")
     except _KeyValueError as exc:
         raise fail(f"[dedup] {exc.key}: {exc.reason}", "dedup", exc.key) from None
-    return DedupSpec(mode=modes[mode_text], window=window, max_entries=max_entries)
+    return DedupSpec(
+        mode=modes[mode_text], window=window, max_entries=max_entries, max_per_flow=per_flow
+    )
 
 
 def _parse_flows(body: Any, fail: _Fail) -> FlowSpec:

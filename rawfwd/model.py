@@ -43,7 +43,9 @@ class InterfaceSpec:
     mac: bytes | None = None  #: replay only; live mode reads the real MAC
     address: IPv4Interface | None = None  #: replay only; live mode reads the real address
     ttl_threshold: int = 1  #: forward only if arriving TTL > threshold (ipmr semantics)
-    manet: bool = False  #: may retransmit on the arrival interface
+    manet: bool = False  #: floods: retransmits on the arrival interface (RFC 6621)
+    #: groups a MANET interface floods; 224.0.0.0/24 only by an entry inside it (RFC 5771)
+    groups: tuple[IPv4Network, ...] = (MULTICAST_BLOCK,)
     origin: Origin | None = None
 
 
@@ -99,7 +101,9 @@ class DedupSpec:
 
     mode: DedupMode = DedupMode.HASH
     window: float = 5.0  #: seconds a packet is remembered
-    max_entries: int = 65536  #: bound on remembered packets (oldest evicted first)
+    max_entries: int = 65536  #: bound on remembered packets, all flows together
+    #: bound per (source, group), so one flow cannot flush the others (at most max_entries)
+    max_per_flow: int = 1024
 
 
 @dataclass(frozen=True, slots=True)

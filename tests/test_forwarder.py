@@ -665,13 +665,13 @@ def test_manet_retransmits_on_arrival_interface() -> None:
         Transmit("eth0", expected_forward(frame, "eth0", GROUP)),
         Transmit("eth1", expected_forward(frame, "eth1", GROUP)),
     ]
-    # A neighbour relays our copy back to us: recognised as a duplicate, not relayed again.
+    # Our own copy heard back (our MAC as its source): an own echo, never relayed.
     assert fwd.handle_frame("eth0", out[0].frame, 1.01) == ()
     # A neighbour's relay of the original with a lower TTL and its own MAC: same answer.
     relayed = udp_frame(SRC, GROUP, ttl=6, src_mac=bytes.fromhex("020000cccccc"))
     assert fwd.handle_frame("eth0", relayed, 1.02) == ()
     snap = fwd.snapshot(1.02)
-    assert flow(snap, "eth0").drops == {R.DUPLICATE: 2}
+    assert flow(snap, "eth0").drops == {R.OWN_ECHO: 1, R.DUPLICATE: 1}
     assert iface(snap, "eth0").tx_frames == 1
     assert iface(snap, "eth0").rx_frames == 3
 

@@ -74,7 +74,7 @@ def test_manet_self_route_needs_duplicate_detection() -> None:
     )
     with pytest.raises(ConfigError) as err:
         parse_toml(text, "t.toml")
-    assert err.value.line == line_of(text, "[[route]]")
+    assert err.value.line == line_of(text, "[interface.radio0]")
     assert "loops without duplicate detection" in err.value.reason
     assert parse_toml(text.replace('"off"', '"id"'), "t.toml").dedup.mode.value == "id"
 

@@ -23,18 +23,30 @@ from __future__ import annotations
 from ..model import DedupMode, DedupSpec
 
 
+class DedupPool:
+    """How many identities all the caches of one forwarder hold: the global bound."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+_EMPTY: dict[int, float] = {}  # the generation before the first: never written to
+
+
 class DuplicateCache:
-    """A bounded set of recently seen packet identities with an injected clock.
+    """A bounded set of recently seen packet identities of one flow, with an injected clock.
 
     Two generations of dicts (identity -> time first seen): `cur` holds what was recorded
     since it was started, `prev` the generation before. `cur` is replaced (and `prev`
-    dropped whole) after `window` seconds or when the bound is reached, so every entry of
-    `cur` is still within its window and only `prev` needs a time check. The old `prev` is
-    older than the window when it goes by time; when it goes by size, the oldest half of
-    what is remembered is forgotten early: that is the bound at work. Per packet this is
-    two dict probes and one store; `make bench-core` chose it over a dict with an expiry
-    deque (a tuple and a deque entry per packet, about 1 us) and over cachetools' TTLCache
-    (several microseconds of bookkeeping per packet).
+    dropped whole) after `window` seconds or when the flow's bound is reached, so every
+    entry of `cur` is still within its window and only `prev` needs a time check. The old
+    `prev` is older than the window when it goes by time; when it goes by size, the oldest
+    half of what the flow remembers is forgotten early: that is the bound at work. Per
+    packet this is two dict probes and one store; `make bench-core` chose it over a dict
+    with an expiry deque (a tuple and a deque entry per packet, about 1 us) and over
+    cachetools' TTLCache (several microseconds of bookkeeping per packet).
     """
 
     __slots__ = (
@@ -42,23 +54,25 @@ class DuplicateCache:
         "_cur",
         "_half",
         "_max",
+        "_pool",
         "_prev",
         "_room",
         "_rotate_at",
         "_window",
-        "spec",
+        "users",
     )
 
-    def __init__(self, spec: DedupSpec) -> None:
-        self.spec = spec
+    def __init__(self, spec: DedupSpec, pool: DedupPool | None = None) -> None:
         self._window = spec.window
-        self._max = spec.max_entries
-        self._half = (spec.max_entries + 1) // 2
+        self._max = min(spec.max_per_flow, spec.max_entries)
+        self._half = (self._max + 1) // 2
         self._by_id = spec.mode is DedupMode.ID
+        self._pool = pool if pool is not None else DedupPool()
         self._cur: dict[int, float] = {}
-        self._prev: dict[int, float] = {}
+        self._prev = _EMPTY
         self._room = self._half
         self._rotate_at = float("-inf")
+        self.users = 0  #: flows (one per arrival interface) sharing this cache
 
     def seen(self, frame: bytes, body: bytes, now: float) -> bool:
         """True if the packet in `frame` was recorded within the window; else record it now.
@@ -84,32 +98,29 @@ class DuplicateCache:
             self._rotate(now)
             cur = self._cur
         cur[key] = now
+        self._pool.count += 1
         return False
 
     def _rotate(self, now: float) -> None:
         """Start a new generation; the one before the current is forgotten."""
-        self._prev = self._cur
+        self._pool.count -= len(self._prev)
+        self._prev = self._cur if self._cur else _EMPTY
         self._cur = {}
         self._rotate_at = now + self._window
         room = min(self._half, self._max - len(self._prev))
-        if room <= 0:  # max_entries 1: nothing of the old generation may stay
-            self._prev = {}
+        if room <= 0:  # a bound of 1: nothing of the old generation may stay
+            self._pool.count -= len(self._prev)
+            self._prev = _EMPTY
             room = self._half
         self._room = room
+
+    def clear(self) -> None:
+        """Forget everything (the global bound was reached, or the flow went away)."""
+        self._pool.count -= len(self._cur) + len(self._prev)
+        self._cur = {}
+        self._prev = _EMPTY
+        self._room = self._half
 
     def __len__(self) -> int:
         """Identities held, expired ones not yet dropped included: the memory in use."""
         return len(self._cur) + len(self._prev)
-
-    def live(self, now: float) -> int:
-        """Identities still within their window at `now` (for snapshots, not per packet)."""
-        horizon = now - self._window
-        start = self._rotate_at - self._window  # when `cur` began; all of `prev` is older
-        count = (
-            len(self._cur)
-            if now < self._rotate_at
-            else sum(1 for first in self._cur.values() if first > horizon)
-        )
-        if start > horizon:
-            count += sum(1 for first in self._prev.values() if first > horizon)
-        return count

@@ -20,23 +20,27 @@ Nothing here opens a socket or reads a clock: the live shell and `rawfwd replay`
 
 from __future__ import annotations
 
+import itertools
 import struct
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from ipaddress import IPv4Network
 from typing import Final, NamedTuple
 
 from cachetools import LRUCache
 
-from ..model import Config, DedupMode, InterfaceSpec, Route
-from .dedup import DuplicateCache
+from ..model import Config, DedupMode, Route
+from .dedup import DedupPool, DuplicateCache
+from .mesh import FloodGroups, RelayPolicy
 from .reasons import DropReason
+from .state import Egress, Flow, Port
 from .stats import FlowSnapshot, InterfaceSnapshot, Snapshot, freeze_drops
-from .table import RPF_PENDING, RouteTable, RpfAnswer
+from .table import RPF_PENDING, RouteTable, RpfAnswer, RpfFunc
 from .wire import HEADER_WORDS, ethernet_header, format_mac, group_mac
 
 _NOTHING: Final[tuple[()]] = ()
+_FIRST: Final = (0,)  # handle_frame's `outgoing` for its one frame
 _NO_DROPS: Final = freeze_drops({})
 _TTL_PROTO_CSUM: Final = struct.Struct("!BBH").pack  # IPv4 header bytes 8-11, patched
 #: ipmr's unresolved queue: frames held per flow while its RPF lookup is pending, how long
@@ -88,90 +92,6 @@ class Transmit(NamedTuple):
     frame: bytes
 
 
-class _Port:
-    """A configured interface: its link state and counters, and the flows arriving on it."""
-
-    __slots__ = (
-        "box",
-        "drops",
-        "flows",
-        "mac",
-        "name",
-        "rx_bytes",
-        "rx_frames",
-        "spec",
-        "tx_bytes",
-        "tx_frames",
-        "up",
-    )
-
-    def __init__(self, spec: InterfaceSpec) -> None:
-        self.name = spec.name
-        self.spec = spec
-        self.mac: bytes | None = spec.mac
-        self.up = True
-        self.flows: dict[bytes, _Flow] = {}
-        self.rx_frames = 0
-        self.rx_bytes = 0
-        self.tx_frames = 0
-        self.tx_bytes = 0
-        self.drops: Counter[DropReason] = Counter()
-        #: copies for this interface made by the current call, handed out at its end
-        self.box: list[bytes] = []
-
-
-class _Egress(NamedTuple):
-    name: str
-    port: _Port
-    eth: bytes  # prebuilt: group MAC, egress MAC, ethertype
-    threshold: int
-    box: list[bytes]  # the port's
-
-
-class _Flow:
-    """Per-(ingress, source, group) state: the cached decision and the counters."""
-
-    __slots__ = (
-        "bytes",
-        "copies",
-        "drops",
-        "egress",
-        "first",
-        "forwarded",
-        "group",
-        "key",
-        "last",
-        "oifs",
-        "packets",
-        "port",
-        "queue",
-        "route",
-        "source",
-        "thresholds",
-        "verdict",
-    )
-
-    def __init__(self, port: _Port, key: bytes, now: float) -> None:
-        self.port = port
-        self.key = key
-        self.source = int.from_bytes(key[:4], "big")
-        self.group = int.from_bytes(key[4:], "big")
-        self.route: Route | None = None
-        self.verdict: DropReason | None = None
-        self.egress: tuple[_Egress, ...] = ()
-        self.thresholds: tuple[int, ...] = ()  # of `egress`, ascending
-        self.oifs: tuple[str, ...] = ()  # egress names in the route's order, for display
-        self.first = now
-        self.last = now
-        self.packets = 0
-        self.bytes = 0
-        self.forwarded = 0
-        self.copies = 0
-        self.drops: Counter[DropReason] | None = None  # created at the first drop: memory
-        #: frames held while the RPF lookup is pending (ipmr's unresolved queue), else None
-        self.queue: list[tuple[bytes, int, float]] | None = None
-
-
 class Forwarder:
     """Pure multicast forwarding state machine; see the module docstring for the rules."""
 
@@ -194,18 +114,24 @@ class Forwarder:
         self._rpf_known: LRUCache[int, str | None] = LRUCache(maxsize=1)
         self._rpf_asked: dict[int, float] = {}  # sources handed to the caller, and when
         self._rpf_new: list[int] = []  # sources not yet handed to the caller
-        self._unresolved: dict[tuple[str, bytes], _Flow] = {}
-        self._released: list[tuple[_Flow, bytes, int]] = []  # held frames now decided
-        self._dedup: DuplicateCache | None = None
+        self._unresolved: dict[tuple[str, bytes, bool], Flow] = {}
+        self._released: list[tuple[Flow, bytes, int]] = []  # held frames now decided
+        #: duplicate caches by (source, group), shared by the flows of every ingress
+        self._dedup: dict[bytes, DuplicateCache] = {}
+        self._dedup_pool = DedupPool()
+        self._dedup_spec = config.dedup
         self._egress_cache: dict[
-            tuple[int, int, str | None],
-            tuple[tuple[_Egress, ...], tuple[int, ...], tuple[str, ...]],
+            tuple[int, int, str | None, bool],
+            tuple[tuple[Egress, ...], tuple[int, ...], tuple[str, ...]],
         ] = {}
         self._route_text: dict[int, str] = {}
-        self._ports: dict[str, _Port] = {}
-        self._flows: dict[tuple[str, bytes], _Flow] = {}
+        self._ports: dict[str, Port] = {}
+        self._flows: dict[tuple[str, bytes, bool], Flow] = {}
+        self._relay = RelayPolicy()
+        self._live_addresses: frozenset[int] | None = None  # set by the live shell
+        self._local: frozenset[int] = frozenset()  # this host's addresses
         self._unknown_if: Counter[str] = Counter()
-        self._touched: list[_Port] = []  # ports with copies in their box
+        self._touched: list[Port] = []  # ports with copies in their box
         self._evicted = 0
         self._expired = 0
         self._next_sweep = float("-inf")
@@ -221,7 +147,7 @@ class Forwarder:
         for name, spec in config.interfaces.items():
             port = old.get(name)
             if port is None:
-                port = _Port(spec)
+                port = Port(spec)
             else:
                 port.spec = spec
                 if spec.mac is not None:
@@ -231,6 +157,12 @@ class Forwarder:
             if flow.port.name not in self._ports:
                 del self._flows[key]
                 self._unresolved.pop(key, None)
+                self._detach_dedup(flow)
+        self._flooding = [
+            (port, FloodGroups(port.spec.groups))
+            for port in self._ports.values()
+            if port.spec.manet
+        ]
         self._table = RouteTable(config.routes)
         if self._rpf_known.maxsize != 4 * config.flows.max_flows:  # a few answers per flow
             self._rpf_known = LRUCache(maxsize=4 * config.flows.max_flows)
@@ -241,15 +173,33 @@ class Forwarder:
             for name, spec in config.interfaces.items()
             if spec.address is not None
         )
-        if self._dedup is None or self._dedup.spec != config.dedup:
-            self._dedup = DuplicateCache(config.dedup)
+        if config.dedup != self._dedup_spec:  # a new kind of cache: start afresh
+            for flow in self._flows.values():
+                self._detach_dedup(flow)
+            self._dedup_spec = config.dedup
+            self._dedup_pool = DedupPool()
         self._dedup_on = config.dedup.mode is not DedupMode.OFF
-        self._seen = self._dedup.seen
+        for flow in self._flows.values():
+            if flow.seen is None:
+                self._attach_dedup(flow)
+        self._relay = self._relay_policy()
+        self._local = (
+            self._live_addresses
+            if self._live_addresses is not None
+            else frozenset(
+                int(spec.address.ip)
+                for spec in config.interfaces.values()
+                if spec.address is not None
+            )
+        )
         flows = self.config.flows
         self._sweep_every = min(max(flows.idle_timeout / 4, 1.0), 60.0)
         self._next_sweep = float("-inf")
         self._resolve_all()
         self._drop_released()
+
+    def _relay_policy(self) -> RelayPolicy:
+        return RelayPolicy(p.mac for p in self._ports.values() if p.mac is not None)
 
     def set_link(self, name: str, *, up: bool | None = None, mac: bytes | None = None) -> None:
         """Tell the core an interface went up/down or what its MAC is (live mode)."""
@@ -261,8 +211,55 @@ class Forwarder:
         if (new_up, new_mac) == (port.up, port.mac):
             return  # nothing changed: no flow needs deciding again
         port.up, port.mac = new_up, new_mac
+        self._relay = self._relay_policy()
         self._resolve_all()
         self._drop_released()
+
+    def set_local_addresses(self, addresses: Iterable[int]) -> None:
+        """Tell the core this host's IPv4 addresses (live mode; replay takes the configured
+        `address`es): a MANET frame from one of them is our own packet heard back."""
+        new = frozenset(addresses)
+        if new != self._local:
+            self._live_addresses = self._local = new
+            self._resolve_all()
+            self._drop_released()
+
+    # -- duplicate caches, one per (source, group) -------------------------------------------
+
+    def _attach_dedup(self, flow: Flow) -> None:
+        """Give `flow` its (source, group)'s duplicate cache: the same packet arriving on
+        two interfaces, or sent by us and heard back, is one packet (RFC 6621 section 6)."""
+        if not self._dedup_on:
+            return
+        cache = self._dedup.get(flow.key)
+        if cache is None:
+            cache = self._dedup[flow.key] = DuplicateCache(self._dedup_spec, self._dedup_pool)
+        cache.users += 1
+        flow.seen = cache.seen
+
+    def _detach_dedup(self, flow: Flow) -> None:
+        if flow.seen is None:
+            return
+        flow.seen = None
+        cache = self._dedup.get(flow.key)
+        if cache is not None:
+            cache.users -= 1
+            if cache.users <= 0:
+                cache.clear()
+                del self._dedup[flow.key]
+
+    def _trim_dedup(self) -> None:
+        """Over `[dedup] max_entries` in all: forget the oldest flows' caches first, down to
+        7/8 of the bound so this runs once per many packets, not once per packet."""
+        pool, caches = self._dedup_pool, self._dedup
+        target = self._dedup_spec.max_entries - self._dedup_spec.max_entries // 8
+        while pool.count > target and caches:
+            for key in list(itertools.islice(caches, 64)):
+                cache = caches.pop(key)
+                cache.clear()
+                caches[key] = cache  # to the back of the queue
+                if pool.count <= target:
+                    return
 
     def _resolve_all(self) -> None:
         self._egress_cache.clear()
@@ -357,18 +354,28 @@ class Forwarder:
                 flow.queue = kept
         self._ask_waiting()
 
-    def _resolve(self, flow: _Flow) -> None:
-        """Decide, once per flow, where its packets go (or why they don't)."""
+    def _resolve(self, flow: Flow) -> None:
+        """Decide, once per flow, where its packets go (or why they don't).
+
+        On a MANET interface RPF does not apply, duplicate detection is what ends a flood
+        (RFC 6621 section 5): a route without `from` serves it as if RPF said yes, and the
+        MANET interfaces that flood the group are added. A local flow (its frames were
+        sent by an application here) never goes back out of its own interface: the kernel
+        has sent it there already, exactly once.
+        """
         port = flow.port
-        key = (port.name, flow.key)
-        found = self._table.lookup(port.name, flow.source, flow.group, self._rpf)
-        flow.route = found.route
-        flow.verdict = found.reason
-        flow.egress = ()
-        flow.thresholds = ()
-        flow.oifs = ()
-        if found.reason is not _R.LINK_LOCAL and _MARTIAN_SOURCE[flow.source >> 24]:
-            flow.route, flow.verdict = None, _R.BAD_SOURCE
+        key = flow.table_key
+        manet = port.spec.manet
+        rpf: RpfFunc = self._rpf if not manet else lambda _source: port.name
+        found = self._table.lookup(port.name, flow.source, flow.group, rpf)
+        flow.route, flow.verdict = found.route, found.reason
+        flow.egress, flow.thresholds, flow.oifs = (), (), ()
+        flow.mesh = manet and not flow.local
+        flow.flood = manet and any(groups.floods(flow.group) for _, groups in self._flooding)
+        if _MARTIAN_SOURCE[flow.source >> 24] and (found.reason is not _R.LINK_LOCAL or flow.flood):
+            flow.route, flow.verdict, flow.flood = None, _R.BAD_SOURCE, False
+        elif flow.mesh and flow.source in self._local:  # ours, relayed back by a neighbour
+            flow.route, flow.verdict, flow.flood = None, _R.OWN_ECHO, False
         if flow.verdict is _R.UNRESOLVED:
             if flow.queue is None:
                 flow.queue = []
@@ -380,41 +387,51 @@ class Forwarder:
             self._unresolved.pop(key, None)
             self._released.extend((flow, frame, end) for frame, end, _ in flow.queue)
             flow.queue = None
-        if flow.route is None or flow.verdict is not None:
+        route = flow.route if flow.verdict is None else None
+        if route is None and not flow.flood:
             return
         # a route without `from` serves every ingress RPF allows: the arrival interface is
         # left out of its copies unless it is a MANET interface (same-interface relay)
-        skip = None if flow.route.iif is not None or port.spec.manet else port.name
-        cache_key = (id(flow.route), flow.group, skip)
+        rpf_route = route is not None and route.iif is None
+        skip = port.name if flow.local or (rpf_route and not manet) else None
+        cache_key = (id(route) if route is not None else 0, flow.group, skip, flow.flood)
         shared = self._egress_cache.get(cache_key)
         if shared is None:
-            shared = self._egress_for(flow.route, flow.group, skip)
+            shared = self._egress_for(route, flow.group, skip, flow.flood)
             self._egress_cache[cache_key] = shared
         flow.egress, flow.thresholds, flow.oifs = shared
-        if not flow.egress:
-            flow.verdict = _R.NO_EGRESS
+        flow.route = route
+        flow.verdict = None if flow.egress else _R.NO_EGRESS
 
     def _egress_for(
-        self, route: Route, group: int, skip: str | None
-    ) -> tuple[tuple[_Egress, ...], tuple[int, ...], tuple[str, ...]]:
-        """Egress list (prebuilt headers), thresholds and names for `route` and `group`.
+        self, route: Route | None, group: int, skip: str | None, flood: bool
+    ) -> tuple[tuple[Egress, ...], tuple[int, ...], tuple[str, ...]]:
+        """Egress list (prebuilt headers), thresholds and names for `route` and `group`,
+        plus the MANET interfaces flooding `group` if `flood`.
 
         Shared by every flow of that route and group (many sources cost one entry).
         """
+        names = list(route.oifs) if route is not None else []
+        if flood:
+            names += [
+                p.name
+                for p, groups in self._flooding
+                if p.name not in names and groups.floods(group)
+            ]
         dst = group_mac(group)
         egress = []
-        for name in route.oifs:
+        for name in names:
             out = self._ports[name]
             if out.up and out.mac is not None and name != skip:
                 eth = ethernet_header(dst, out.mac)
-                egress.append(_Egress(name, out, eth, out.spec.ttl_threshold, out.box))
+                egress.append(Egress(name, out, eth, out.spec.ttl_threshold, out.box))
         # lowest threshold first: the copies a TTL allows are a prefix (bisect, not a loop)
         egress.sort(key=lambda e: e.threshold)
         usable = {e.name for e in egress}
         return (
             tuple(egress),
             tuple(e.threshold for e in egress),
-            tuple(name for name in route.oifs if name in usable),
+            tuple(name for name in names if name in usable),
         )
 
     def _drop_released(self) -> None:
@@ -430,30 +447,50 @@ class Forwarder:
     ) -> Sequence[Transmit]:
         """Forward one Ethernet frame that arrived on `ingress` at time `now`.
 
-        `outgoing` marks a frame sent by a local application (PACKET_OUTGOING). For now it
-        changes nothing: such a frame is forwarded like one that arrived on `ingress`
-        (MANET own-echo detection will use it). `frame` must be `bytes` (its slices key
-        the flow table). Never raises on any `frame` content.
+        `outgoing` marks a frame sent by an application on this host (PACKET_OUTGOING):
+        the kernel has sent it on `ingress` already, so it goes everywhere else it should,
+        and is remembered so that neighbours relaying it back are recognised. `frame` must
+        be `bytes` (its slices key the flow table). Never raises on any `frame` content.
         """
-        out = self.handle_batch(ingress, (frame,), now)
+        out = self.handle_batch(ingress, (frame,), now, _FIRST if outgoing else ())
         if not out:
             return _NOTHING
         return [Transmit(name, data) for name, copies in out for data in copies]
 
     def handle_batch(
-        self, ingress: str, frames: Iterable[bytes], now: float
+        self,
+        ingress: str,
+        frames: Sequence[bytes],
+        now: float,
+        outgoing: Collection[int] = (),
     ) -> list[tuple[str, list[bytes]]]:
         """Forward frames that arrived together on `ingress` at `now`, in order: what
         `handle_frame` does for each, with the per-call work (interface, clock, sweep)
-        done once. Returns the copies grouped by egress interface, each group in order:
-        the live shell writes a group into that interface's TX ring in one go."""
+        done once. `outgoing`: the indices of frames sent by applications on this host.
+        Returns the copies grouped by egress interface, each group in order: the live
+        shell writes a group into that interface's TX ring in one go."""
         if now >= self._next_sweep:
             self._sweep(now)
         port = self._ports.get(ingress)
         if port is None:
-            self._unknown_if[ingress] += sum(1 for _ in frames)
+            self._unknown_if[ingress] += len(frames)
             return []
-        flows = port.flows
+        if not outgoing:
+            self._receive(port, frames, now, False)
+        else:  # runs of received and of local frames, in their order
+            marks = set(outgoing)
+            start = 0
+            for i in range(1, len(frames) + 1):
+                if i == len(frames) or (i in marks) != (start in marks):
+                    self._receive(port, frames[start:i], now, start in marks)
+                    start = i
+        if self._dedup_pool.count > self._dedup_spec.max_entries:
+            self._trim_dedup()
+        return self._collect() if self._touched else []
+
+    def _receive(self, port: Port, frames: Sequence[bytes], now: float, local: bool) -> None:
+        """Steps 1-2 for each frame; `local`: sent by this host's applications."""
+        flows = port.local_flows if local else port.flows
         forward = self._forward
         from_bytes = int.from_bytes
         count = size = 0
@@ -493,14 +530,13 @@ class Forwarder:
             key = frame[26:34]
             flow = flows.get(key)
             if flow is None:
-                flow = self._new_flow(port, key, now)
+                flow = self._new_flow(port, key, now, local)
             flow.last = now
             flow.packets += 1
             flow.bytes += end - 14
             forward(flow, frame, end, now)
         port.rx_frames += count
         port.rx_bytes += size
-        return self._collect() if self._touched else []
 
     def _collect(self) -> list[tuple[str, list[bytes]]]:
         """Hand out the copies made since the last call, per interface, and count them."""
@@ -514,7 +550,7 @@ class Forwarder:
         self._touched.clear()
         return out
 
-    def _forward(self, flow: _Flow, frame: bytes, end: int, now: float) -> None:
+    def _forward(self, flow: Flow, frame: bytes, end: int, now: float) -> None:
         """Steps 3-5 for a counted, well-formed packet of `flow` ending at `frame[end]`:
         its copies go into the egress ports' boxes."""
         verdict = flow.verdict
@@ -525,6 +561,11 @@ class Forwarder:
                 return
             self._drop_flow(flow, verdict)
             return
+        if flow.mesh:  # RFC 6621: relay only what a neighbour sent, as the policy says
+            verdict = self._relay.verdict(frame[6:12])
+            if verdict is not None:
+                self._drop_flow(flow, verdict)
+                return
         ttl = frame[22]
         # thresholds are >= 1, so TTL <= 1 allows no copy: RFC 1812 5.3.1, ipmr
         count = bisect_left(flow.thresholds, ttl)
@@ -532,7 +573,8 @@ class Forwarder:
             self._drop_flow(flow, _R.TTL if ttl <= 1 else _R.THRESHOLD)
             return
         body = frame[26:end]
-        if self._dedup_on and self._seen(frame, body, now):
+        seen = flow.seen
+        if seen is not None and seen(frame, body, now):
             self._drop_flow(flow, _R.DUPLICATE)
             return
 
@@ -548,12 +590,9 @@ class Forwarder:
             box.append(e.eth + packet)
         flow.forwarded += 1
         flow.copies += count
+        flow.port.relayed += 1
 
-    def _drop_port(self, port: _Port, reason: DropReason) -> Sequence[Transmit]:
-        port.drops[reason] += 1
-        return _NOTHING
-
-    def _drop_flow(self, flow: _Flow, reason: DropReason) -> Sequence[Transmit]:
+    def _drop_flow(self, flow: Flow, reason: DropReason) -> Sequence[Transmit]:
         drops = flow.drops
         if drops is None:
             drops = flow.drops = Counter()
@@ -561,17 +600,18 @@ class Forwarder:
         flow.port.drops[reason] += 1
         return _NOTHING
 
-    def _new_flow(self, port: _Port, key: bytes, now: float) -> _Flow:
+    def _new_flow(self, port: Port, key: bytes, now: float, local: bool) -> Flow:
         flows = self._flows
         if len(flows) >= self.config.flows.max_flows:
             oldest = next(iter(flows))
             self._retire(flows.pop(oldest))
             self._evicted += 1
-        flow = _Flow(port, key, now)
+        flow = Flow(port, key, now, local)
         self._clock = now
         self._resolve(flow)
-        port.flows[key] = flow
-        flows[(port.name, key)] = flow
+        self._attach_dedup(flow)
+        (port.local_flows if local else port.flows)[key] = flow
+        flows[flow.table_key] = flow
         return flow
 
     def _sweep(self, now: float) -> None:
@@ -588,20 +628,21 @@ class Forwarder:
             self._retire(self._flows.pop(k))
         self._expired += len(stale)
 
-    def _retire(self, flow: _Flow) -> None:
-        del flow.port.flows[flow.key]
-        self._unresolved.pop((flow.port.name, flow.key), None)
+    def _retire(self, flow: Flow) -> None:
+        del (flow.port.local_flows if flow.local else flow.port.flows)[flow.key]
+        self._unresolved.pop(flow.table_key, None)
+        self._detach_dedup(flow)
         if self._on_retire is not None:
             self._on_retire(self._flow_snapshot(flow))
 
     # -- observation ------------------------------------------------------------------------
 
-    def _flow_snapshot(self, f: _Flow) -> FlowSnapshot:
+    def _flow_snapshot(self, f: Flow) -> FlowSnapshot:
         return FlowSnapshot(
             iif=f.port.name,
             source="{}.{}.{}.{}".format(*f.key[:4]),
             group="{}.{}.{}.{}".format(*f.key[4:]),
-            route=self._route_text[id(f.route)] if f.route is not None else None,
+            route=self._describe(f),
             oifs=f.oifs,
             packets=f.packets,
             bytes=f.bytes,
@@ -610,7 +651,15 @@ class Forwarder:
             drops=freeze_drops(f.drops) if f.drops else _NO_DROPS,
             first_seen=f.first,
             last_seen=f.last,
+            local=f.local,
         )
+
+    def _describe(self, f: Flow) -> str | None:
+        """What decided the flow's egress: its route, and MANET flooding if it adds any."""
+        route = self._route_text[id(f.route)] if f.route is not None else None
+        if f.flood and f.verdict is None:
+            return "flood" if route is None else f"flood + {route}"
+        return route
 
     @property
     def flow_count(self) -> int:
@@ -642,6 +691,7 @@ class Forwarder:
                 rx_bytes=p.rx_bytes,
                 tx_frames=p.tx_frames,
                 tx_bytes=p.tx_bytes,
+                relayed=p.relayed,
                 drops=freeze_drops(p.drops),
             )
             for p in self._ports.values()
@@ -657,7 +707,7 @@ class Forwarder:
             flows=flows,
             interfaces=ifaces,
             drops=freeze_drops(total),
-            dedup_entries=self._dedup.live(now) if self._dedup is not None else 0,
+            dedup_entries=self._dedup_pool.count,
             flows_evicted=self._evicted,
             flows_expired=self._expired,
         )

@@ -24,6 +24,8 @@ class DropReason(Enum):
     UNRESOLVED = "unresolved"  #: RPF lookup pending and its small queue full or timed out
     NO_EGRESS = "no_egress"  #: the route's outgoing interfaces are all unavailable
     DUPLICATE = "duplicate"  #: seen within the duplicate window (RFC 6621 section 6)
+    #: our own packet heard back from the mesh: sent from one of our MACs or addresses
+    OWN_ECHO = "own_echo"
     TTL = "ttl"  #: arriving TTL <= 1: may not leave the link
     THRESHOLD = "threshold"  #: TTL not above any outgoing interface's threshold
 

@@ -48,6 +48,7 @@ class FlowSnapshot:
     drops: Mapping[DropReason, int]
     first_seen: float
     last_seen: float
+    local: bool = False  #: sent by an application on this host (PACKET_OUTGOING on `iif`)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (drop reasons by name)."""
@@ -64,6 +65,7 @@ class FlowSnapshot:
             "drops": _drops_json(self.drops),
             "first_seen": self.first_seen,
             "last_seen": self.last_seen,
+            "local": self.local,
         }
 
     @classmethod
@@ -82,6 +84,7 @@ class FlowSnapshot:
             drops=_drops_from_json(d["drops"]),
             first_seen=float(d["first_seen"]),
             last_seen=float(d["last_seen"]),
+            local=bool(d.get("local", False)),
         )
 
 
@@ -97,6 +100,8 @@ class InterfaceSnapshot:
     tx_frames: int
     tx_bytes: int
     drops: Mapping[DropReason, int]  #: frames arriving here that were dropped, by reason
+    #: packets arriving here (or sent here by this host's applications) that went out
+    relayed: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (drop reasons by name)."""
@@ -108,6 +113,7 @@ class InterfaceSnapshot:
             "rx_bytes": self.rx_bytes,
             "tx_frames": self.tx_frames,
             "tx_bytes": self.tx_bytes,
+            "relayed": self.relayed,
             "drops": _drops_json(self.drops),
         }
 
@@ -122,6 +128,7 @@ class InterfaceSnapshot:
             rx_bytes=int(d["rx_bytes"]),
             tx_frames=int(d["tx_frames"]),
             tx_bytes=int(d["tx_bytes"]),
+            relayed=int(d.get("relayed", 0)),
             drops=_drops_from_json(d["drops"]),
         )
 
@@ -134,7 +141,7 @@ class Snapshot:
     flows: tuple[FlowSnapshot, ...]
     interfaces: tuple[InterfaceSnapshot, ...]
     drops: Mapping[DropReason, int]  #: all drops, all interfaces
-    dedup_entries: int
+    dedup_entries: int  #: packet identities held by the duplicate caches
     flows_evicted: int  #: flows forgotten to stay within `[flows] max_flows`
     flows_expired: int  #: flows forgotten after `[flows] idle_timeout` of silence
 

@@ -72,6 +72,24 @@ def link_flags(name: str) -> int | None:
         return flags
 
 
+def local_addresses() -> set[int]:
+    """Every IPv4 address of this host (netifaces): a MANET frame from one is our own."""
+    import netifaces
+
+    found: set[int] = set()
+    for name in netifaces.interfaces():
+        try:
+            entries = netifaces.ifaddresses(name).get(netifaces.AF_INET, [])
+        except ValueError:  # gone since it was listed
+            continue
+        for entry in entries:
+            try:
+                found.add(int.from_bytes(socket.inet_aton(entry["addr"]), "big"))
+            except (KeyError, OSError):
+                continue
+    return found
+
+
 def link_mac(name: str) -> bytes | None:
     """The interface's MAC address (netifaces), None if it has none or cannot be read."""
     import netifaces
@@ -251,7 +269,8 @@ class Daemon:
         per wakeup in `make bench`) stands between a frame and its copies.
         """
         links, touched = self.links, self._touched
-        for egress, copies in self.forwarder.handle_batch(name, batch.frames, self.clock()):
+        out = self.forwarder.handle_batch(name, batch.frames, self.clock(), batch.outgoing)
+        for egress, copies in out:
             link = links[egress]
             sock = link.sock
             if sock is None or link.backlog:  # no socket, or frames already waiting
@@ -386,6 +405,7 @@ class Daemon:
     def _reconcile_all(self, starting: bool = False) -> None:
         for link in self.links.values():
             self._reconcile(link, starting)
+        self.forwarder.set_local_addresses(local_addresses())
 
     def _reconcile(self, link: _Link, starting: bool = False) -> None:
         """Bring our socket and the core's view of `link` in line with the system."""

@@ -38,10 +38,13 @@ log = logging.getLogger("rawfwd")
 
 #: rtnetlink multicast groups (linux/rtnetlink.h): link changes and IPv4 route changes
 RTMGRP_LINK = 0x1
+RTMGRP_IPV4_IFADDR = 0x10  #: address changes: which sources are this host's own
 RTMGRP_IPV4_ROUTE = 0x40
 #: rtnetlink message types
 RTM_NEWLINK = 16
 RTM_DELLINK = 17
+RTM_NEWADDR = 20
+RTM_DELADDR = 21
 RTM_NEWROUTE = 24
 RTM_DELROUTE = 25
 #: route types (rtm_type)
@@ -125,7 +128,7 @@ class _EventSocket:
                 sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, _EVENT_RCVBUF)
             except OSError:  # not privileged: as much as net.core.rmem_max allows
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _EVENT_RCVBUF)
-            sock.bind((0, RTMGRP_LINK | RTMGRP_IPV4_ROUTE))
+            sock.bind((0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE))
             sock.setblocking(False)
             self._poll = select.poll()
             self._poll.register(sock, select.POLLIN)
@@ -165,8 +168,8 @@ def _changes(data: memoryview | bytes) -> tuple[bool, bool]:
     offset = 0
     while offset + _NLMSGHDR.size <= len(data):
         length, kind, _, _, _ = _NLMSGHDR.unpack_from(data, offset)
-        if kind in (RTM_NEWLINK, RTM_DELLINK):
-            links = True
+        if kind in (RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_DELADDR):
+            links = True  # an address change is looked at with the links
         elif kind in (RTM_NEWROUTE, RTM_DELROUTE):
             routes = True
         if length < _NLMSGHDR.size:

@@ -1,0 +1,123 @@
+"""The forwarder's mutable per-interface and per-flow state (slotted: it is on the hot path).
+
+Only `forwarder.py` changes these; everything else sees them through snapshots.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import NamedTuple
+
+from ..model import InterfaceSpec, Route
+from .reasons import DropReason
+
+#: a flow's duplicate check: (frame, frame[26:end], now) -> seen before within the window
+SeenFunc = Callable[[bytes, bytes, float], bool]
+
+
+class Port:
+    """A configured interface: its link state and counters, and the flows arriving on it."""
+
+    __slots__ = (
+        "box",
+        "drops",
+        "flows",
+        "local_flows",
+        "mac",
+        "name",
+        "relayed",
+        "rx_bytes",
+        "rx_frames",
+        "spec",
+        "tx_bytes",
+        "tx_frames",
+        "up",
+    )
+
+    def __init__(self, spec: InterfaceSpec) -> None:
+        self.name = spec.name
+        self.spec = spec
+        self.mac: bytes | None = spec.mac
+        self.up = True
+        self.flows: dict[bytes, Flow] = {}  #: frames from the wire
+        self.local_flows: dict[bytes, Flow] = {}  #: frames this host's applications sent
+        self.rx_frames = 0
+        self.rx_bytes = 0
+        self.tx_frames = 0
+        self.tx_bytes = 0
+        self.relayed = 0  #: packets that came in here and went out somewhere
+        self.drops: Counter[DropReason] = Counter()
+        #: copies for this interface made by the current call, handed out at its end
+        self.box: list[bytes] = []
+
+
+class Egress(NamedTuple):
+    """One outgoing interface of a flow, with its Ethernet header built once."""
+
+    name: str
+    port: Port
+    eth: bytes  #: group MAC (RFC 1112 section 6.4), the egress MAC, ethertype
+    threshold: int
+    box: list[bytes]  #: the port's
+
+
+class Flow:
+    """Per-(ingress, source, group) state: the cached decision and the counters.
+
+    Frames an application on this host sent (PACKET_OUTGOING) have flows of their own,
+    `local`: the kernel has already sent them on their interface, and they are ours.
+    """
+
+    __slots__ = (
+        "bytes",
+        "copies",
+        "drops",
+        "egress",
+        "first",
+        "flood",
+        "forwarded",
+        "group",
+        "key",
+        "last",
+        "local",
+        "mesh",
+        "oifs",
+        "packets",
+        "port",
+        "queue",
+        "route",
+        "seen",
+        "source",
+        "thresholds",
+        "verdict",
+    )
+
+    def __init__(self, port: Port, key: bytes, now: float, local: bool) -> None:
+        self.port = port
+        self.key = key
+        self.local = local
+        self.source = int.from_bytes(key[:4], "big")
+        self.group = int.from_bytes(key[4:], "big")
+        self.route: Route | None = None
+        self.verdict: DropReason | None = None
+        self.egress: tuple[Egress, ...] = ()
+        self.thresholds: tuple[int, ...] = ()  # of `egress`, ascending
+        self.oifs: tuple[str, ...] = ()  # egress names in the route's order, for display
+        self.mesh = False  #: heard from a MANET neighbour: the relay policy applies
+        self.flood = False  #: MANET flooding adds to (or makes) its egress
+        self.seen: SeenFunc | None = None  #: its (source, group)'s duplicate cache
+        self.first = now
+        self.last = now
+        self.packets = 0
+        self.bytes = 0
+        self.forwarded = 0
+        self.copies = 0
+        self.drops: Counter[DropReason] | None = None  # created at the first drop: memory
+        #: frames held while the RPF lookup is pending (ipmr's unresolved queue), else None
+        self.queue: list[tuple[bytes, int, float]] | None = None
+
+    @property
+    def table_key(self) -> tuple[str, bytes, bool]:
+        """Its key in the forwarder's table of all flows."""
+        return (self.port.name, self.key, self.local)
