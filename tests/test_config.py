@@ -261,7 +261,10 @@ def test_unknown_key_in_dedup() -> None:
     text = doc("[dedup]\nwindow = 1.0\nwindw = 2.0\n")
     err = error(text)
     assert err.line == line_of(text, "windw")
-    assert err.reason == "unknown key 'windw' in [dedup] (known: max_entries, max_per_flow, mode, window)"
+    assert (
+        err.reason
+        == "unknown key 'windw' in [dedup] (known: max_entries, max_per_flow, mode, window)"
+    )
 
 
 def test_unknown_top_level_key() -> None:

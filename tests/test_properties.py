@@ -205,3 +205,23 @@ def test_group_mac_rfc1112(group: int) -> None:
     # The five dropped bits: any group differing only there maps to the same MAC.
     for high in range(32):
         assert group_mac(0xE0000000 | (high << 23) | (group & 0x7FFFFF)) == mac
+
+
+@FAST
+@given(
+    st.lists(
+        st.tuples(INGRESS, st.booleans(), st.one_of(st.binary(max_size=80), valid_frames())),
+        max_size=12,
+    )
+)
+def test_batches_with_local_frames_never_raise(events: list[tuple[str, bool, bytes]]) -> None:
+    # random traffic, some of it sent by this host's applications, through a MANET router:
+    # no exception, and a frame the kernel already sent never goes back out where it was
+    fwd = Forwarder(CONFIG)
+    for n, (ingress, local, frame) in enumerate(events):
+        out = fwd.handle_batch(ingress, [frame], float(n), [0] if local else [])
+        for egress, copies in out:
+            assert copies
+            assert not (local and egress == ingress)
+    snap = fwd.snapshot(float(len(events)))
+    assert snap.dedup_entries <= CONFIG.dedup.max_entries
