@@ -22,7 +22,9 @@ replay-demo: $(STAMP)  ## replay a sample capture through a sample config, no ro
 		--out-dir demo-out
 
 system-deps:  ## Debian packages the demo and the namespace tests need, installed if missing
-	@command -v ip >/dev/null || { apt-get update -q && apt-get install -y -q iproute2; }
+	@for p in ip:iproute2 nft:nftables; do \
+		command -v $${p%%:*} >/dev/null || missing="$$missing $${p##*:}"; done; \
+	if [ -n "$$missing" ]; then apt-get update -q && apt-get install -y -q $$missing; fi
 
 test: $(STAMP) system-deps  ## the whole test suite
 	$(PY) -m pytest -q

@@ -559,6 +559,8 @@ class Forwarder:
             if verdict is _R.UNRESOLVED and queue is not None and len(queue) < UNRESOLVED_HOLD:
                 queue.append((frame, end, now))
                 return
+            if flow.local and verdict is _R.NO_EGRESS:
+                return  # the kernel sent it where it was going: nothing was dropped
             self._drop_flow(flow, verdict)
             return
         if flow.mesh:  # RFC 6621: relay only what a neighbour sent, as the policy says
