@@ -14,16 +14,20 @@ Used by examples/radio_mesh.py (for people) and tests/e2e/test_mesh.py (for CI).
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from ..errors import RawfwdError
-from .netns import Lab, ip, rawfwd_in
+from .netns import Lab, ip, rawfwd_in, socket_in
 
 SUBNET = "10.100.0"
+PORT = 5000
+IP_RECVTTL: Final = 12  # linux/in.h: the socket module does not name these two
+IP_TTL: Final = 2
 Edge = tuple[int, int]
 
 
@@ -68,6 +72,7 @@ class RadioMesh:
         self.config_text = config if config is not None else "[interface.radio0]\nmanet = true\n"
         self.lab = Lab("rfmesh")
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
+        self.sockets: list[socket.socket] = []
 
     def __enter__(self) -> RadioMesh:
         try:
@@ -161,6 +166,35 @@ class RadioMesh:
                 return entry  # type: ignore[no-any-return]
         raise RawfwdError(f"node {n} shows no radio0")
 
+    # -- applications on the nodes: the kernel's own UDP sockets ----------------------------
+
+    def receiver(self, node: int, group: str, port: int = PORT) -> socket.socket:
+        """A non-blocking UDP socket on `node` joined to `group` on radio0, reporting the
+        TTL each datagram arrived with (IP_RECVTTL)."""
+        s = self._socket(node, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
+        s.bind((group, port))
+        mreq = socket.inet_aton(group) + socket.inet_aton(address(node))
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+        s.setblocking(False)
+        return s
+
+    def send(
+        self, node: int, group: str, payloads: Iterable[bytes], ttl: int = 8, port: int = PORT
+    ) -> None:
+        """Send `payloads` from an application on `node`, out of radio0 with `ttl`."""
+        with self._socket(node, socket.SOCK_DGRAM) as s:
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(address(node)))
+            for p in payloads:
+                s.sendto(p, (group, port))
+
+    def _socket(self, node: int, kind: int, proto: int = 0) -> socket.socket:
+        s = socket_in(self.ns(node), socket.AF_INET, kind, proto)
+        self.sockets.append(s)
+        return s
+
     def stop(self) -> None:
         """Stop every rawfwd (SIGTERM, then SIGKILL after 10 s)."""
         for proc in self.procs.values():
@@ -174,6 +208,25 @@ class RadioMesh:
         self.procs.clear()
 
     def close(self) -> None:
-        """Stop rawfwd and delete every namespace."""
+        """Stop rawfwd, close the applications' sockets, delete every namespace."""
         self.stop()
+        for s in self.sockets:
+            s.close()
+        self.sockets.clear()
         self.lab.close()
+
+
+def take(sock: socket.socket, timeout: float, want: int | None = None) -> list[tuple[bytes, int]]:
+    """(payload, arrival TTL) of what a `receiver` socket gets within `timeout`, or until
+    `want` datagrams came."""
+    got: list[tuple[bytes, int]] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and (want is None or len(got) < want):
+        try:
+            data, anc, _, _ = sock.recvmsg(2048, socket.CMSG_SPACE(4))
+        except BlockingIOError:
+            time.sleep(0.01)
+            continue
+        ttls = [int.from_bytes(d[:4], "little") for lv, k, d in anc if (lv, k) == (0, IP_TTL)]
+        got.append((data, ttls[0] if ttls else -1))
+    return got

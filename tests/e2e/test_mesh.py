@@ -7,14 +7,15 @@ import os
 import random
 import socket
 import struct
-import time
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from rawfwd.core.wire import ipv4_header
-from rawfwd.io.mesh import RadioMesh, address, diamond, grid, line
+from rawfwd.io.mesh import PORT, RadioMesh, address, diamond, grid, line, take
 from rawfwd.io.netns import socket_in
 
 from .lab import wait_for
@@ -22,42 +23,12 @@ from .lab import wait_for
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
 
 GROUP = "239.5.5.5"
-PORT = 5000
 COUNT = 20
-IP_RECVTTL = 12  # linux/in.h; the socket module does not name it
-IP_TTL = 2
 
 
-class Apps:
-    """Kernel UDP sockets on the mesh's nodes, closed at the end."""
-
-    def __init__(self, mesh: RadioMesh) -> None:
-        self.mesh = mesh
-        self.sockets: list[socket.socket] = []
-
-    def receiver(self, node: int) -> socket.socket:
-        s = socket_in(self.mesh.ns(node), socket.AF_INET, socket.SOCK_DGRAM)
-        self.sockets.append(s)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
-        s.bind((GROUP, PORT))
-        mreq = socket.inet_aton(GROUP) + socket.inet_aton(address(node))
-        s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
-        s.settimeout(0.0)
-        return s
-
-    def send(self, node: int, payloads: list[bytes], ttl: int = 8) -> None:
-        s = socket_in(self.mesh.ns(node), socket.AF_INET, socket.SOCK_DGRAM)
-        self.sockets.append(s)
-        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
-        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(address(node)))
-        for p in payloads:
-            s.sendto(p, (GROUP, PORT))
-
-    def send_raw(self, node: int, payloads: list[bytes], idents: list[int]) -> None:
-        """Whole IPv4 packets with the IP IDs given (IP_HDRINCL): what any sender might do."""
-        s = socket_in(self.mesh.ns(node), socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
-        self.sockets.append(s)
+def send_raw(mesh: RadioMesh, node: int, payloads: list[bytes], idents: list[int]) -> None:
+    """Whole IPv4 packets with the IP IDs given (IP_HDRINCL): what any sender might do."""
+    with socket_in(mesh.ns(node), socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW) as s:
         s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(address(node)))
         src, dst = socket.inet_aton(address(node)), socket.inet_aton(GROUP)
         for payload, ident in zip(payloads, idents, strict=True):
@@ -65,54 +36,34 @@ class Apps:
             header = ipv4_header(src, dst, ttl=8, proto=17, payload_len=len(udp), ident=ident)
             s.sendto(header + udp, (GROUP, 0))
 
-    def close(self) -> None:
-        for s in self.sockets:
-            s.close()
-
 
 def received(sock: socket.socket, want: int, timeout: float = 5.0) -> list[tuple[bytes, int]]:
     """(payload, TTL) of each datagram `sock` got: until `want` came (or `timeout`), then
     for a short while more, so that extra copies would be seen too."""
-    got = _take(sock, timeout, want)
-    return got + _take(sock, 0.3, None)
-
-
-def _take(sock: socket.socket, timeout: float, want: int | None) -> list[tuple[bytes, int]]:
-    got: list[tuple[bytes, int]] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and (want is None or len(got) < want):
-        try:
-            data, anc, _, _ = sock.recvmsg(2048, socket.CMSG_SPACE(4))
-        except BlockingIOError:
-            time.sleep(0.01)
-            continue
-        ttls = [int.from_bytes(d[:4], "little") for lv, k, d in anc if (lv, k) == (0, IP_TTL)]
-        got.append((data, ttls[0] if ttls else -1))
-    return got
+    return take(sock, timeout, want) + take(sock, 0.3)
 
 
 def payloads(tag: str) -> list[bytes]:
     return [f"{tag} {i}".encode() for i in range(COUNT)]
 
 
-MeshOf = Callable[[list[tuple[int, int]]], tuple[RadioMesh, Apps]]
+MeshOf = Callable[[list[tuple[int, int]]], RadioMesh]
 
 
 @pytest.fixture
 def mesh_of(tmp_path: Path) -> Iterator[MeshOf]:
     """Build a mesh with rawfwd on every node; everything is removed after the test."""
-    made: list[tuple[RadioMesh, Apps]] = []
+    made: list[RadioMesh] = []
 
-    def make(edges: list[tuple[int, int]]) -> tuple[RadioMesh, Apps]:
-        mesh = RadioMesh(edges, tmp_path).__enter__()
-        apps = Apps(mesh)
-        made.append((mesh, apps))
+    def make(edges: list[tuple[int, int]]) -> RadioMesh:
+        mesh = RadioMesh(edges, tmp_path)
+        made.append(mesh)
+        mesh.__enter__()
         mesh.start()
-        return mesh, apps
+        return mesh
 
     yield make
-    for mesh, apps in made:
-        apps.close()
+    for mesh in made:
         mesh.close()
 
 
@@ -122,10 +73,10 @@ def relays(mesh: RadioMesh) -> dict[int, int]:
 
 
 def test_line_of_four_delivers_once_with_the_ttl_reduced_by_the_hops(mesh_of: MeshOf) -> None:
-    mesh, apps = mesh_of(line(4))
-    far = apps.receiver(4)
+    mesh = mesh_of(line(4))
+    far = mesh.receiver(4, GROUP)
     sent = payloads("line")
-    apps.send(1, sent, ttl=8)
+    mesh.send(1, GROUP, sent, ttl=8)
     got = received(far, COUNT)
     assert [p for p, _ in got] == sent  # every packet, each exactly once, in order
     assert {ttl for _, ttl in got} == {8 - 2}  # relayed by nodes 2 and 3
@@ -135,10 +86,10 @@ def test_line_of_four_delivers_once_with_the_ttl_reduced_by_the_hops(mesh_of: Me
 
 
 def test_diamond_reaches_the_far_node_and_each_relay_sends_once(mesh_of: MeshOf) -> None:
-    mesh, apps = mesh_of(diamond())
-    far = apps.receiver(4)
+    mesh = mesh_of(diamond())
+    far = mesh.receiver(4, GROUP)
     sent = payloads("diamond")
-    apps.send(1, sent)
+    mesh.send(1, GROUP, sent)
     got = received(far, 2 * COUNT)  # over 2 and over 3: the host stack keeps both
     assert sorted({p for p, _ in got}) == sorted(sent)
     assert len(got) <= 2 * COUNT
@@ -149,10 +100,10 @@ def test_diamond_reaches_the_far_node_and_each_relay_sends_once(mesh_of: MeshOf)
 
 
 def test_grid_reaches_everyone_and_loops_do_not_amplify(mesh_of: MeshOf) -> None:
-    mesh, apps = mesh_of(grid(3))
-    receivers = {n: apps.receiver(n) for n in mesh.nodes if n != 1}
+    mesh = mesh_of(grid(3))
+    receivers = {n: mesh.receiver(n, GROUP) for n in mesh.nodes if n != 1}
     sent = payloads("grid")
-    apps.send(1, sent, ttl=16)
+    mesh.send(1, GROUP, sent, ttl=16)
     for n, sock in receivers.items():
         got = {p for p, _ in received(sock, COUNT, timeout=8.0)}
         assert got == set(sent), f"node {n} missed {set(sent) - got}"
@@ -163,10 +114,10 @@ def test_grid_reaches_everyone_and_loops_do_not_amplify(mesh_of: MeshOf) -> None
 
 
 def test_an_application_on_a_relay_reaches_every_other_node(mesh_of: MeshOf) -> None:
-    mesh, apps = mesh_of(line(4))
-    receivers = {n: apps.receiver(n) for n in (1, 3, 4)}
+    mesh = mesh_of(line(4))
+    receivers = {n: mesh.receiver(n, GROUP) for n in (1, 3, 4)}
     sent = payloads("relay app")
-    apps.send(2, sent)
+    mesh.send(2, GROUP, sent)
     # node 3 hears the packet from 2 and its relay by 4: the host stack keeps both (a
     # packet socket cannot take a frame away from the kernel); 1 and 4 hear one relay each
     for n, copies in ((1, 1), (3, 2), (4, 1)):
@@ -178,11 +129,34 @@ def test_an_application_on_a_relay_reaches_every_other_node(mesh_of: MeshOf) -> 
 
 @pytest.mark.parametrize("ids", ["constant", "random"])
 def test_senders_with_constant_or_random_ip_ids(mesh_of: MeshOf, ids: str) -> None:
-    _, apps = mesh_of(line(4))
-    far = apps.receiver(4)
+    mesh = mesh_of(line(4))
+    far = mesh.receiver(4, GROUP)
     sent = payloads(f"ids {ids}")
     rng = random.Random(7)
     idents = [0x1234] * COUNT if ids == "constant" else [rng.randrange(1, 65536) for _ in sent]
-    apps.send_raw(1, sent, idents)
+    send_raw(mesh, 1, sent, idents)
     # hash mode tells the packets apart by content, whatever their IDs
     assert [p for p, _ in received(far, COUNT)] == sent
+
+
+def test_the_example_script_builds_reports_and_cleans_up() -> None:
+    script = Path(__file__).resolve().parents[2] / "examples" / "radio_mesh.py"
+    before = set(
+        subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
+    )
+    done = subprocess.run(
+        [sys.executable, str(script), "--topology", "diamond", "--packets", "3", "--once"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines() if line[:4].strip().isdigit()]
+    assert [r[0] for r in rows] == ["1", "2", "3", "4"]
+    assert all(r[3] == "3" for r in rows[1:])  # every node got the 3 packets
+    assert int(rows[0][7]) > 0  # the sender heard its own packets relayed back
+    after = set(
+        subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
+    )
+    assert {n for n in after - before if n.startswith("rfmesh")} == set()
