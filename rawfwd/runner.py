@@ -119,7 +119,7 @@ def _show_json(view: View, what: str) -> dict[str, Any]:
     if what in ("flows", "all"):
         flows = []
         for f in snap.flows:
-            pps, bps = view.rates.flows.get((f.iif, f.source, f.group), (0.0, 0.0))
+            pps, bps = view.rates.flows.get((f.arrival, f.source, f.group), (0.0, 0.0))
             flows.append(f.to_json() | {"packets_per_s": pps, "bits_per_s": bps})
         doc["flows"] = flows
     if what in ("interfaces", "all"):

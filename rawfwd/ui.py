@@ -22,7 +22,7 @@ from rich.text import Text
 from .core.reasons import DropReason
 from .core.stats import FlowSnapshot, InterfaceSnapshot, Snapshot
 
-FlowKey = tuple[str, str, str]  #: (iif, source, group): how a flow is named
+FlowKey = tuple[str, str, str]  #: (arrival, source, group): how a flow is named
 LINK_STATES: Final = ("up", "down", "absent", "unusable")
 #: Drop columns always shown in the tables, in this order; "malformed" sums every reason
 #: whose `DropReason.malformed` is true. Other reasons get a column only when they occur.
@@ -187,7 +187,7 @@ class RateTracker:
         flows: dict[FlowKey, tuple[int, int]] = {}
         flow_rates: dict[FlowKey, tuple[float, float]] = {}
         for f in snap.flows:
-            key = (f.iif, f.source, f.group)
+            key = (f.arrival, f.source, f.group)
             flows[key] = (f.packets, f.bytes)
             if first:
                 flow_rates[key] = _ZERO
@@ -368,11 +368,11 @@ def _busiest(view: View, max_rows: int) -> list[_FlowRow]:
     zero = _ZERO
 
     def key(f: FlowSnapshot) -> tuple[float, int]:
-        return (rates.get((f.iif, f.source, f.group), zero)[0], f.packets)
+        return (rates.get((f.arrival, f.source, f.group), zero)[0], f.packets)
 
     out = []
     for f in heapq.nlargest(max(0, max_rows), view.snapshot.flows, key=key):
-        pps, bps = rates.get((f.iif, f.source, f.group), zero)
+        pps, bps = rates.get((f.arrival, f.source, f.group), zero)
         out.append(_FlowRow(f, _drop_columns(f.drops), pps, bps))
     return out
 
@@ -396,7 +396,7 @@ def _flows_full(now: float, rows: list[_FlowRow]) -> _Grid:
         [
             Text(r.flow.source),
             Text(r.flow.group),
-            Text(r.flow.iif),
+            Text(r.flow.arrival),
             Text(", ".join(r.flow.oifs)) if r.flow.oifs else Text("-", style="dim"),
             Text(human(r.flow.packets)),
             Text(human_bytes(r.flow.bytes)),
@@ -425,7 +425,7 @@ def _flows_compact(now: float, rows: list[_FlowRow]) -> _Grid:
     cells = [
         [
             Text(f"{r.flow.source} → {r.flow.group}"),
-            Text(f"{r.flow.iif} → {', '.join(r.flow.oifs) or '-'}"),
+            Text(f"{r.flow.arrival} → {', '.join(r.flow.oifs) or '-'}"),
             Text(human(r.flow.packets)),
             Text(human(r.pps)),
             Text(human_bits(r.bps)),
@@ -474,7 +474,7 @@ class _IfRow:
     state: Text
     ifindex: Text
     mac: Text
-    counters: tuple[Text, ...]  #: rx, rx/s, tx, tx/s
+    counters: tuple[Text, ...]  #: rx, rx/s, tx, tx/s, relayed (packets in here that left)
     drops: dict[str, int]  #: by column name
     send_errors: Text
 
@@ -503,6 +503,7 @@ def _interface_rows(view: View) -> list[_IfRow]:
                     Text(human(rx_rate)),
                     Text(human(i.tx_frames) if i is not None else "-"),
                     Text(human(tx_rate)),
+                    Text(human(i.relayed) if i is not None else "-"),
                 ),
                 drops=_drop_columns(i.drops) if i is not None else {},
                 send_errors=_count(link.send_errors if link is not None else 0),
@@ -511,7 +512,7 @@ def _interface_rows(view: View) -> list[_IfRow]:
     return rows
 
 
-_IF_NUMBERS: Final = tuple(_Col(n, right=True) for n in ("rx", "rx/s", "tx", "tx/s"))
+_IF_NUMBERS: Final = tuple(_Col(n, right=True) for n in ("rx", "rx/s", "tx", "tx/s", "relayed"))
 
 
 def _interfaces_full(rows: list[_IfRow]) -> _Grid:

@@ -81,6 +81,7 @@ def iface(
     up: bool = True,
     mac: str | None = "02:00:00:00:00:01",
     drops: Mapping[DropReason, int] | None = None,
+    relayed: int = 0,
 ) -> InterfaceSnapshot:
     return InterfaceSnapshot(
         name=name,
@@ -90,6 +91,7 @@ def iface(
         rx_bytes=rx * 1000,
         tx_frames=tx,
         tx_bytes=tx * 1000,
+        relayed=relayed,
         drops=freeze_drops(drops or {}),
     )
 
@@ -423,6 +425,7 @@ def test_interfaces_table_states_counters_and_send_errors() -> None:
         "rx/s",
         "tx",
         "tx/s",
+        "relayed",
         "wrong_if",
         "ttl",
         "threshold",
@@ -447,6 +450,26 @@ def test_interfaces_table_states_counters_and_send_errors() -> None:
     assert (rows["eth2"]["state"], rows["eth2"]["MAC"]) == ("down", "-")
     assert (rows["eth3"]["state"], rows["eth3"]["ifindex"]) == ("absent", "-")
     assert (rows["wlan9"]["state"], rows["wlan9"]["rx"]) == ("absent", "-")
+
+
+def test_a_mesh_radio_shows_relayed_duplicates_own_echoes_and_ttl() -> None:
+    radio = iface(
+        "radio0", rx=30, tx=10, relayed=10, drops={R.DUPLICATE: 15, R.OWN_ECHO: 4, R.TTL: 1}
+    )
+    rows = interface_rows(render(ui.interfaces_table(view_of(snapshot(1.0, interfaces=(radio,))))))
+    got = {k: rows["radio0"][k] for k in ("relayed", "duplicate", "own_echo", "ttl")}
+    assert got == {"relayed": "10", "duplicate": "15", "own_echo": "4", "ttl": "1"}
+
+
+def test_local_flows_are_shown_apart_from_their_echoes() -> None:
+    echo = flow("10.100.0.1", iif="radio0", packets=3)
+    mine = dataclasses.replace(echo, local=True, packets=5)
+    text = render(ui.flows_table(view_of(snapshot(1.0, flows=(mine, echo)))))
+    _, rows = parse_table(text, "flows")
+    assert sorted((row["in"], row["packets"]) for row in rows) == [
+        ("radio0", "3"),
+        ("radio0 (local)", "5"),
+    ]
 
 
 def test_interface_state_without_link_status_comes_from_the_core() -> None:

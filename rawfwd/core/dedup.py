@@ -20,6 +20,9 @@ The clock is injected: callers pass `now` with every check, nothing here reads t
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
+
 from ..model import DedupMode, DedupSpec
 
 
@@ -124,3 +127,47 @@ class DuplicateCache:
     def __len__(self) -> int:
         """Identities held, expired ones not yet dropped included: the memory in use."""
         return len(self._cur) + len(self._prev)
+
+
+class DedupTable:
+    """The duplicate caches of one forwarder: one per (source, group), shared by the flows
+    of every arrival interface (the same packet heard over two radios, or sent by us and
+    heard back, is one packet), bounded per flow and, through the pool, in all."""
+
+    __slots__ = ("_caches", "limit", "pool", "spec")
+
+    def __init__(self, spec: DedupSpec) -> None:
+        self.spec = spec
+        self.pool = DedupPool()
+        self.limit = spec.max_entries  #: past this many identities in all, `trim`
+        self._caches: dict[bytes, DuplicateCache] = {}
+
+    def attach(self, key: bytes) -> Callable[[bytes, bytes, float], bool]:
+        """The `seen` check for a new flow of (source, group) `key` (8 bytes)."""
+        cache = self._caches.get(key)
+        if cache is None:
+            cache = self._caches[key] = DuplicateCache(self.spec, self.pool)
+        cache.users += 1
+        return cache.seen
+
+    def detach(self, key: bytes) -> None:
+        """A flow of `key` is gone; the cache goes with the last of them."""
+        cache = self._caches.get(key)
+        if cache is not None:
+            cache.users -= 1
+            if cache.users <= 0:
+                cache.clear()
+                del self._caches[key]
+
+    def trim(self) -> None:
+        """Over `[dedup] max_entries` in all: forget the oldest flows' caches first, down to
+        7/8 of the bound, so that this runs once per many packets, not per packet."""
+        pool, caches = self.pool, self._caches
+        target = self.limit - self.limit // 8
+        while pool.count > target and caches:
+            for key in list(itertools.islice(caches, 64)):
+                cache = caches.pop(key)
+                cache.clear()
+                caches[key] = cache  # to the back of the queue
+                if pool.count <= target:
+                    return

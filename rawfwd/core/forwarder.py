@@ -20,24 +20,22 @@ Nothing here opens a socket or reads a clock: the live shell and `rawfwd replay`
 
 from __future__ import annotations
 
-import itertools
 import struct
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from ipaddress import IPv4Network
 from typing import Final, NamedTuple
 
 from cachetools import LRUCache
 
 from ..model import Config, DedupMode, Route
-from .dedup import DedupPool, DuplicateCache
+from .dedup import DedupTable
 from .mesh import FloodGroups, RelayPolicy
 from .reasons import DropReason
 from .state import Egress, Flow, Port
 from .stats import FlowSnapshot, InterfaceSnapshot, Snapshot, freeze_drops
-from .table import RPF_PENDING, RouteTable, RpfAnswer, RpfFunc
-from .wire import HEADER_WORDS, ethernet_header, format_mac, group_mac
+from .table import RPF_PENDING, RouteTable, RpfAnswer, RpfFunc, prefix_list
+from .wire import ethernet_header, format_mac, frame_problem, group_mac
 
 _NOTHING: Final[tuple[()]] = ()
 _FIRST: Final = (0,)  # handle_frame's `outgoing` for its one frame
@@ -52,37 +50,6 @@ MAX_RPF_PENDING: Final = 64
 #: loopback 127, multicast 224/4 and reserved 240/4. Indexed by the octet: one lookup.
 _MARTIAN_SOURCE: Final = tuple(o == 0 or o == 127 or o >= 224 for o in range(256))
 _R = DropReason
-
-
-def _check(frame: bytes, n: int) -> DropReason | int:
-    """Why `frame` is not forwardable IPv4 multicast, or where its IP packet ends if it is.
-
-    The slow path of step 1: frames with IP options, and every malformed frame.
-    """
-    if n < 14:
-        return _R.TRUNCATED
-    if frame[12] != 8 or frame[13] != 0:
-        return _R.NOT_IPV4
-    if n < 34:
-        return _R.TRUNCATED
-    vihl = frame[14]
-    if vihl >> 4 != 4:
-        return _R.BAD_VERSION
-    ihl = vihl & 15
-    if ihl < 5:
-        return _R.BAD_IHL
-    end = 14 + ((frame[16] << 8) | frame[17])
-    if end - 14 < ihl * 4:
-        return _R.BAD_LENGTH
-    if end > n:
-        return _R.TRUNCATED
-    if frame[30] & 0xF0 != 0xE0:
-        return _R.NOT_MULTICAST
-    total = sum(HEADER_WORDS[ihl].unpack_from(frame, 14))
-    total = (total & 0xFFFF) + (total >> 16)
-    if (total & 0xFFFF) + (total >> 16) != 0xFFFF:
-        return _R.BAD_CHECKSUM
-    return end
 
 
 class Transmit(NamedTuple):
@@ -116,10 +83,7 @@ class Forwarder:
         self._rpf_new: list[int] = []  # sources not yet handed to the caller
         self._unresolved: dict[tuple[str, bytes, bool], Flow] = {}
         self._released: list[tuple[Flow, bytes, int]] = []  # held frames now decided
-        #: duplicate caches by (source, group), shared by the flows of every ingress
-        self._dedup: dict[bytes, DuplicateCache] = {}
-        self._dedup_pool = DedupPool()
-        self._dedup_spec = config.dedup
+        self._dedup = DedupTable(config.dedup)
         self._egress_cache: dict[
             tuple[int, int, str | None, bool],
             tuple[tuple[Egress, ...], tuple[int, ...], tuple[str, ...]],
@@ -167,17 +131,16 @@ class Forwarder:
         if self._rpf_known.maxsize != 4 * config.flows.max_flows:  # a few answers per flow
             self._rpf_known = LRUCache(maxsize=4 * config.flows.max_flows)
         self._route_text = {id(r): r.describe() for r in config.routes}
-        self._rpf_static = _prefix_list((r.prefix, r.iif) for r in config.rpf)
-        self._connected = _prefix_list(
+        self._rpf_static = prefix_list((r.prefix, r.iif) for r in config.rpf)
+        self._connected = prefix_list(
             (spec.address.network, name)
             for name, spec in config.interfaces.items()
             if spec.address is not None
         )
-        if config.dedup != self._dedup_spec:  # a new kind of cache: start afresh
+        if config.dedup != self._dedup.spec:  # a new kind of cache: start afresh
             for flow in self._flows.values():
-                self._detach_dedup(flow)
-            self._dedup_spec = config.dedup
-            self._dedup_pool = DedupPool()
+                flow.seen = None
+            self._dedup = DedupTable(config.dedup)
         self._dedup_on = config.dedup.mode is not DedupMode.OFF
         for flow in self._flows.values():
             if flow.seen is None:
@@ -224,42 +187,14 @@ class Forwarder:
             self._resolve_all()
             self._drop_released()
 
-    # -- duplicate caches, one per (source, group) -------------------------------------------
-
     def _attach_dedup(self, flow: Flow) -> None:
-        """Give `flow` its (source, group)'s duplicate cache: the same packet arriving on
-        two interfaces, or sent by us and heard back, is one packet (RFC 6621 section 6)."""
-        if not self._dedup_on:
-            return
-        cache = self._dedup.get(flow.key)
-        if cache is None:
-            cache = self._dedup[flow.key] = DuplicateCache(self._dedup_spec, self._dedup_pool)
-        cache.users += 1
-        flow.seen = cache.seen
+        if self._dedup_on:
+            flow.seen = self._dedup.attach(flow.key)
 
     def _detach_dedup(self, flow: Flow) -> None:
-        if flow.seen is None:
-            return
-        flow.seen = None
-        cache = self._dedup.get(flow.key)
-        if cache is not None:
-            cache.users -= 1
-            if cache.users <= 0:
-                cache.clear()
-                del self._dedup[flow.key]
-
-    def _trim_dedup(self) -> None:
-        """Over `[dedup] max_entries` in all: forget the oldest flows' caches first, down to
-        7/8 of the bound so this runs once per many packets, not once per packet."""
-        pool, caches = self._dedup_pool, self._dedup
-        target = self._dedup_spec.max_entries - self._dedup_spec.max_entries // 8
-        while pool.count > target and caches:
-            for key in list(itertools.islice(caches, 64)):
-                cache = caches.pop(key)
-                cache.clear()
-                caches[key] = cache  # to the back of the queue
-                if pool.count <= target:
-                    return
+        if flow.seen is not None:
+            flow.seen = None
+            self._dedup.detach(flow.key)
 
     def _resolve_all(self) -> None:
         self._egress_cache.clear()
@@ -484,8 +419,8 @@ class Forwarder:
                 if i == len(frames) or (i in marks) != (start in marks):
                     self._receive(port, frames[start:i], now, start in marks)
                     start = i
-        if self._dedup_pool.count > self._dedup_spec.max_entries:
-            self._trim_dedup()
+        if self._dedup.pool.count > self._dedup.limit:
+            self._dedup.trim()
         return self._collect() if self._touched else []
 
     def _receive(self, port: Port, frames: Sequence[bytes], now: float, local: bool) -> None:
@@ -512,12 +447,12 @@ class Forwarder:
                     or frame[30] & 0xF0 != 0xE0
                     or from_bytes(frame[14:34], "big") % 0xFFFF
                 ):
-                    reason = _check(frame, n)
-                    assert isinstance(reason, DropReason)  # the fast path's tests are _check's
+                    reason = frame_problem(frame, n)  # the fast path's tests are its own
+                    assert isinstance(reason, DropReason)
                     port.drops[reason] += 1
                     continue
             else:
-                found = _check(frame, n)
+                found = frame_problem(frame, n)
                 if isinstance(found, DropReason):
                     port.drops[found] += 1
                     continue
@@ -709,13 +644,7 @@ class Forwarder:
             flows=flows,
             interfaces=ifaces,
             drops=freeze_drops(total),
-            dedup_entries=self._dedup_pool.count,
+            dedup_entries=self._dedup.pool.count,
             flows_evicted=self._evicted,
             flows_expired=self._expired,
         )
-
-
-def _prefix_list(entries: Iterable[tuple[IPv4Network, str]]) -> list[tuple[int, int, str]]:
-    """(network, mask, name) triples, longest prefix first, for a first-match scan."""
-    ordered = sorted(entries, key=lambda e: e[0].prefixlen, reverse=True)
-    return [(int(net.network_address), int(net.netmask), name) for net, name in ordered]

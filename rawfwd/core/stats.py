@@ -50,6 +50,12 @@ class FlowSnapshot:
     last_seen: float
     local: bool = False  #: sent by an application on this host (PACKET_OUTGOING on `iif`)
 
+    @property
+    def arrival(self) -> str:
+        """How the flow came in, as the table shows it: `radio0`, or `radio0 (local)` for
+        what this host's applications sent there (a flow of its own, beside the echoes)."""
+        return f"{self.iif} (local)" if self.local else self.iif
+
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (drop reasons by name)."""
         return {

@@ -21,6 +21,7 @@ Lookups happen once per flow; the result is cached by the forwarder.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from ipaddress import IPv4Network
 from typing import Final, NamedTuple
 
 from ..model import LINK_LOCAL_BLOCK, Route
@@ -112,3 +113,9 @@ class RouteTable:
                         return Lookup(route, None)
             return Lookup(None, DropReason.WRONG_IF)
         return Lookup(None, DropReason.LINK_LOCAL if link_local else DropReason.NO_ROUTE)
+
+
+def prefix_list(entries: Iterable[tuple[IPv4Network, str]]) -> list[tuple[int, int, str]]:
+    """(network, mask, name) triples, longest prefix first, for a first-match scan."""
+    ordered = sorted(entries, key=lambda e: e[0].prefixlen, reverse=True)
+    return [(int(net.network_address), int(net.netmask), name) for net, name in ordered]

@@ -17,6 +17,8 @@ import re
 import struct
 from typing import Final
 
+from .reasons import DropReason
+
 ETH_HLEN: Final = 14
 ETHERTYPE_IPV4: Final = 0x0800
 IPV4_MIN_HLEN: Final = 20
@@ -188,3 +190,35 @@ def complete_l4_checksum(frame: bytes) -> bytes:
         csum = 0xFFFF
     segment[offset : offset + 2] = csum.to_bytes(2, "big")
     return frame[:l4] + bytes(segment) + frame[end:]
+
+
+def frame_problem(frame: bytes, n: int) -> DropReason | int:
+    """Why `frame` is not forwardable IPv4 multicast, or where its IP packet ends if it is.
+
+    The forwarder's slow path of step 1: frames with IP options, and every malformed
+    frame; `n` is len(frame).
+    """
+    if n < 14:
+        return DropReason.TRUNCATED
+    if frame[12] != 8 or frame[13] != 0:
+        return DropReason.NOT_IPV4
+    if n < 34:
+        return DropReason.TRUNCATED
+    vihl = frame[14]
+    if vihl >> 4 != 4:
+        return DropReason.BAD_VERSION
+    ihl = vihl & 15
+    if ihl < 5:
+        return DropReason.BAD_IHL
+    end = 14 + ((frame[16] << 8) | frame[17])
+    if end - 14 < ihl * 4:
+        return DropReason.BAD_LENGTH
+    if end > n:
+        return DropReason.TRUNCATED
+    if frame[30] & 0xF0 != 0xE0:
+        return DropReason.NOT_MULTICAST
+    total = sum(HEADER_WORDS[ihl].unpack_from(frame, 14))
+    total = (total & 0xFFFF) + (total >> 16)
+    if (total & 0xFFFF) + (total >> 16) != 0xFFFF:
+        return DropReason.BAD_CHECKSUM
+    return end
