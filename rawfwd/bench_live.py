@@ -348,7 +348,7 @@ before = rss()
 fwd = Forwarder(config)
 for i in range({flows}):
     fwd.handle_frame('eth0', _frame(0x0A000000 + i, i), 1.0)
-while len(fwd._dedup) < config.dedup.max_entries:
+for _ in range(config.dedup.max_entries):  # the caches reach their bound: full
     i += 1
     fwd.handle_frame('eth0', _frame(0x0A000000 + i % {flows}, i), 1.0)
 snap = fwd.snapshot(1.0)

@@ -21,7 +21,6 @@ The clock is injected: callers pass `now` with every check, nothing here reads t
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 
 from ..model import DedupMode, DedupSpec
 
@@ -142,13 +141,13 @@ class DedupTable:
         self.limit = spec.max_entries  #: past this many identities in all, `trim`
         self._caches: dict[bytes, DuplicateCache] = {}
 
-    def attach(self, key: bytes) -> Callable[[bytes, bytes, float], bool]:
-        """The `seen` check for a new flow of (source, group) `key` (8 bytes)."""
+    def attach(self, key: bytes) -> DuplicateCache:
+        """The cache for a new flow of (source, group) `key` (8 bytes)."""
         cache = self._caches.get(key)
         if cache is None:
             cache = self._caches[key] = DuplicateCache(self.spec, self.pool)
         cache.users += 1
-        return cache.seen
+        return cache
 
     def detach(self, key: bytes) -> None:
         """A flow of `key` is gone; the cache goes with the last of them."""

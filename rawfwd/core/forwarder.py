@@ -139,11 +139,11 @@ class Forwarder:
         )
         if config.dedup != self._dedup.spec:  # a new kind of cache: start afresh
             for flow in self._flows.values():
-                flow.seen = None
+                flow.dedup = None
             self._dedup = DedupTable(config.dedup)
         self._dedup_on = config.dedup.mode is not DedupMode.OFF
         for flow in self._flows.values():
-            if flow.seen is None:
+            if flow.dedup is None:
                 self._attach_dedup(flow)
         self._relay = self._relay_policy()
         self._local = (
@@ -189,11 +189,11 @@ class Forwarder:
 
     def _attach_dedup(self, flow: Flow) -> None:
         if self._dedup_on:
-            flow.seen = self._dedup.attach(flow.key)
+            flow.dedup = self._dedup.attach(flow.key)
 
     def _detach_dedup(self, flow: Flow) -> None:
-        if flow.seen is not None:
-            flow.seen = None
+        if flow.dedup is not None:
+            flow.dedup = None
             self._dedup.detach(flow.key)
 
     def _resolve_all(self) -> None:
@@ -510,8 +510,8 @@ class Forwarder:
             self._drop_flow(flow, _R.TTL if ttl <= 1 else _R.THRESHOLD)
             return
         body = frame[26:end]
-        seen = flow.seen
-        if seen is not None and seen(frame, body, now):
+        dedup = flow.dedup
+        if dedup is not None and dedup.seen(frame, body, now):
             self._drop_flow(flow, _R.DUPLICATE)
             return
 

@@ -6,14 +6,11 @@ Only `forwarder.py` changes these; everything else sees them through snapshots.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from typing import NamedTuple
 
 from ..model import InterfaceSpec, Route
+from .dedup import DuplicateCache
 from .reasons import DropReason
-
-#: a flow's duplicate check: (frame, frame[26:end], now) -> seen before within the window
-SeenFunc = Callable[[bytes, bytes, float], bool]
 
 
 class Port:
@@ -72,6 +69,7 @@ class Flow:
     __slots__ = (
         "bytes",
         "copies",
+        "dedup",
         "drops",
         "egress",
         "first",
@@ -87,7 +85,6 @@ class Flow:
         "port",
         "queue",
         "route",
-        "seen",
         "source",
         "thresholds",
         "verdict",
@@ -106,7 +103,8 @@ class Flow:
         self.oifs: tuple[str, ...] = ()  # egress names in the route's order, for display
         self.mesh = False  #: heard from a MANET neighbour: the relay policy applies
         self.flood = False  #: MANET flooding adds to (or makes) its egress
-        self.seen: SeenFunc | None = None  #: its (source, group)'s duplicate cache
+        #: its (source, group)'s duplicate cache (the object, not its bound method: memory)
+        self.dedup: DuplicateCache | None = None
         self.first = now
         self.last = now
         self.packets = 0
