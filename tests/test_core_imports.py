@@ -44,6 +44,9 @@ def forbidden_in(modules: set[str]) -> list[str]:
         "rawfwd.core.table",
         "rawfwd.core.dedup",
         "rawfwd.core.stats",
+        "rawfwd.core.mesh",
+        "rawfwd.core.state",
+        "rawfwd.control.igmp",
         "rawfwd.model",
     ],
 )
