@@ -71,7 +71,8 @@ def test_a_v3_report_with_every_record_type() -> None:
     report = V3Report(records)
     raw = igmp.build(report)
     assert ones_complement_checksum(raw) == 0
-    assert raw[0] == 0x22 and int.from_bytes(raw[6:8], "big") == len(records)
+    assert raw[0] == 0x22
+    assert int.from_bytes(raw[6:8], "big") == len(records)
     assert igmp.parse(raw) == report
 
 
