@@ -47,6 +47,7 @@ def forbidden_in(modules: set[str]) -> list[str]:
         "rawfwd.core.mesh",
         "rawfwd.core.state",
         "rawfwd.control.igmp",
+        "rawfwd.control.querier",
         "rawfwd.model",
     ],
 )
