@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any, Final
 
 from ..errors import RawfwdError
-from .netns import Lab, ip, rawfwd_in, socket_in
+from .netns import Built, Lab, ip, rawfwd_in, socket_in
 
 SUBNET = "10.100.0"
 PORT = 5000
+NODE_CONFIG = "[interface.radio0]\nmanet = true\n"  #: all a mesh node needs
 IP_RECVTTL: Final = 12  # linux/in.h: the socket module does not name these two
 IP_TTL: Final = 2
 Edge = tuple[int, int]
@@ -62,28 +63,16 @@ def address(node: int) -> str:
     return f"{SUBNET}.{node}"
 
 
-class RadioMesh:
+class RadioMesh(Built):
     """The network above for `edges`; `start()` runs rawfwd on every node."""
 
-    def __init__(self, edges: Iterable[Edge], workdir: Path, config: str | None = None) -> None:
+    def __init__(self, edges: Iterable[Edge], workdir: Path) -> None:
         self.edges = sorted({(min(a, b), max(a, b)) for a, b in edges})
         self.nodes = sorted({n for edge in self.edges for n in edge})
         self.workdir = workdir
-        self.config_text = config if config is not None else "[interface.radio0]\nmanet = true\n"
         self.lab = Lab("rfmesh")
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
         self.sockets: list[socket.socket] = []
-
-    def __enter__(self) -> RadioMesh:
-        try:
-            self._build()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def ns(self, node: int | str) -> str:
         """The namespace of `node` (or of "air", the bridge)."""
@@ -119,18 +108,18 @@ class RadioMesh:
         if done.returncode != 0:
             raise RawfwdError(f"nft in {air}: {done.stderr.strip() or 'failed'}")
 
-    def start(self, *extra: str, nodes: Iterable[int] | None = None) -> None:
-        """Start `rawfwd run` on `nodes` (default: all) and wait until each answers."""
+    def start(self) -> None:
+        """Start `rawfwd run` on every node, configured with nothing but a MANET radio0,
+        and wait until each answers."""
         config = self.workdir / "node.toml"
-        config.write_text(self.config_text)
-        chosen = list(self.nodes if nodes is None else nodes)
-        for n in chosen:
+        config.write_text(NODE_CONFIG)
+        for n in self.nodes:
             log = (self.workdir / f"rawfwd-n{n}.log").open("wb")
-            cmd = rawfwd_in(self.ns(n), "run", "-c", str(config), "--no-ui", *extra)
+            cmd = rawfwd_in(self.ns(n), "run", "-c", str(config), "--no-ui")
             self.procs[n] = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
             log.close()  # the child has its own copy
         deadline = time.monotonic() + 30
-        waiting = set(chosen)
+        waiting = set(self.nodes)
         while waiting:
             for n in list(waiting):
                 if self.procs[n].poll() is not None:

@@ -18,7 +18,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import TypeVar
+from typing import Self, TypeVar
 
 from ..errors import RawfwdError
 
@@ -68,6 +68,28 @@ def ip(*args: str, netns: str | None = None) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RawfwdError(f"{' '.join(cmd)}: {done.stderr.strip() or 'failed'}")
+
+
+class Built:
+    """A network that `_build` sets up on entry and `close` removes on exit, also when
+    building fails halfway (the demo's, the tests' and the benchmark's topologies)."""
+
+    def _build(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        try:
+            self._build()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class Lab:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rawfwd.core.wire import internet_checksum
-from rawfwd.io.netns import Lab, ip, rawfwd_in, socket_in
+from rawfwd.io.netns import Built, Lab, ip, rawfwd_in, socket_in
 
 HOSTS = {"A": ("eth1", "10.1.0"), "B": ("eth2", "10.2.0"), "C": ("eth3", "10.3.0")}
 PORT = 5000
@@ -42,7 +42,7 @@ def wait_for(check: Callable[[], Any], timeout: float = 10.0, what: str = "condi
         time.sleep(0.05)
 
 
-class RouterLab:
+class RouterLab(Built):
     """The topology above with rawfwd running in R on `config_text`."""
 
     def __init__(self, tmp_path: Path, config_text: str) -> None:
@@ -53,17 +53,6 @@ class RouterLab:
         self.proc: subprocess.Popen[str] | None = None
         self.stderr = ""
         self.sockets: list[socket.socket] = []
-
-    def __enter__(self) -> RouterLab:
-        try:
-            self._build()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def ns(self, host: str) -> str:
         return self.lab.ns(host)
