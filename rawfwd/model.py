@@ -102,7 +102,8 @@ class DedupSpec:
     mode: DedupMode = DedupMode.HASH
     window: float = 5.0  #: seconds a packet is remembered
     max_entries: int = 65536  #: bound on remembered packets, all flows together
-    #: bound per (source, group), so one flow cannot flush the others (at most max_entries)
+    #: per (source, group): its last max_per_flow packets are remembered, at most twice
+    #: that are held, so one flow cannot flush the others (all within max_entries)
     max_per_flow: int = 1024
 
 

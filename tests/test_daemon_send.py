@@ -80,15 +80,16 @@ def test_enobufs_midway_keeps_the_rest_in_order_for_the_flusher() -> None:
     assert link.tx_dropped == 0
 
 
-def test_a_refused_frame_is_lost_alone() -> None:
+def test_a_frame_too_big_is_lost_alone_and_a_link_down_loses_the_rest_at_once() -> None:
     daemon, sock = _daemon({1: errno.EMSGSIZE, 3: errno.ENETDOWN})
-    batch, _ = _batch(5)
+    batch, _ = _batch(6)
     daemon._forward("eth0", batch)
     link = daemon.links["eth1"]
-    assert _ids(sock.sent) == [0, 2, 4]
+    assert _ids(sock.sent) == [0, 2]
     assert not link.backlog
-    assert link.send_errors == 2
-    assert link.tx_dropped == 2
+    assert link.send_errors == 2  # one per failure, not one per frame lost
+    assert link.tx_dropped == 4  # frame 1, and 3 to 5 with the link down
+    assert sock.offered == 4  # nothing more was tried once the link refused
 
 
 def test_packet_socket_send_many_stops_at_the_first_error() -> None:

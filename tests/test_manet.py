@@ -124,14 +124,18 @@ def test_local_traffic_enters_the_mesh_once_and_its_echo_is_ours() -> None:
     assert iface(snap, "radio0").relayed == 1
 
 
-def test_local_traffic_on_a_lone_radio_is_nothing_more_to_do() -> None:
-    fwd = node()
-    mine = udp_frame(US, GROUP, ttl=8, src_mac=RADIO0_MAC)
+@pytest.mark.parametrize("group", [GROUP, "224.0.0.251"])
+def test_local_traffic_on_a_lone_radio_is_nothing_more_to_do(group: str) -> None:
+    fwd = node(NODE.replace(f'address = "{US}/24"\n', ""))  # no address: echoes by content
+    mine = udp_frame(US, group, ttl=8, src_mac=RADIO0_MAC)
     assert fwd.handle_frame("radio0", mine, 1.0, outgoing=True) == ()
     snap = fwd.snapshot(1.0)
     local = flow(snap, "radio0", source=US, local=True)
     assert (local.packets, local.forwarded, local.drops) == (1, 0, {})
     assert snap.drops == {}  # the kernel sent it: nothing was dropped
+    # but it is remembered: a neighbour relaying it back is not relayed again
+    echo = udp_frame(US, group, ttl=7, src_mac=NEIGHBOUR_MAC)
+    assert fwd.handle_frame("radio0", echo, 1.1) == ()
 
 
 def test_two_radios_flood_each_other_and_a_packet_counts_once_across_them() -> None:
@@ -204,7 +208,7 @@ def test_a_busy_flow_cannot_flush_another_flows_duplicates() -> None:
     assert fwd.handle_frame("radio0", quiet, 1.0)
     for n in range(1000):  # one source floods many distinct packets
         fwd.handle_frame("radio0", heard(n=n), 1.0 + n / 1e4)
-    assert fwd.snapshot(2.0).dedup_entries <= 1 + 16
+    assert fwd.snapshot(2.0).dedup_entries <= 1 + 2 * 16
     assert fwd.handle_frame("radio0", quiet, 2.0) == ()  # still known: a duplicate
 
 
@@ -244,3 +248,22 @@ def test_bad_manet_config_is_refused_with_its_line(extra: str, needle: str, reas
         parse_toml(text, "node.toml")
     assert reason in err.value.reason
     assert err.value.line == line_of(text, needle)
+
+
+def test_evicting_a_flow_keeps_the_cache_a_new_flow_of_its_packets_needs() -> None:
+    fwd = node(GATEWAY + "[flows]\nmax_flows = 1\n")
+    assert fwd.handle_frame("radio0", heard(), 1.0)
+    # the same packet over the other radio: a new flow evicts the first, same (S,G)
+    assert fwd.handle_frame("radio1", heard(mac=bytes.fromhex("02000000bb01")), 1.1) == ()
+    assert fwd.snapshot(1.1).flows_evicted == 1
+
+
+def test_a_reload_keeps_the_live_mac_not_the_configured_one() -> None:
+    config = parse_toml(NODE, "node.toml")
+    fwd = Forwarder(config, fib=True)
+    live = bytes.fromhex("02000000beef")
+    fwd.set_link("radio0", up=True, mac=live)
+    fwd.reconfigure(config)
+    out = list(fwd.handle_frame("radio0", heard(), 1.0))
+    assert out[0].frame[6:12] == live
+    assert fwd.handle_frame("radio0", heard(mac=live, n=1), 1.1) == ()  # our echo, by MAC

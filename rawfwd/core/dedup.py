@@ -42,10 +42,10 @@ class DuplicateCache:
 
     Two generations of dicts (identity -> time first seen): `cur` holds what was recorded
     since it was started, `prev` the generation before. `cur` is replaced (and `prev`
-    dropped whole) after `window` seconds or when the flow's bound is reached, so every
+    dropped whole) after `window` seconds or when `cur` holds `max_per_flow`, so every
     entry of `cur` is still within its window and only `prev` needs a time check. The old
-    `prev` is older than the window when it goes by time; when it goes by size, the oldest
-    half of what the flow remembers is forgotten early: that is the bound at work. Per
+    `prev` is older than the window when it goes by time; when it goes by size, a flow
+    still remembers its last `max_per_flow` packets (and never more than twice that). Per
     packet this is two dict probes and one store; `make bench-core` chose it over a dict
     with an expiry deque (a tuple and a deque entry per packet, about 1 us) and over
     cachetools' TTLCache (several microseconds of bookkeeping per packet).
@@ -54,11 +54,9 @@ class DuplicateCache:
     __slots__ = (
         "_by_id",
         "_cur",
-        "_half",
-        "_max",
+        "_generation",
         "_pool",
         "_prev",
-        "_room",
         "_rotate_at",
         "_window",
         "users",
@@ -66,13 +64,12 @@ class DuplicateCache:
 
     def __init__(self, spec: DedupSpec, pool: DedupPool | None = None) -> None:
         self._window = spec.window
-        self._max = min(spec.max_per_flow, spec.max_entries)
-        self._half = (self._max + 1) // 2
+        #: entries in one generation: two of them must fit in the global bound too
+        self._generation = max(1, min(spec.max_per_flow, spec.max_entries // 2))
         self._by_id = spec.mode is DedupMode.ID
         self._pool = pool if pool is not None else DedupPool()
         self._cur: dict[int, float] = {}
         self._prev = _EMPTY
-        self._room = self._half
         self._rotate_at = float("-inf")
         self.users = 0  #: flows (one per arrival interface) sharing this cache
 
@@ -96,7 +93,7 @@ class DuplicateCache:
         first = self._prev.get(key)
         if first is not None and first > now - self._window:
             return True
-        if len(cur) >= self._room:
+        if len(cur) >= self._generation:
             self._rotate(now)
             cur = self._cur
         cur[key] = now
@@ -109,19 +106,12 @@ class DuplicateCache:
         self._prev = self._cur if self._cur else _EMPTY
         self._cur = {}
         self._rotate_at = now + self._window
-        room = min(self._half, self._max - len(self._prev))
-        if room <= 0:  # a bound of 1: nothing of the old generation may stay
-            self._pool.count -= len(self._prev)
-            self._prev = _EMPTY
-            room = self._half
-        self._room = room
 
     def clear(self) -> None:
         """Forget everything (the global bound was reached, or the flow went away)."""
         self._pool.count -= len(self._cur) + len(self._prev)
         self._cur = {}
         self._prev = _EMPTY
-        self._room = self._half
 
     def __len__(self) -> int:
         """Identities held, expired ones not yet dropped included: the memory in use."""

@@ -50,6 +50,8 @@ MAX_RPF_PENDING: Final = 64
 #: loopback 127, multicast 224/4 and reserved 240/4. Indexed by the octet: one lookup.
 _MARTIAN_SOURCE: Final = tuple(o == 0 or o == 127 or o >= 224 for o in range(256))
 _R = DropReason
+#: verdicts that, for a frame a local application sent, mean only "nowhere else to go"
+_NOWHERE_ELSE: Final = frozenset({_R.NO_EGRESS, _R.NO_ROUTE, _R.LINK_LOCAL})
 
 
 class Transmit(NamedTuple):
@@ -114,7 +116,7 @@ class Forwarder:
                 port = Port(spec)
             else:
                 port.spec = spec
-                if spec.mac is not None:
+                if spec.mac is not None and not self._fib:  # live: the link's own MAC
                     port.mac = spec.mac
             self._ports[name] = port
         for key, flow in list(self._flows.items()):
@@ -332,6 +334,8 @@ class Forwarder:
         cache_key = (id(route) if route is not None else 0, flow.group, skip, flow.flood)
         shared = self._egress_cache.get(cache_key)
         if shared is None:
+            if len(self._egress_cache) > 2 * self.config.flows.max_flows:
+                self._egress_cache.clear()  # bounded: flows keep theirs, only sharing is lost
             shared = self._egress_for(route, flow.group, skip, flow.flood)
             self._egress_cache[cache_key] = shared
         flow.egress, flow.thresholds, flow.oifs = shared
@@ -494,8 +498,13 @@ class Forwarder:
             if verdict is _R.UNRESOLVED and queue is not None and len(queue) < UNRESOLVED_HOLD:
                 queue.append((frame, end, now))
                 return
-            if flow.local and verdict is _R.NO_EGRESS:
-                return  # the kernel sent it where it was going: nothing was dropped
+            if flow.local and verdict in _NOWHERE_ELSE:
+                # the kernel sent it where it was going: nothing was dropped, but it is
+                # remembered, so that a neighbour relaying it back is not relayed again
+                dedup = flow.dedup
+                if dedup is not None:
+                    dedup.seen(frame, frame[26:end], now)
+                return
             self._drop_flow(flow, verdict)
             return
         if flow.mesh:  # RFC 6621: relay only what a neighbour sent, as the policy says
@@ -539,14 +548,14 @@ class Forwarder:
 
     def _new_flow(self, port: Port, key: bytes, now: float, local: bool) -> Flow:
         flows = self._flows
+        flow = Flow(port, key, now, local)
+        self._attach_dedup(flow)  # first: an evicted flow of the same (S,G) keeps it alive
         if len(flows) >= self.config.flows.max_flows:
             oldest = next(iter(flows))
             self._retire(flows.pop(oldest))
             self._evicted += 1
-        flow = Flow(port, key, now, local)
         self._clock = now
         self._resolve(flow)
-        self._attach_dedup(flow)
         (port.local_flows if local else port.flows)[key] = flow
         flows[flow.table_key] = flow
         return flow

@@ -281,11 +281,15 @@ class Daemon:
             sent, exc = sock.send_many(copies)  # the common case: all into the ring at once
             while exc is not None:
                 self._send_failed(link, copies[sent], exc)
+                rest = copies[sent + 1 :]
                 if link.backlog:  # the queue is full: the rest wait behind that frame
-                    for frame in copies[sent + 1 :]:
+                    for frame in rest:
                         self._defer(link, frame)
                     break
-                more, exc = sock.send_many(copies[sent + 1 :])  # that one frame is lost
+                if exc.errno != errno.EMSGSIZE:  # the link refuses all (down, gone)
+                    link.tx_dropped += len(rest)
+                    break
+                more, exc = sock.send_many(rest)  # only that frame was too big
                 sent += 1 + more
         self._flush_touched()
         wanted = self.forwarder.rpf_requests()
