@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ..errors import RawfwdError
-from .netns import Built, Lab, ip, rawfwd_in, socket_in
+from .netns import Built, Lab, ip, rawfwd_in, socket_in, wait_running
 
 SUBNET = "10.100.0"
 PORT = 5000
@@ -89,6 +89,8 @@ class RadioMesh(Built):
             ip("link", "set", f"r{n}", "master", "air0", "up", netns=air)
             ip("addr", "add", f"{address(n)}/24", "dev", "radio0", netns=host)
             ip("link", "set", "radio0", "up", netns=host)
+        for n in self.nodes:
+            wait_running(self.ns(n), "radio0")
         rules = "\n".join(
             f'  iifname "r{a}" oifname "r{b}" accept\n  iifname "r{b}" oifname "r{a}" accept'
             for a, b in self.edges

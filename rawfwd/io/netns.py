@@ -10,12 +10,14 @@ thread), creates it and ends.
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import secrets
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Self, TypeVar
@@ -68,6 +70,28 @@ def ip(*args: str, netns: str | None = None) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RawfwdError(f"{' '.join(cmd)}: {done.stderr.strip() or 'failed'}")
+
+
+def wait_running(netns: str, ifname: str, timeout: float = 5.0) -> None:
+    """Wait (bounded) until `ifname` in `netns` is operationally up.
+
+    A veth is up at once but carries traffic only after the kernel's link watcher has
+    seen its carrier (it may take a second): until then what is sent on it is dropped,
+    so a test's first packet could vanish.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        done = subprocess.run(
+            ["ip", "-n", netns, "-j", "link", "show", "dev", ifname],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode == 0 and json.loads(done.stdout or "[{}]")[0].get("operstate") == "UP":
+            return
+        if time.monotonic() > deadline:
+            raise RawfwdError(f"{ifname} in {netns} did not come up")
+        time.sleep(0.02)
 
 
 class Built:
@@ -154,6 +178,8 @@ class Lab:
         for host, ifname, addr in ((a, a_if, a_addr), (b, b_if, b_addr)):
             ip("addr", "add", addr, "dev", ifname, netns=self.ns(host))
             ip("link", "set", ifname, "up", netns=self.ns(host))
+        for host, ifname in ((a, a_if), (b, b_if)):
+            wait_running(self.ns(host), ifname)
 
     def close(self) -> None:
         """Delete every namespace created (their interfaces go with them)."""
