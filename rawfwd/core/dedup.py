@@ -123,12 +123,11 @@ class DedupTable:
     of every arrival interface (the same packet heard over two radios, or sent by us and
     heard back, is one packet), bounded per flow and, through the pool, in all."""
 
-    __slots__ = ("_caches", "limit", "pool", "spec")
+    __slots__ = ("_caches", "pool", "spec")
 
     def __init__(self, spec: DedupSpec) -> None:
         self.spec = spec
         self.pool = DedupPool()
-        self.limit = spec.max_entries  #: past this many identities in all, `trim`
         self._caches: dict[bytes, DuplicateCache] = {}
 
     def attach(self, key: bytes) -> DuplicateCache:
@@ -148,11 +147,13 @@ class DedupTable:
                 cache.clear()
                 del self._caches[key]
 
-    def trim(self) -> None:
+    def keep_bound(self) -> None:
         """Over `[dedup] max_entries` in all: forget the oldest flows' caches first, down to
-        7/8 of the bound, so that this runs once per many packets, not per packet."""
-        pool, caches = self.pool, self._caches
-        target = self.limit - self.limit // 8
+        7/8 of the bound, so that this works once per many packets, not per packet."""
+        pool, caches, bound = self.pool, self._caches, self.spec.max_entries
+        if pool.count <= bound:
+            return
+        target = bound - bound // 8
         while pool.count > target and caches:
             for key in list(itertools.islice(caches, 64)):
                 cache = caches.pop(key)

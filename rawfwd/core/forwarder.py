@@ -54,6 +54,11 @@ _R = DropReason
 _NOWHERE_ELSE: Final = frozenset({_R.NO_EGRESS, _R.NO_ROUTE, _R.LINK_LOCAL})
 
 
+def _transmits(groups: list[tuple[str, list[bytes]]]) -> list[Transmit]:
+    """Copies grouped by egress (the shell's form) as one Transmit each (the API's)."""
+    return [Transmit(name, data) for name, copies in groups for data in copies]
+
+
 class Transmit(NamedTuple):
     """A frame to send on interface `egress`."""
 
@@ -265,7 +270,7 @@ class Forwarder:
         released, self._released = self._released, []
         for flow, frame, end in released:
             self._forward(flow, frame, end, now)
-        return [Transmit(name, data) for name, copies in self._collect() for data in copies]
+        return _transmits(self._collect())
 
     def _ask_waiting(self) -> None:
         """Ask for sources that found no room among the MAX_RPF_PENDING outstanding ones."""
@@ -392,9 +397,7 @@ class Forwarder:
         be `bytes` (its slices key the flow table). Never raises on any `frame` content.
         """
         out = self.handle_batch(ingress, (frame,), now, _FIRST if outgoing else ())
-        if not out:
-            return _NOTHING
-        return [Transmit(name, data) for name, copies in out for data in copies]
+        return _transmits(out) if out else _NOTHING
 
     def handle_batch(
         self,
@@ -423,8 +426,7 @@ class Forwarder:
                 if i == len(frames) or (i in marks) != (start in marks):
                     self._receive(port, frames[start:i], now, start in marks)
                     start = i
-        if self._dedup.pool.count > self._dedup.limit:
-            self._dedup.trim()
+        self._dedup.keep_bound()
         return self._collect() if self._touched else []
 
     def _receive(self, port: Port, frames: Sequence[bytes], now: float, local: bool) -> None:
@@ -538,13 +540,12 @@ class Forwarder:
         flow.copies += count
         flow.port.relayed += 1
 
-    def _drop_flow(self, flow: Flow, reason: DropReason) -> Sequence[Transmit]:
+    def _drop_flow(self, flow: Flow, reason: DropReason) -> None:
         drops = flow.drops
         if drops is None:
             drops = flow.drops = Counter()
         drops[reason] += 1
         flow.port.drops[reason] += 1
-        return _NOTHING
 
     def _new_flow(self, port: Port, key: bytes, now: float, local: bool) -> Flow:
         flows = self._flows
