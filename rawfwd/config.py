@@ -26,6 +26,7 @@ from .model import (
     DedupMode,
     DedupSpec,
     FlowSpec,
+    IgmpSpec,
     InterfaceSpec,
     Origin,
     Route,
@@ -291,7 +292,19 @@ class _TomlLines:
 
 
 _TOP_KEYS = {"interface", "route", "rpf", "dedup", "flows"}
-_IF_KEYS = {"mac", "address", "ttl_threshold", "manet", "groups"}
+#: IGMP router settings of an `igmp = true` interface (RFC 3376 section 8)
+_IGMP_KEYS = {
+    "version",
+    "querier",
+    "robustness",
+    "query_interval",
+    "query_response_interval",
+    "last_member_query_interval",
+    "last_member_query_count",
+    "startup_query_interval",
+    "startup_query_count",
+}
+_IF_KEYS = {"mac", "address", "ttl_threshold", "manet", "groups", "igmp", "upstream"} | _IGMP_KEYS
 _ROUTE_KEYS = {"from", "group", "source", "to"}
 _RPF_KEYS = {"prefix", "iif"}
 _DEDUP_KEYS = {"window", "mode", "max_entries", "max_per_flow"}
@@ -349,12 +362,29 @@ def parse_toml(text: str, path: str) -> Config:
                 ttl_threshold=parse_ttl_threshold(body.get("ttl_threshold", 1)),
                 manet=manet,
                 groups=_flood_groups(body, manet),
+                igmp=_parse_igmp(body, manet),
+                upstream=_typed(body, "upstream", bool, False),
                 origin=origin,
             )
+            if spec.upstream and (spec.igmp is not None or manet):
+                key = "igmp" if spec.igmp is not None else "manet"
+                raise _KeyValueError(
+                    "upstream",
+                    f"the IGMP proxy's upstream is a host there (RFC 4605): not with {key} = true",
+                )
         except _KeyValueError as exc:
             raise fail(f"[{table}] {exc.key}: {exc.reason}", table, exc.key) from None
         except ValueError as exc:
             raise fail(f"[{table}] {exc}", table, "ttl_threshold") from None
+        if spec.upstream:
+            prior = next((i for i in b.interfaces.values() if i.upstream), None)
+            if prior is not None:
+                raise fail(
+                    f"[{table}] upstream: {prior.name!r} is the upstream interface already: "
+                    "an IGMP proxy has one (RFC 4605 section 1)",
+                    table,
+                    "upstream",
+                )
         b.add_interface(spec)
 
     for i, where, body in _array_tables(doc, "route", _ROUTE_KEYS, ("group", "to"), fail):
@@ -407,6 +437,66 @@ def _flood_groups(body: Mapping[str, Any], manet: bool) -> tuple[IPv4Network, ..
     if len(set(groups)) != len(groups):
         raise _KeyValueError("groups", "names a group twice")
     return groups
+
+
+def _parse_igmp(body: Mapping[str, Any], manet: bool) -> IgmpSpec | None:
+    """The IGMP settings of an interface with `igmp = true`, ranges as the wire allows
+    (RFC 3376 section 4.1: QRV is 3 bits, Max Resp Code and QQIC say at most 3174.4 s and
+    31744 s; a v2 query's Max Resp Time at most 25.5 s)."""
+    on = _typed(body, "igmp", bool, False)
+    given = sorted(k for k in _IGMP_KEYS if k in body)
+    if not on:
+        if given:
+            raise _KeyValueError(given[0], "applies only with igmp = true")
+        return None
+    if manet:
+        raise _KeyValueError("igmp", "not on a manet interface: MANET interfaces flood")
+    version = _typed(body, "version", int, 3)
+    if version not in (2, 3):
+        raise _KeyValueError("version", f"must be 2 or 3, not {version}")
+    robustness = _typed(body, "robustness", int, 2)
+    if not 1 <= robustness <= 7:
+        raise _KeyValueError("robustness", f"must be from 1 to 7, not {robustness}")
+    interval = _typed(body, "query_interval", float, 125.0)
+    if not 1 <= interval <= 31744:
+        raise _KeyValueError("query_interval", f"must be from 1 to 31744 s, not {interval}")
+    most = 25.5 if version == 2 else 3174.4
+    response = _typed(body, "query_response_interval", float, 10.0)
+    if not 0.1 <= response <= most or response >= interval:
+        raise _KeyValueError(
+            "query_response_interval",
+            f"must be from 0.1 to {most} s and less than query_interval, not {response}",
+        )
+    last = _typed(body, "last_member_query_interval", float, 1.0)
+    if not 0.1 <= last <= most:
+        raise _KeyValueError(
+            "last_member_query_interval", f"must be from 0.1 to {most} s, not {last}"
+        )
+    counts = {}
+    for key in ("last_member_query_count", "startup_query_count"):
+        if key in body:
+            counts[key] = _typed(body, key, int, 0)
+            if not 1 <= counts[key] <= 7:
+                raise _KeyValueError(key, f"must be from 1 to 7, not {counts[key]}")
+    startup = None
+    if "startup_query_interval" in body:
+        startup = _typed(body, "startup_query_interval", float, 0.0)
+        if not 0.1 <= startup <= interval:
+            raise _KeyValueError(
+                "startup_query_interval",
+                f"must be from 0.1 s to query_interval, not {startup}",
+            )
+    return IgmpSpec(
+        robustness=robustness,
+        query_interval=interval,
+        query_response_interval=response,
+        last_member_query_interval=last,
+        version=version,
+        querier=_typed(body, "querier", bool, True),
+        startup_interval=startup,
+        startup_count=counts.get("startup_query_count"),
+        last_member_count=counts.get("last_member_query_count"),
+    )
 
 
 def _array_tables(

@@ -36,6 +36,42 @@ class Origin:
 
 
 @dataclass(frozen=True, slots=True)
+class IgmpSpec:
+    """An interface's IGMP router settings (`igmp = true`); the defaults are RFC 3376
+    section 8's. Also the querier's and membership's timer values."""
+
+    robustness: int = 2
+    query_interval: float = 125.0
+    query_response_interval: float = 10.0
+    last_member_query_interval: float = 1.0
+    version: int = 3  #: 2 or 3: the queries it sends
+    querier: bool = True  #: False: listen only, never query
+    startup_interval: float | None = None  #: None: query_interval / 4 (RFC 3376 8.6)
+    startup_count: int | None = None  #: None: robustness (RFC 3376 8.7)
+    last_member_count: int | None = None  #: None: robustness (RFC 3376 8.9)
+
+    @property
+    def startup_query_interval(self) -> float:
+        if self.startup_interval is not None:
+            return self.startup_interval
+        return self.query_interval / 4  # RFC 3376 8.6
+
+    @property
+    def startup_query_count(self) -> int:
+        return self.startup_count if self.startup_count is not None else self.robustness
+
+    @property
+    def group_membership_interval(self) -> float:
+        """How long a membership lasts without a report (RFC 3376 8.4)."""
+        return self.robustness * self.query_interval + self.query_response_interval
+
+    @property
+    def other_querier_present_interval(self) -> float:
+        """How long another querier is believed present after its last query (8.5)."""
+        return self.robustness * self.query_interval + self.query_response_interval / 2
+
+
+@dataclass(frozen=True, slots=True)
 class InterfaceSpec:
     """One `[interface.NAME]` table (or smcroute `phyint`)."""
 
@@ -46,6 +82,8 @@ class InterfaceSpec:
     manet: bool = False  #: floods: retransmits on the arrival interface (RFC 6621)
     #: groups a MANET interface floods; 224.0.0.0/24 only by an entry inside it (RFC 5771)
     groups: tuple[IPv4Network, ...] = (MULTICAST_BLOCK,)
+    igmp: IgmpSpec | None = None  #: router side of IGMP here: members decide forwarding
+    upstream: bool = False  #: IGMP proxy (RFC 4605): a host toward the root here
     origin: Origin | None = None
 
 

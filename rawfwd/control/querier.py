@@ -18,39 +18,11 @@ Pure: time is passed in (`start`, `on_query`, `poll`), `next_timer` says when to
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from ..model import IgmpSpec
 from .igmp import Query
 
-
-@dataclass(frozen=True, slots=True)
-class QuerierSpec:
-    """Per-interface querier settings; the defaults are RFC 3376 section 8's."""
-
-    robustness: int = 2
-    query_interval: float = 125.0
-    query_response_interval: float = 10.0
-    last_member_query_interval: float = 1.0
-    version: int = 3  #: 2 or 3: the queries it sends
-    querier: bool = True  #: False: listen only, never query
-
-    @property
-    def startup_query_interval(self) -> float:
-        return self.query_interval / 4  # RFC 3376 8.6
-
-    @property
-    def startup_query_count(self) -> int:
-        return self.robustness  # RFC 3376 8.7
-
-    @property
-    def group_membership_interval(self) -> float:
-        """How long a membership lasts without a report (RFC 3376 8.4)."""
-        return self.robustness * self.query_interval + self.query_response_interval
-
-    @property
-    def other_querier_present_interval(self) -> float:
-        """How long another querier is believed present after its last query (8.5)."""
-        return self.robustness * self.query_interval + self.query_response_interval / 2
+#: the querier's settings are the interface's IGMP settings
+QuerierSpec = IgmpSpec
 
 
 class Querier:
@@ -71,6 +43,11 @@ class Querier:
     def is_querier(self) -> bool:
         """True while this router sends the general queries on its link."""
         return self.spec.querier and self._other_until is None
+
+    @property
+    def other_querier_until(self) -> float | None:
+        """When the other querier is presumed gone, while one is heard (RFC 3376 8.5)."""
+        return self._other_until
 
     def start(self, now: float) -> list[Query]:
         """Begin as querier (unless told not to): the first startup query goes out now."""

@@ -34,7 +34,7 @@ from .mesh import FloodGroups, RelayPolicy
 from .reasons import DropReason
 from .state import Egress, Flow, Port
 from .stats import FlowSnapshot, InterfaceSnapshot, Snapshot, freeze_drops
-from .table import RPF_PENDING, RouteTable, RpfAnswer, RpfFunc, prefix_list
+from .table import RPF_PENDING, RouteTable, RpfAnswer, RpfFunc, is_link_local, prefix_list
 from .wire import ethernet_header, format_mac, frame_problem, group_mac
 
 _NOTHING: Final[tuple[()]] = ()
@@ -49,7 +49,12 @@ MAX_RPF_PENDING: Final = 64
 #: First source octets a router must not forward from (RFC 1812 section 5.3.7): network 0,
 #: loopback 127, multicast 224/4 and reserved 240/4. Indexed by the octet: one lookup.
 _MARTIAN_SOURCE: Final = tuple(o == 0 or o == 127 or o >= 224 for o in range(256))
+#: IGMP frames held for the control plane between two calls (beyond: counted, not kept)
+MAX_CONTROL: Final = 1024
+_IGMP: Final = 2  # IP protocol number (RFC 1112 appendix I)
 _R = DropReason
+#: verdicts of the route table that membership may replace (others stand: ours, martian)
+_MEMBERS_DECIDE: Final = frozenset({None, _R.NO_ROUTE, _R.WRONG_IF, _R.NO_RPF})
 #: verdicts that, for a frame a local application sent, mean only "nowhere else to go"
 _NOWHERE_ELSE: Final = frozenset({_R.NO_EGRESS, _R.NO_ROUTE, _R.LINK_LOCAL})
 
@@ -57,6 +62,11 @@ _NOWHERE_ELSE: Final = frozenset({_R.NO_EGRESS, _R.NO_ROUTE, _R.LINK_LOCAL})
 def _transmits(groups: list[tuple[str, list[bytes]]]) -> list[Transmit]:
     """Copies grouped by egress (the shell's form) as one Transmit each (the API's)."""
     return [Transmit(name, data) for name, copies in groups for data in copies]
+
+
+#: (ingress, source, group) -> (interfaces whose members want it, whether the ingress must
+#: be the RPF interface toward the source): how the IGMP control plane adds to a flow's egress
+MemberFunc = Callable[[str, int, int], tuple[tuple[str, ...], bool]]
 
 
 class Transmit(NamedTuple):
@@ -92,7 +102,7 @@ class Forwarder:
         self._released: list[tuple[Flow, bytes, int]] = []  # held frames now decided
         self._dedup = DedupTable(config.dedup)
         self._egress_cache: dict[
-            tuple[int, int, str | None, bool],
+            tuple[int, int, str | None, bool, tuple[str, ...]],
             tuple[tuple[Egress, ...], tuple[int, ...], tuple[str, ...]],
         ] = {}
         self._route_text: dict[int, str] = {}
@@ -106,6 +116,10 @@ class Forwarder:
         self._evicted = 0
         self._expired = 0
         self._next_sweep = float("-inf")
+        self._members: MemberFunc | None = None
+        #: IGMP frames (ingress, frame, end of IP packet) for the control plane to take
+        self._control: list[tuple[str, bytes, int]] = []
+        self.control_lost = 0  #: IGMP frames beyond MAX_CONTROL in one call
         self.reconfigure(config)
 
     # -- configuration and link state (slow path) -------------------------------------------
@@ -193,6 +207,33 @@ class Forwarder:
             self._live_addresses = self._local = new
             self._resolve_all()
             self._drop_released()
+
+    def set_members(self, members: MemberFunc | None) -> None:
+        """Let group membership (the IGMP control plane) add egress interfaces to flows
+        beside the static routes; every flow is decided again."""
+        self._members = members
+        self._resolve_all()
+        self._drop_released()
+
+    def members_changed(self, groups: Collection[int] | None = None) -> None:
+        """Membership of `groups` (None: of any group) changed: decide their flows again."""
+        self._egress_cache.clear()
+        for flow in self._flows.values():
+            if groups is None or flow.group in groups:
+                self._resolve(flow)
+        self._drop_released()
+
+    def take_control(self) -> list[tuple[str, bytes, int]]:
+        """The IGMP frames received since the last call, as (ingress, frame, end of the IP
+        packet): they are the control plane's and are never forwarded (RFC 3376 section 4)."""
+        taken, self._control = self._control, []
+        return taken
+
+    def port_mac(self, name: str) -> bytes | None:
+        """The MAC of interface `name` while it is up, else None: what the control plane
+        sends from."""
+        port = self._ports.get(name)
+        return port.mac if port is not None and port.up else None
 
     def _attach_dedup(self, flow: Flow) -> None:
         if self._dedup_on:
@@ -318,6 +359,9 @@ class Forwarder:
             flow.route, flow.verdict, flow.flood = None, _R.BAD_SOURCE, False
         elif flow.mesh and flow.source in self._local:  # ours, relayed back by a neighbour
             flow.route, flow.verdict, flow.flood = None, _R.OWN_ECHO, False
+        members: tuple[str, ...] = ()
+        if self._members is not None and flow.verdict is not _R.BAD_SOURCE:
+            members = self._member_egress(flow, rpf)
         if flow.verdict is _R.UNRESOLVED:
             if flow.queue is None:
                 flow.queue = []
@@ -330,28 +374,64 @@ class Forwarder:
             self._released.extend((flow, frame, end) for frame, end, _ in flow.queue)
             flow.queue = None
         route = flow.route if flow.verdict is None else None
-        if route is None and not flow.flood:
+        if route is None and not flow.flood and not members:
             return
         # a route without `from` serves every ingress RPF allows: the arrival interface is
         # left out of its copies unless it is a MANET interface (same-interface relay)
         rpf_route = route is not None and route.iif is None
         skip = port.name if flow.local or (rpf_route and not manet) else None
-        cache_key = (id(route) if route is not None else 0, flow.group, skip, flow.flood)
+        cache_key = (id(route) if route is not None else 0, flow.group, skip, flow.flood, members)
         shared = self._egress_cache.get(cache_key)
         if shared is None:
             if len(self._egress_cache) > 2 * self.config.flows.max_flows:
                 self._egress_cache.clear()  # bounded: flows keep theirs, only sharing is lost
-            shared = self._egress_for(route, flow.group, skip, flow.flood)
+            shared = self._egress_for(route, flow.group, skip, flow.flood, members)
             self._egress_cache[cache_key] = shared
         flow.egress, flow.thresholds, flow.oifs = shared
         flow.route = route
+        flow.members = bool(members)
         flow.verdict = None if flow.egress else _R.NO_EGRESS
 
+    def _member_egress(self, flow: Flow, rpf: RpfFunc) -> tuple[str, ...]:
+        """Interfaces whose members want `flow` (RFC 3376 section 6.3), if RPF allows it.
+
+        A route's verdict is overridden only where membership gives the flow somewhere to
+        go: no route, or a route whose `from` is another interface, still lets members on
+        the RPF interface's side have it. Link-local groups are never routed (RFC 5771).
+        """
+        assert self._members is not None
+        if is_link_local(flow.group) or flow.verdict not in _MEMBERS_DECIDE:
+            return ()
+        port = flow.port
+        oifs, need_rpf = self._members(port.name, flow.source, flow.group)
+        oifs = tuple(o for o in oifs if o != port.name)
+        if not oifs:
+            if flow.verdict is _R.NO_ROUTE:
+                flow.verdict = _R.NO_MEMBERS
+            return ()
+        if need_rpf and not flow.local and not port.spec.manet:
+            toward = rpf(flow.source)
+            if toward is RPF_PENDING:
+                flow.route, flow.verdict = None, _R.UNRESOLVED
+                return ()
+            if toward != port.name:
+                if flow.verdict is _R.NO_ROUTE:
+                    flow.verdict = _R.WRONG_IF if toward is not None else _R.NO_RPF
+                return ()
+        if flow.verdict is not None:  # no usable route: membership alone decides
+            flow.route, flow.verdict = None, None
+        return oifs
+
     def _egress_for(
-        self, route: Route | None, group: int, skip: str | None, flood: bool
+        self,
+        route: Route | None,
+        group: int,
+        skip: str | None,
+        flood: bool,
+        members: tuple[str, ...] = (),
     ) -> tuple[tuple[Egress, ...], tuple[int, ...], tuple[str, ...]]:
         """Egress list (prebuilt headers), thresholds and names for `route` and `group`,
-        plus the MANET interfaces flooding `group` if `flood`.
+        plus the MANET interfaces flooding `group` if `flood`, plus `members`.
 
         Shared by every flow of that route and group (many sources cost one entry).
         """
@@ -362,6 +442,7 @@ class Forwarder:
                 for p, groups in self._flooding
                 if p.name not in names and groups.floods(group)
             ]
+        names += [name for name in members if name not in names]
         dst = group_mac(group)
         egress = []
         for name in names:
@@ -417,6 +498,8 @@ class Forwarder:
         if port is None:
             self._unknown_if[ingress] += len(frames)
             return []
+        if self._control:
+            self._control.clear()  # not taken since the last call: nobody wants them
         if not outgoing:
             self._receive(port, frames, now, False)
         else:  # runs of received and of local frames, in their order
@@ -463,6 +546,15 @@ class Forwarder:
                     port.drops[found] += 1
                     continue
                 end = found
+            if frame[23] == _IGMP:  # the control plane's: never forwarded, never a flow
+                port.igmp += 1
+                if local:
+                    pass  # this host's own reports: the kernel sent them, not a member
+                elif len(self._control) < MAX_CONTROL:
+                    self._control.append((port.name, frame, end))
+                else:
+                    self.control_lost += 1
+                continue
             if _MARTIAN_SOURCE[frame[26]] and (frame[30] != 224 or frame[31] or frame[32]):
                 # link-local groups are let through to be counted as link_local: IGMP
                 # reports may come from 0.0.0.0 (RFC 3376 section 4.2.13)
@@ -604,7 +696,11 @@ class Forwarder:
     def _describe(self, f: Flow) -> str | None:
         """What decided the flow's egress: its route, and MANET flooding if it adds any."""
         route = self._route_text[id(f.route)] if f.route is not None else None
-        if f.flood and f.verdict is None:
+        if f.verdict is not None:
+            return route
+        if f.members:
+            route = "igmp" if route is None else f"{route} + igmp"
+        if f.flood:
             return "flood" if route is None else f"flood + {route}"
         return route
 
@@ -639,6 +735,7 @@ class Forwarder:
                 tx_frames=p.tx_frames,
                 tx_bytes=p.tx_bytes,
                 relayed=p.relayed,
+                igmp=p.igmp,
                 drops=freeze_drops(p.drops),
             )
             for p in self._ports.values()

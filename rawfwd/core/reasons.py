@@ -19,6 +19,7 @@ class DropReason(Enum):
     UNKNOWN_IF = "unknown_if"  #: arrived on an interface the config does not name
     LINK_LOCAL = "link_local"  #: 224.0.0.0/24 without an explicit route (RFC 5771 4)
     NO_ROUTE = "no_route"  #: no forwarding state for (S,G)
+    NO_MEMBERS = "no_members"  #: no static route, and no IGMP member wants it
     WRONG_IF = "wrong_if"  #: RPF failure: arrived on other than the route's `from`
     NO_RPF = "no_rpf"  #: no unicast route back to the source: RPF cannot pass
     UNRESOLVED = "unresolved"  #: RPF lookup pending and its small queue full or timed out

@@ -20,6 +20,7 @@ class Port:
         "box",
         "drops",
         "flows",
+        "igmp",
         "local_flows",
         "mac",
         "name",
@@ -44,6 +45,7 @@ class Port:
         self.tx_frames = 0
         self.tx_bytes = 0
         self.relayed = 0  #: packets that came in here and went out somewhere
+        self.igmp = 0  #: IGMP frames received: the control plane's, not forwarded
         self.drops: Counter[DropReason] = Counter()
         #: copies for this interface made by the current call, handed out at its end
         self.box: list[bytes] = []
@@ -79,6 +81,7 @@ class Flow:
         "key",
         "last",
         "local",
+        "members",
         "mesh",
         "oifs",
         "packets",
@@ -103,6 +106,7 @@ class Flow:
         self.oifs: tuple[str, ...] = ()  # egress names in the route's order, for display
         self.mesh = False  #: heard from a MANET neighbour: the relay policy applies
         self.flood = False  #: MANET flooding adds to (or makes) its egress
+        self.members = False  #: IGMP members add to (or make) its egress
         #: its (source, group)'s duplicate cache (the object, not its bound method: memory)
         self.dedup: DuplicateCache | None = None
         self.first = now

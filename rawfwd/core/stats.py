@@ -108,6 +108,7 @@ class InterfaceSnapshot:
     drops: Mapping[DropReason, int]  #: frames arriving here that were dropped, by reason
     #: packets arriving here (or sent here by this host's applications) that went out
     relayed: int = 0
+    igmp: int = 0  #: IGMP frames received (the control plane's)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (drop reasons by name)."""
@@ -120,6 +121,7 @@ class InterfaceSnapshot:
             "tx_frames": self.tx_frames,
             "tx_bytes": self.tx_bytes,
             "relayed": self.relayed,
+            "igmp": self.igmp,
             "drops": _drops_json(self.drops),
         }
 
@@ -135,6 +137,7 @@ class InterfaceSnapshot:
             tx_frames=int(d["tx_frames"]),
             tx_bytes=int(d["tx_bytes"]),
             relayed=int(d.get("relayed", 0)),
+            igmp=int(d.get("igmp", 0)),
             drops=_drops_from_json(d["drops"]),
         )
 

@@ -1,0 +1,378 @@
+"""The forwarder and the IGMP control plane together: what the live shell and replay drive.
+
+Theory of operation:
+
+- Frames go to the pure Forwarder, which keeps IGMP frames out of the data path and
+  hands them here (`Forwarder.take_control`). Each is parsed (bad ones counted by
+  reason, RFC 3376 section 4) and goes to its interface: queries to the querier election
+  and membership timers, reports to the membership, and on the proxy's upstream
+  interface, queries to the upstream host side.
+- Membership decides egress through `Forwarder.set_members`: a flow arriving on the RPF
+  interface toward its source goes to every `igmp = true` interface where a member wants
+  (S,G) and this router forwards, i.e. is the querier, or was told `querier = false`
+  (RFC 4605 section 4.2: on a link with two routers only the querier forwards, no
+  duplicates). With a proxy: from upstream, down to members without an RPF check; from a
+  downstream source, up as well.
+- When a group's membership changes, its flows are decided again; a proxy's merged state
+  for it is recomputed and reported upstream.
+- Timers: `poll(now)` runs what is due and returns the frames to send (queries and
+  reports, TTL 1 with Router Alert, built here); `next_timer()` says when to call again.
+  A querier starts once its interface is up with an address.
+
+Pure like the Forwarder: no sockets, no clock; the shell passes time and random draws in.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Interface
+from typing import Any
+
+from ..core import FlowSnapshot, Forwarder
+from ..core.wire import ethernet_header, group_mac
+from ..model import Config, IgmpSpec
+from . import igmp
+from .igmp import ALL_SYSTEMS, IgmpError, Message, Query, Report, V3Report
+from .membership import GroupView, Membership, Mode
+from .proxy import ProxyView, UpstreamHost, merge
+from .querier import Querier
+
+Out = list[tuple[str, list[bytes]]]
+
+
+def _ip(value: int) -> str:
+    return str(IPv4Address(value))
+
+
+@dataclass(eq=False)
+class _Port:
+    """One `igmp = true` interface: its querier, its group records, its counters."""
+
+    name: str
+    spec: IgmpSpec
+    querier: Querier
+    membership: Membership
+    address: IPv4Interface | None = None
+    started: bool = False
+    forwarding: bool = True  # forwards by membership: the querier, or listen-only
+    counters: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True, slots=True)
+class IgmpInterfaceView:
+    """One IGMP interface as the table and `rawfwd show groups` see it."""
+
+    name: str
+    version: int
+    address: str | None
+    querier: str | None  #: the link's querier as far as we know
+    is_querier: bool
+    listen_only: bool
+    next_query: float | None  #: seconds until our next general query
+    other_querier_expires: float | None  #: seconds until we take over from the querier
+    groups: tuple[GroupView, ...]
+    counters: dict[str, int]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "interface": self.name,
+            "version": self.version,
+            "address": self.address,
+            "querier": self.querier,
+            "is_querier": self.is_querier,
+            "listen_only": self.listen_only,
+            "next_query": _secs(self.next_query),
+            "other_querier_expires": _secs(self.other_querier_expires),
+            "groups": [
+                {
+                    "group": _ip(g.group),
+                    "mode": g.mode.value,
+                    "sources": {_ip(s): round(t, 1) for s, t in g.sources},
+                    "excluded": [_ip(s) for s in g.excluded],
+                    "expires": _secs(g.expires),
+                    "compat": g.compat,
+                    "last_reporter": _ip(g.reporter),
+                }
+                for g in self.groups
+            ],
+            "counters": dict(sorted(self.counters.items())),
+        }
+
+
+def _secs(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def proxy_json(view: ProxyView) -> dict[str, Any]:
+    return {
+        "upstream": view.interface,
+        "version": view.version,
+        "querier": _ip(view.querier) if view.querier else None,
+        "groups": [
+            {"group": _ip(g), "mode": mode.value, "sources": [_ip(s) for s in sources]}
+            for g, mode, sources in view.groups
+        ],
+    }
+
+
+class Router:
+    """A Forwarder whose egress IGMP membership extends; see the module docstring."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        fib: bool = False,
+        on_retire: Callable[[FlowSnapshot], None] | None = None,
+        random: Callable[[], float] = lambda: 0.5,
+    ) -> None:
+        self._live = fib  # live: addresses come from `set_address`, not the config
+        self._random = random
+        self._ports: dict[str, _Port] = {}
+        self._addresses: dict[str, IPv4Interface | None] = {}
+        self.proxy: UpstreamHost | None = None
+        self.ignored: Counter[str] = Counter()  # IGMP on interfaces without igmp, by interface
+        self._upstream_address: IPv4Interface | None = None
+        self.forwarder = Forwarder(config, fib=fib, on_retire=on_retire)
+        self._configure(config)
+        self.forwarder.set_members(self._members)
+
+    # -- configuration -----------------------------------------------------------------------
+
+    def reconfigure(self, config: Config) -> None:
+        """Apply a new config; group records of interfaces that keep `igmp = true` stay."""
+        self._configure(config)
+        self.forwarder.reconfigure(config)  # every flow decided again, by the new ports
+
+    def _configure(self, config: Config) -> None:
+        old = self._ports
+        self._ports = {}
+        for name, spec in config.interfaces.items():
+            if spec.igmp is None:
+                continue
+            port = old.get(name)
+            if port is None:
+                querier = Querier(spec.igmp, 0)
+                port = _Port(name, spec.igmp, querier, Membership(spec.igmp, querier))
+            else:
+                port.spec = port.querier.spec = port.membership.spec = spec.igmp
+            if not self._live:
+                port.address = spec.address
+            else:
+                port.address = self._addresses.get(name)
+            port.querier.address = int(port.address.ip) if port.address is not None else 0
+            self._ports[name] = port
+        upstream = next((s.name for s in config.interfaces.values() if s.upstream), None)
+        if upstream is None:
+            self.proxy = None
+        elif self.proxy is None or self.proxy.interface != upstream:
+            self.proxy = UpstreamHost(upstream, random=self._random)
+        self._upstream_address = (
+            config.interfaces[upstream].address if upstream and not self._live else None
+        )
+        self._refresh_proxy(None, 0.0)
+
+    def set_address(self, name: str, address: IPv4Interface | None) -> None:
+        """Live mode: the interface's (first) IPv4 address, for querier election and as
+        the source of what is sent."""
+        self._addresses[name] = address
+        port = self._ports.get(name)
+        if port is not None and port.address != address:
+            port.address = address
+            port.querier.address = int(address.ip) if address is not None else 0
+            if port.querier.querier_address == 0 or port.querier.is_querier:
+                port.querier.querier_address = port.querier.address
+
+    # -- frames ------------------------------------------------------------------------------
+
+    def handle_batch(
+        self, ingress: str, frames: Sequence[bytes], now: float, outgoing: Collection[int] = ()
+    ) -> Out:
+        """Forwarder.handle_batch, plus what IGMP among `frames` makes this router send."""
+        out = self.forwarder.handle_batch(ingress, frames, now, outgoing)
+        control = self.forwarder.take_control()
+        if control:
+            out.extend(self._on_control(control, now))
+        return out
+
+    def _on_control(self, frames: list[tuple[str, bytes, int]], now: float) -> Out:
+        changed: set[int] = set()
+        for name, frame, end in frames:
+            source = int.from_bytes(frame[26:30], "big")
+            message = igmp.parse(frame[14 + (frame[14] & 0x0F) * 4 : end])
+            port = self._ports.get(name)
+            if self.proxy is not None and name == self.proxy.interface:
+                if isinstance(message, Query):
+                    self.proxy.on_query(source, message, now)
+                continue  # other hosts' reports upstream are theirs
+            if port is None:
+                self.ignored[name] += 1
+                continue
+            if isinstance(message, IgmpError):
+                port.counters[message.reason] += 1
+            elif isinstance(message, Query):
+                self._on_query(port, source, message, now)
+            else:
+                self._on_report(port, source, message, now)
+            changed |= port.membership.changed
+            port.membership.changed.clear()
+        return self._settle(changed, now)
+
+    def _on_query(self, port: _Port, source: int, query: Query, now: float) -> None:
+        port.counters["queries"] += 1
+        if query.version < port.spec.version:
+            port.counters["older_querier"] += 1  # RFC 3376 7.3.1: configure it, or us
+        port.querier.on_query(source, query, now)
+        if not port.querier.is_querier and source == port.querier.querier_address:
+            port.membership.on_query(query, now)
+
+    def _on_report(self, port: _Port, source: int, report: Message, now: float) -> None:
+        address = port.address
+        if source and address is not None and IPv4Address(source) not in address.network:
+            port.counters["foreign_source"] += 1  # RFC 3376 section 9.2
+            return
+        assert isinstance(report, Report | V3Report)
+        if isinstance(report, Report):
+            port.counters["leaves" if report.leave else f"v{report.version}_reports"] += 1
+        else:
+            port.counters["v3_reports"] += 1
+        port.membership.on_report(source, report, now)
+
+    # -- timers ------------------------------------------------------------------------------
+
+    def poll(self, now: float) -> Out:
+        """Run every timer due at `now`; returns the frames to send."""
+        return self._settle(set(), now)
+
+    def next_timer(self) -> float | None:
+        """When `poll` has something to do next, or None."""
+        times = []
+        for port in self._ports.values():
+            if not port.started:
+                if self._ready(port):
+                    return float("-inf")  # it can start now
+                continue
+            for t in (port.querier.next_timer(), port.membership.next_timer()):
+                if t is not None:
+                    times.append(t)
+        if self.proxy is not None:
+            t = self.proxy.next_timer()
+            if t is not None:
+                times.append(t)
+        return min(times, default=None)
+
+    def _ready(self, port: _Port) -> bool:
+        return port.address is not None and self.forwarder.port_mac(port.name) is not None
+
+    def _settle(self, changed: set[int], now: float) -> Out:
+        """Run the timers, send what is due, and apply membership changes to forwarding."""
+        sends: list[tuple[str, int, Message]] = []
+        querier_moved = False
+        for port in self._ports.values():
+            if not port.started and self._ready(port):
+                port.started = True
+                sends.extend((port.name, ALL_SYSTEMS, q) for q in port.querier.start(now))
+            sends.extend((port.name, ALL_SYSTEMS, q) for q in port.querier.poll(now))
+            for q in port.membership.poll(now):
+                sends.append((port.name, q.group, q))
+            changed |= port.membership.changed
+            port.membership.changed.clear()
+            forwarding = port.querier.is_querier or not port.spec.querier
+            if forwarding != port.forwarding:
+                port.forwarding = forwarding
+                querier_moved = True
+        if querier_moved:
+            self.forwarder.members_changed()
+        elif changed:
+            self.forwarder.members_changed(changed)
+        if self.proxy is not None:
+            self._refresh_proxy(None if querier_moved else changed, now)
+            sends.extend((self.proxy.interface, dst, m) for dst, m in self.proxy.poll(now))
+        return self._frames(sends)
+
+    def _refresh_proxy(self, groups: Collection[int] | None, now: float) -> None:
+        """Tell the upstream side the merged downstream state of `groups` (None: all)."""
+        proxy = self.proxy
+        if proxy is None:
+            return
+        ports = [p for p in self._ports.values() if p.name != proxy.interface]
+        if groups is None:
+            groups = set(proxy.reported).union(*(p.membership.groups for p in ports))
+        for group in groups:
+            states = []
+            for port in ports:
+                g = port.membership.groups.get(group)
+                if g is None:
+                    continue
+                if g.mode is Mode.EXCLUDE:
+                    states.append((Mode.EXCLUDE, frozenset(g.excluded)))
+                elif g.sources:
+                    states.append((Mode.INCLUDE, frozenset(g.sources)))
+            proxy.update(group, merge(states), now)
+
+    def _frames(self, sends: list[tuple[str, int, Message]]) -> Out:
+        out: dict[str, list[bytes]] = {}
+        for name, destination, message in sends:
+            mac = self.forwarder.port_mac(name)
+            if mac is None:
+                continue  # down: the timers still run, nothing can be sent
+            address = self._source_address(name)
+            packet = igmp.ip_packet(address, destination, igmp.build(message))
+            out.setdefault(name, []).append(ethernet_header(group_mac(destination), mac) + packet)
+            port = self._ports.get(name)
+            if port is not None:
+                port.counters["queries_sent"] += 1
+        return list(out.items())
+
+    def _source_address(self, name: str) -> int:
+        port = self._ports.get(name)
+        if port is not None:
+            return port.querier.address
+        address = self._addresses.get(name) if self._live else self._upstream_address
+        return int(address.ip) if address is not None else 0  # 0.0.0.0: RFC 3376 4.2.13
+
+    # -- forwarding by membership ------------------------------------------------------------
+
+    def _members(self, ingress: str, source: int, group: int) -> tuple[tuple[str, ...], bool]:
+        oifs = tuple(
+            name
+            for name, port in self._ports.items()
+            if name != ingress and port.forwarding and port.membership.wants(source, group)
+        )
+        proxy = self.proxy
+        if proxy is None:
+            return oifs, True
+        if ingress == proxy.interface:
+            return oifs, False  # RFC 4605 4.2: the upstream is toward every source
+        if ingress in self._ports:  # a downstream source: up too (RFC 4605 4.2)
+            return (*oifs, proxy.interface), True
+        return oifs, True
+
+    # -- observation -------------------------------------------------------------------------
+
+    def igmp_views(self, now: float) -> tuple[IgmpInterfaceView, ...]:
+        out = []
+        for port in self._ports.values():
+            q = port.querier
+            next_query = q.next_timer() if q.is_querier else None
+            other = q.other_querier_until
+            out.append(
+                IgmpInterfaceView(
+                    name=port.name,
+                    version=port.spec.version,
+                    address=str(port.address.ip) if port.address is not None else None,
+                    querier=_ip(q.querier_address) if q.querier_address else None,
+                    is_querier=q.is_querier and port.started,
+                    listen_only=not port.spec.querier,
+                    next_query=max(0.0, next_query - now) if next_query is not None else None,
+                    other_querier_expires=max(0.0, other - now) if other is not None else None,
+                    groups=tuple(port.membership.views(now)),
+                    counters=dict(port.counters + Counter(port.membership.ignored)),
+                )
+            )
+        return tuple(out)
+
+    def proxy_view(self) -> ProxyView | None:
+        return self.proxy.view() if self.proxy is not None else None
