@@ -23,10 +23,13 @@ import struct
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
-from .core import FlowSnapshot, Forwarder, Snapshot
+from .control.proxy import ProxyView
+from .control.router import IgmpInterfaceView, Router, proxy_json
+from .core import FlowSnapshot, Snapshot
 from .core.wire import format_mac
 from .errors import InputError
 from .model import Config
@@ -72,6 +75,9 @@ class ReplayResult:
     notes: tuple[str, ...]  #: things the user should know (e.g. MACs made up for replay)
     #: indexes into `snapshot.flows` of flows forgotten during the replay (idle or evicted)
     forgotten: frozenset[int] = frozenset()
+    #: the IGMP state at the end: interfaces with `igmp = true`, and the proxy's upstream
+    igmp: tuple[IgmpInterfaceView, ...] = ()
+    proxy: ProxyView | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready summary (output files named relative to the output directory)."""
@@ -82,6 +88,9 @@ class ReplayResult:
             name: {"file": f"{name}.pcap", "frames": n} for name, n in self.outputs.items()
         }
         doc["notes"] = list(self.notes)
+        if self.igmp or self.proxy is not None:
+            doc["igmp"] = [view.to_json() for view in self.igmp]
+            doc["proxy"] = proxy_json(self.proxy) if self.proxy is not None else None
         return doc
 
 
@@ -513,7 +522,7 @@ def replay(config: Config, inputs: Sequence[tuple[str, Path]], out_dir: Path) ->
             raise InputError(f"--out-dir {out_dir}: {_reason(exc)}") from None
         outputs = _Outputs(out_dir, nano=any(c.nano for c in captures))
         try:
-            snapshot, forgotten = _run(config, captures, outputs)
+            snapshot, forgotten, router = _run(config, captures, outputs)
             outputs.commit()
         except OSError as exc:
             raise InputError(f"writing to {out_dir}: {_reason(exc)}") from None
@@ -530,31 +539,56 @@ def replay(config: Config, inputs: Sequence[tuple[str, Path]], out_dir: Path) ->
             )
         if c.disorder:
             notes += (f"{c.name}: {_plural(c.disorder, 'frame')} out of time order",)
-    return ReplayResult(snapshot, dict(outputs.counts), notes, forgotten)
+    end = snapshot.now
+    return ReplayResult(
+        snapshot,
+        dict(outputs.counts),
+        notes,
+        forgotten,
+        router.igmp_views(end),
+        router.proxy_view(),
+    )
+
+
+def _timers(router: Router, now: float, outputs: _Outputs) -> None:
+    """Run the IGMP timers due by `now`, in order, writing what they send at their time."""
+    for _ in range(100_000):  # bounded: each poll moves its timers past the time it ran
+        due = router.next_timer()
+        if due is None or due > now:
+            return
+        at = max(due, 0.0) if due != float("-inf") else now
+        for egress, frames in router.poll(at):
+            for data in frames:
+                outputs.write(egress, data, round(at * _NS))
+    raise RuntimeError(f"IGMP timers stuck at {router.next_timer()}")
 
 
 def _run(
     config: Config, captures: Sequence[Capture], outputs: _Outputs
-) -> tuple[Snapshot, frozenset[int]]:
-    """Feed the merged captures to a Forwarder; the final snapshot lists forgotten flows too."""
+) -> tuple[Snapshot, frozenset[int], Router]:
+    """Feed the merged captures to a Router (the Forwarder and IGMP, timers run between
+    frames at their due times); the final snapshot lists forgotten flows too."""
     retired: list[FlowSnapshot] = []
-    forwarder = Forwarder(config, on_retire=retired.append)
+    router = Router(config, on_retire=retired.append)
     now_ns = 0
     merged = heapq.merge(
         *(_keyed(i, capture) for i, capture in enumerate(captures)), key=lambda item: item[0]
     )
     for _, frame in merged:
         now_ns = max(now_ns, frame.time_ns)
-        for egress, data in forwarder.handle_frame(frame.iface, frame.data, now_ns / _NS):
-            outputs.write(egress, data, frame.time_ns)
-    snapshot = forwarder.snapshot(now_ns / _NS)
+        _timers(router, now_ns / _NS, outputs)
+        for egress, frames in router.handle_batch(frame.iface, (frame.data,), now_ns / _NS):
+            for data in frames:
+                outputs.write(egress, data, frame.time_ns)
+    _timers(router, now_ns / _NS, outputs)
+    snapshot = router.forwarder.snapshot(now_ns / _NS)
     if not retired:
-        return snapshot, frozenset()
+        return snapshot, frozenset(), router
     tagged = [(f, True) for f in retired] + [(f, False) for f in snapshot.flows]
     tagged.sort(key=lambda item: item[0].first_seen)  # stable: ties keep this order
     flows = tuple(f for f, _ in tagged)
     forgotten = frozenset(i for i, (_, gone) in enumerate(tagged) if gone)
-    return replace(snapshot, flows=flows), forgotten
+    return replace(snapshot, flows=flows), forgotten, router
 
 
 def _drops_text(drops: Any) -> str:
@@ -579,6 +613,18 @@ def format_summary(result: ReplayResult) -> str:
             f"{i.tx_bytes} bytes, drops: {_drops_text(i.drops)}"
         )
     lines.append(f"drops: {_drops_text(snap.drops)}")
+    for view in result.igmp:
+        who = "we are querier" if view.is_querier else f"querier {view.querier or '?'}"
+        lines.append(f"igmp {view.name} (v{view.version}, {who}): {len(view.groups)} groups")
+        for g in view.groups:
+            sources = ", ".join(str(IPv4Address(s)) for s, _ in g.sources) or "-"
+            excluded = ", ".join(str(IPv4Address(s)) for s in g.excluded) or "-"
+            lines.append(
+                f"  {IPv4Address(g.group)} {g.mode.value} sources {sources} excluded {excluded}"
+            )
+    if result.proxy is not None:
+        groups = ", ".join(f"{IPv4Address(g)} {m.value}" for g, m, _ in result.proxy.groups)
+        lines.append(f"proxy upstream {result.proxy.interface}: {groups or 'no groups'}")
     written = ", ".join(f"{name}.pcap ({n} frames)" for name, n in result.outputs.items())
     lines.append(f"wrote: {written or 'nothing (no frame was forwarded)'}")
     lines.extend(f"note: {note}" for note in result.notes)

@@ -145,7 +145,7 @@ def routing_case() -> Case:
         udp("10.0.0.6", "239.2.0.1", ttl=3, payload=b"below eth2"),  # threshold
         Ether(src=SENDER, dst="01:00:5e:00:00:16")
         / IP(src="10.0.0.7", dst="224.0.0.22", ttl=1, proto=2, options=[IPOption_Router_Alert()])
-        / Raw(b"\x22\x00\xfa\xfd\x00\x00\x00\x00"),  # IGMPv3 report: link_local
+        / Raw(b"\x22\x00\xfa\xfd\x00\x00\x00\x00"),  # IGMPv3 report: control, not a flow
         udp("10.0.0.7", "224.0.0.251", ttl=255, payload=b"mdns"),  # opt-in: eth1
         udp("10.0.0.7", "224.0.0.252", ttl=255, payload=b"llmnr"),  # link_local
         udp("10.0.0.8", "239.5.5.5"),  # route is from eth1: wrong_if
@@ -179,7 +179,7 @@ def routing_case() -> Case:
         drops={
             "ttl": 1,
             "threshold": 1,
-            "link_local": 2,
+            "link_local": 1,
             "wrong_if": 1,
             "no_route": 1,
             "duplicate": 1,
@@ -283,7 +283,122 @@ def smcroute_case() -> Case:
     )
 
 
-CASES = [routing_case, id_case, manet_case, smcroute_case]
+def _checksum(data: bytes) -> int:
+    total = sum(int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def igmp(src: str, dst: str, kind: int, code: int, body: bytes, mac: str = SENDER) -> Packet:
+    """An IGMP message as a kernel host sends it (TTL 1, Router Alert), written out by
+    hand from RFC 2236 section 2 / RFC 3376 section 4 (not with rawfwd's codec)."""
+    head = bytes((kind, code))
+    message = head + _checksum(head + b"\0\0" + body).to_bytes(2, "big") + body
+    octets = [int(o) for o in dst.split(".")]
+    dst_mac = f"01:00:5e:{octets[1] & 0x7F:02x}:{octets[2]:02x}:{octets[3]:02x}"
+    return (
+        Ether(src=mac, dst=dst_mac)
+        / IP(src=src, dst=dst, ttl=1, proto=2, tos=0xC0, options=[IPOption_Router_Alert()])
+        / Raw(message)
+    )
+
+
+def v2(src: str, group: str, kind: int = 0x16) -> Packet:
+    """A v2 report (0x16) to the group, or a leave (0x17) to 224.0.0.2."""
+    dst = group if kind == 0x16 else "224.0.0.2"
+    return igmp(src, dst, kind, 0, bytes(int(o) for o in group.split(".")))
+
+
+def v3_record(src: str, rtype: int, group: str, sources: list[str]) -> Packet:
+    """A v3 report with one group record (RFC 3376 4.2.4)."""
+    quad = lambda a: bytes(int(o) for o in a.split("."))  # noqa: E731
+    record = bytes((rtype, 0)) + len(sources).to_bytes(2, "big") + quad(group)
+    record += b"".join(quad(a) for a in sources)
+    return igmp(src, "224.0.0.22", 0x22, 0, b"\0\0\0\x01" + record)
+
+
+IGMP_TOML = """\
+# IGMP: no routes; members on eth1 (v2) and eth2 (v3, source-specific) decide, with RPF
+[interface.eth0]
+mac = "02:00:00:00:00:01"
+address = "10.0.0.1/24"
+[interface.eth1]
+mac = "02:00:00:00:00:02"
+address = "10.1.0.1/24"
+igmp = true
+last_member_query_interval = 0.5
+[interface.eth2]
+mac = "02:00:00:00:00:03"
+address = "10.2.0.1/24"
+igmp = true
+"""
+
+
+def igmp_case() -> Case:
+    g, ssm = "239.1.1.1", "232.1.1.1"
+    eth0 = [
+        (T0, udp("10.0.0.5", g, ident=1)),  # nobody joined yet: no_members
+        (T0 + 2.0, udp("10.0.0.5", g, ident=2)),  # eth1 joined at +1: eth1
+        (T0 + 2.1, udp("10.0.0.6", ssm, ident=3)),  # eth2 wants only 10.0.0.5: no_members
+        (T0 + 2.2, udp("10.0.0.5", ssm, ident=4)),  # eth2
+        (T0 + 3.2, udp("10.0.0.5", g, ident=5)),  # left at +3, LMQT 1 s not over: eth1
+        (T0 + 5.0, udp("10.0.0.5", g, ident=6)),  # the group is gone: no_members
+    ]
+    bad = corrupt(v2("10.2.0.5", g), 14 + 24 + 2, 0)  # IGMP checksum broken: counted
+    eth1 = [(T0 + 1.0, v2("10.1.0.5", g)), (T0 + 3.0, v2("10.1.0.5", g, kind=0x17))]
+    eth2 = [
+        (T0 + 1.5, v3_record("10.2.0.5", 5, ssm, ["10.0.0.5"])),  # ALLOW_NEW_SOURCES
+        (T0 + 1.6, bad),
+    ]
+    return Case(
+        "igmp",
+        "rawfwd.toml",
+        IGMP_TOML,
+        {"eth0": eth0, "eth1": eth1, "eth2": eth2},
+        # eth1: startup query, 2 data, 2 group-specific queries; eth2: startup query, 1 data
+        {"eth1": 5, "eth2": 2},
+        {"no_members": 3},
+    )
+
+
+PROXY_TOML = """\
+# IGMP proxy (RFC 4605): up0 toward the provider, members on eth1
+[interface.up0]
+mac = "02:00:00:00:00:0a"
+address = "192.168.1.2/24"
+upstream = true
+[interface.eth1]
+mac = "02:00:00:00:00:02"
+address = "10.1.0.1/24"
+igmp = true
+"""
+
+
+def proxy_case() -> Case:
+    g = "239.2.2.2"
+    eth1 = [
+        (T0 + 1.0, v3_record("10.1.0.5", 4, g, [])),  # CHANGE_TO_EXCLUDE({}): join
+        (T0 + 8.5, udp("10.1.0.5", g, ident=2)),  # a downstream source: up
+    ]
+    up0 = [
+        # a v2 general query (Max Resp 10 s) from the provider's router
+        (T0 + 2.0, igmp("192.168.1.1", "224.0.0.1", 0x11, 100, b"\0\0\0\0", mac=PEER)),
+        (T0 + 8.0, udp("198.51.100.1", g, ident=1, mac=PEER)),  # from upstream: down
+    ]
+    return Case(
+        "proxy",
+        "rawfwd.toml",
+        PROXY_TOML,
+        {"eth1": eth1, "up0": up0},
+        # up0: TO_EX report and its retransmission, the v2 answer, the downstream source
+        # eth1: the startup query, the upstream packet
+        {"up0": 4, "eth1": 2},
+        {},
+    )
+
+
+CASES = [routing_case, id_case, manet_case, smcroute_case, igmp_case, proxy_case]
 
 
 def replay_args(case_dir: Path, case: Case, out_dir: Path) -> list[str]:

@@ -11,7 +11,7 @@ import gzip
 import json
 import os
 import struct
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from ipaddress import IPv4Interface
 from pathlib import Path
@@ -21,7 +21,7 @@ import pytest
 
 import rawfwd.replay as replay_module
 from rawfwd.cli import main
-from rawfwd.core import Forwarder, Transmit
+from rawfwd.control.router import Router
 from rawfwd.errors import InputError
 from rawfwd.model import Config, FlowSpec, Origin
 from rawfwd.replay import ReplayResult, format_summary, replay, with_replay_macs
@@ -394,20 +394,20 @@ def test_input_in_the_output_directory_under_another_name_is_fine(tmp_path: Path
 # -- timestamps that go back ----------------------------------------------------------------
 
 
-class _ClockSpy(Forwarder):
+class _ClockSpy(Router):
     nows: ClassVar[list[float]] = []
 
-    def handle_frame(
-        self, ingress: str, frame: bytes, now: float, outgoing: bool = False
-    ) -> Sequence[Transmit]:
-        _ClockSpy.nows.append(now)
-        return super().handle_frame(ingress, frame, now, outgoing)
+    def handle_batch(
+        self, ingress: str, frames: Sequence[bytes], now: float, outgoing: Collection[int] = ()
+    ) -> list[tuple[str, list[bytes]]]:
+        _ClockSpy.nows.extend(now for _ in frames)
+        return super().handle_batch(ingress, frames, now, outgoing)
 
 
 def test_out_of_order_frames_hold_the_clock_and_keep_their_stamps(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(replay_module, "Forwarder", _ClockSpy)
+    monkeypatch.setattr(replay_module, "Router", _ClockSpy)
     monkeypatch.setattr(_ClockSpy, "nows", [])
     capture = tmp_path / "in.pcap"
     capture.write_bytes(

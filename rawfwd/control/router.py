@@ -137,7 +137,7 @@ class Router:
         self._upstream_address: IPv4Interface | None = None
         self.forwarder = Forwarder(config, fib=fib, on_retire=on_retire)
         self._configure(config)
-        self.forwarder.set_members(self._members)
+        self.forwarder.set_members(self._hook())
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -145,6 +145,12 @@ class Router:
         """Apply a new config; group records of interfaces that keep `igmp = true` stay."""
         self._configure(config)
         self.forwarder.reconfigure(config)  # every flow decided again, by the new ports
+        if self.forwarder.members != self._hook():
+            self.forwarder.set_members(self._hook())
+
+    def _hook(self) -> Callable[[str, int, int], tuple[tuple[str, ...], bool]] | None:
+        """Membership decides only where IGMP is configured (else no_route stays no_route)."""
+        return self._members if self._ports or self.proxy is not None else None
 
     def _configure(self, config: Config) -> None:
         old = self._ports
@@ -163,6 +169,8 @@ class Router:
             else:
                 port.address = self._addresses.get(name)
             port.querier.address = int(port.address.ip) if port.address is not None else 0
+            if port.querier.other_querier_until is None:  # no other heard: we are it
+                port.querier.querier_address = port.querier.address
             self._ports[name] = port
         upstream = next((s.name for s in config.interfaces.values() if s.upstream), None)
         if upstream is None:
@@ -182,7 +190,7 @@ class Router:
         if port is not None and port.address != address:
             port.address = address
             port.querier.address = int(address.ip) if address is not None else 0
-            if port.querier.querier_address == 0 or port.querier.is_querier:
+            if port.querier.other_querier_until is None:
                 port.querier.querier_address = port.querier.address
 
     # -- frames ------------------------------------------------------------------------------

@@ -215,6 +215,11 @@ class Forwarder:
         self._resolve_all()
         self._drop_released()
 
+    @property
+    def members(self) -> MemberFunc | None:
+        """The membership hook in use (`set_members`)."""
+        return self._members
+
     def members_changed(self, groups: Collection[int] | None = None) -> None:
         """Membership of `groups` (None: of any group) changed: decide their flows again."""
         self._egress_cache.clear()
