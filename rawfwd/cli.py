@@ -77,7 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     _control_option(run)
 
     show = sub.add_parser("show", help="what the running rawfwd's table shows")
-    show.add_argument("what", nargs="?", default="all", choices=["flows", "interfaces", "all"])
+    show.add_argument(
+        "what", nargs="?", default="all", choices=["flows", "interfaces", "groups", "all"]
+    )
     show.add_argument("--json", action="store_true")
     _control_option(show)
 

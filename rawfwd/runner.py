@@ -20,7 +20,7 @@ from .config import load_config
 from .errors import RawfwdError
 from .io import control
 from .io.daemon import Daemon, check_privileges
-from .ui import View, dashboard, flows_table, interfaces_table
+from .ui import View, dashboard, flows_table, groups_table, interfaces_table
 
 log = logging.getLogger("rawfwd")
 
@@ -107,6 +107,11 @@ def show(what: str, *, as_json: bool, control_address: str) -> int:
     console = Console(width=width)
     if what in ("interfaces", "all"):
         console.print(interfaces_table(view))
+    if what in ("groups", "all") and (what == "groups" or view.igmp):
+        if not view.igmp:
+            console.print("no interface has igmp = true (and there is no upstream)")
+        else:
+            console.print(groups_table(view))
     if what in ("flows", "all"):
         console.print(flows_table(view, max_rows=10_000))
     return 0
@@ -132,4 +137,8 @@ def _show_json(view: View, what: str) -> dict[str, Any]:
             ifaces.append(i.to_json() | extra | {"rx_frames_per_s": rx, "tx_frames_per_s": tx})
         doc["interfaces"] = ifaces
         doc["drops"] = {r.value: n for r, n in snap.drops.items()}
+    if what in ("groups", "all"):
+        igmp = view.igmp or {"interfaces": [], "proxy": None}
+        doc["igmp"] = igmp["interfaces"]
+        doc["proxy"] = igmp["proxy"]
     return doc

@@ -127,6 +127,8 @@ class View:
     started: float  #: same clock as snapshot.now (monotonic seconds)
     config_path: str
     rates: Rates
+    #: IGMP, JSON-ready: {"interfaces": [per igmp interface], "proxy": upstream or None}
+    igmp: Mapping[str, Any] | None = None
 
     @property
     def uptime(self) -> float:
@@ -142,6 +144,7 @@ class View:
             "links": [link.to_json() for link in self.links],
             "rates": self.rates.to_json(),
             "snapshot": self.snapshot.to_json(),
+            "igmp": self.igmp,
         }
 
     @classmethod
@@ -153,6 +156,7 @@ class View:
             started=float(d["started"]),
             config_path=str(d["config_path"]),
             rates=Rates.from_json(d["rates"]),
+            igmp=d.get("igmp"),
         )
 
 
@@ -596,6 +600,65 @@ def _header(view: View) -> Text:
     return text
 
 
+def _seconds(value: Any) -> str:
+    return "-" if value is None else human_duration(float(value))
+
+
+def groups_table(view: View) -> Table:
+    """IGMP groups per interface (RFC 3376 section 6.2): filter mode, the sources wanted
+    with their timers (INCLUDE) or excluded (EXCLUDE), the group timer, the oldest host
+    version heard, the last reporter; each interface's querier in the title column."""
+    cols = [
+        _Col("interface"),
+        _Col("querier"),
+        _Col("group"),
+        _Col("mode"),
+        _Col("sources", wrap=True),
+        _Col("excluded", wrap=True),
+        _Col("expires", right=True),
+        _Col("compat", right=True),
+        _Col("last reporter"),
+    ]
+    rows: list[list[Text]] = []
+    igmp = view.igmp or {}
+    for iface in igmp.get("interfaces", []):
+        who = f"us ({iface['address']})" if iface["is_querier"] else str(iface["querier"] or "-")
+        if iface["listen_only"]:
+            who += ", listen only"
+        head = [Text(str(iface["interface"])), Text(who)]
+        if not iface["groups"]:
+            rows.append([*head, *(Text("-") for _ in range(7))])
+        for g in iface["groups"]:
+            sources = ", ".join(f"{s} ({_seconds(t)})" for s, t in g["sources"].items())
+            rows.append(
+                [
+                    *head,
+                    Text(str(g["group"])),
+                    Text(str(g["mode"])),
+                    Text(sources or "-"),
+                    Text(", ".join(g["excluded"]) or "-"),
+                    Text(_seconds(g["expires"])),
+                    Text(f"v{g['compat']}"),
+                    Text(str(g["last_reporter"])),
+                ]
+            )
+            head = [Text(""), Text("")]
+    proxy = igmp.get("proxy")
+    caption = None
+    if proxy:
+        told = ", ".join(
+            f"{g['group']} {g['mode']}"
+            + (f" {{{', '.join(g['sources'])}}}" if g["sources"] else "")
+            for g in proxy["groups"]
+        )
+        querier = proxy["querier"] or "not heard yet"
+        caption = (
+            f"proxy upstream {proxy['upstream']} (v{proxy['version']}, querier {querier}): "
+            f"{told or 'no groups'}"
+        )
+    return _table("IGMP groups", (cols, rows), caption)
+
+
 class _Dashboard:
     """Picks each table's layout when rendered, from the width `rich.live.Live` offers.
 
@@ -613,6 +676,9 @@ class _Dashboard:
         width = options.max_width
         yield self._header
         yield interfaces_table(self._view, width=width)
+        if self._view.igmp and self._view.igmp.get("interfaces"):
+            yield Text()
+            yield groups_table(self._view)
         yield Text()
         yield _flows_table(self._view, self._flows, width)
 

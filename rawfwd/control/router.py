@@ -134,6 +134,9 @@ class Router:
         self._addresses: dict[str, IPv4Interface | None] = {}
         self.proxy: UpstreamHost | None = None
         self.ignored: Counter[str] = Counter()  # IGMP on interfaces without igmp, by interface
+        #: set when the timers may have moved (IGMP heard, addresses, config): the shell
+        #: looks at `next_timer` again and clears it
+        self.timers_moved = True
         self._upstream_address: IPv4Interface | None = None
         self.forwarder = Forwarder(config, fib=fib, on_retire=on_retire)
         self._configure(config)
@@ -153,6 +156,7 @@ class Router:
         return self._members if self._ports or self.proxy is not None else None
 
     def _configure(self, config: Config) -> None:
+        self.timers_moved = True
         old = self._ports
         self._ports = {}
         for name, spec in config.interfaces.items():
@@ -186,6 +190,7 @@ class Router:
         """Live mode: the interface's (first) IPv4 address, for querier election and as
         the source of what is sent."""
         self._addresses[name] = address
+        self.timers_moved = True
         port = self._ports.get(name)
         if port is not None and port.address != address:
             port.address = address
@@ -206,6 +211,7 @@ class Router:
         return out
 
     def _on_control(self, frames: list[tuple[str, bytes, int]], now: float) -> Out:
+        self.timers_moved = True
         changed: set[int] = set()
         for name, frame, end in frames:
             source = int.from_bytes(frame[26:30], "big")
@@ -381,6 +387,16 @@ class Router:
                 )
             )
         return tuple(out)
+
+    def igmp_json(self, now: float) -> dict[str, Any] | None:
+        """What the table and `rawfwd show groups` show, JSON-ready; None without IGMP."""
+        if not self._ports and self.proxy is None:
+            return None
+        proxy = self.proxy_view()
+        return {
+            "interfaces": [view.to_json() for view in self.igmp_views(now)],
+            "proxy": proxy_json(proxy) if proxy is not None else None,
+        }
 
     def proxy_view(self) -> ProxyView | None:
         return self.proxy.view() if self.proxy is not None else None

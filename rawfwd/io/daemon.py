@@ -26,12 +26,15 @@ import contextlib
 import errno
 import fcntl
 import logging
+import math
+import random
 import socket
 import struct
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from ipaddress import IPv4Interface
 from pathlib import Path
 from typing import Any, Final
 
@@ -39,7 +42,8 @@ import trio
 import trio.lowlevel
 
 from ..config import load_config
-from ..core import FlowSnapshot, Forwarder, Snapshot
+from ..control.router import Router
+from ..core import FlowSnapshot, Snapshot
 from ..core.wire import parse_mac
 from ..errors import RawfwdError
 from ..model import Config
@@ -88,6 +92,20 @@ def local_addresses() -> set[int]:
             except (KeyError, OSError):
                 continue
     return found
+
+
+def link_address(name: str) -> IPv4Interface | None:
+    """The interface's first IPv4 address with its prefix (netifaces), or None: what the
+    IGMP querier is elected by and sends from."""
+    import netifaces
+
+    try:
+        entries = netifaces.ifaddresses(name).get(netifaces.AF_INET, [])
+        for entry in entries:
+            return IPv4Interface(f"{entry['addr']}/{entry.get('netmask', '255.255.255.255')}")
+    except (ValueError, KeyError):
+        pass
+    return None
 
 
 def link_mac(name: str) -> bytes | None:
@@ -158,7 +176,10 @@ class Daemon:
         self.busy_poll = busy_poll
         self._touched: set[_Link] = set()  # links sent on in this batch: flush them once
         self.clock = clock
-        self.forwarder = Forwarder(config, fib=True)
+        #: the forwarder and the IGMP control plane; `forwarder` is its data path
+        self.router = Router(config, fib=True, random=random.random)
+        self.forwarder = self.router.forwarder
+        self._timers_wake = trio.Event()
         self.links: dict[str, _Link] = {name: _Link(name) for name in config.interfaces}
         self.started = clock()
         self._rates = RateTracker()
@@ -188,7 +209,8 @@ class Daemon:
     def _make_view(self, snap: Snapshot) -> View:
         rates = self._rates.update(snap)
         links = tuple(link.status() for link in self.links.values())
-        return View(snap, links, self.started, str(self.config_path), rates)
+        igmp = self.router.igmp_json(snap.now)
+        return View(snap, links, self.started, str(self.config_path), rates, igmp)
 
     async def _refresh_view(self) -> None:
         """Rebuild the View every VIEW_EVERY seconds, a part of the flows at a time with
@@ -231,6 +253,7 @@ class Daemon:
                 # the control socket first: a second instance stops before touching links
                 await nursery.start(control.serve, self.control_address, self._control)
                 nursery.start_soon(self._rpf_refresher)
+                nursery.start_soon(self._igmp_timers)
                 if self.live_view:
                     nursery.start_soon(self._refresh_view)
                 self._reconcile_all(starting=True)
@@ -269,7 +292,10 @@ class Daemon:
         per wakeup in `make bench`) stands between a frame and its copies.
         """
         links, touched = self.links, self._touched
-        out = self.forwarder.handle_batch(name, batch.frames, self.clock(), batch.outgoing)
+        router = self.router
+        out = router.handle_batch(name, batch.frames, self.clock(), batch.outgoing)
+        if router.timers_moved:
+            self._timers_wake.set()
         for egress, copies in out:
             link = links[egress]
             sock = link.sock
@@ -404,12 +430,42 @@ class Daemon:
         else:
             link.backlog.append(frame)
 
+    # -- IGMP --------------------------------------------------------------------------------
+
+    async def _igmp_timers(self) -> None:
+        """Run the IGMP timers when due (queries, reports, membership expiry) and send
+        what they produce; woken early when IGMP was heard or a link changed."""
+        router = self.router
+        while True:
+            router.timers_moved = False
+            self._timers_wake = trio.Event()
+            due = router.next_timer()
+            now = self.clock()
+            if due is not None and due <= now:
+                self._send_all(router.poll(now))
+                await trio.lowlevel.checkpoint()
+                continue
+            wait = math.inf if due is None else due - now
+            with trio.move_on_after(wait):
+                await self._timers_wake.wait()
+
+    def _send_all(self, out: list[tuple[str, list[bytes]]]) -> None:
+        for egress, frames in out:
+            for frame in frames:
+                self._send(egress, frame)
+        self._flush_touched()
+        wanted = self.forwarder.rpf_requests()  # flows that members now make worth a lookup
+        if wanted and self._fib is not None:
+            self._fib.lookup(wanted)
+
     # -- interfaces --------------------------------------------------------------------------
 
     def _reconcile_all(self, starting: bool = False) -> None:
         for link in self.links.values():
             self._reconcile(link, starting)
+            self.router.set_address(link.name, link_address(link.name))
         self.forwarder.set_local_addresses(local_addresses())
+        self._timers_wake.set()
 
     def _reconcile(self, link: _Link, starting: bool = False) -> None:
         """Bring our socket and the core's view of `link` in line with the system."""
@@ -527,7 +583,7 @@ class Daemon:
             return False
         for warning in config.warnings:
             log.warning("%s", warning)
-        self.forwarder.reconfigure(config)
+        self.router.reconfigure(config)
         for name in list(self.links):
             if name not in config.interfaces:
                 self._close(self.links.pop(name))
