@@ -642,7 +642,6 @@ def groups_table(view: View) -> Table:
                     Text(str(g["last_reporter"])),
                 ]
             )
-            head = [Text(""), Text("")]
     proxy = igmp.get("proxy")
     caption = None
     if proxy:

@@ -590,3 +590,75 @@ def test_vlan_interface_name_with_dot() -> None:
     assert list(cfg.interfaces) == ["eth0.100", "eth1"]
     assert cfg.interfaces["eth0.100"].origin == Origin(PATH, 1)
     assert cfg.routes[0].describe() == "(*, 239.1.2.3) from eth0.100 to eth1"
+
+
+def test_igmp_keys_parse_into_the_interfaces_settings() -> None:
+    config = parse_toml(
+        "[interface.eth0]\n[interface.eth1]\nigmp = true\nversion = 2\nrobustness = 3\n"
+        "query_interval = 60\nquery_response_interval = 5\nlast_member_query_interval = 0.5\n"
+        "last_member_query_count = 4\nstartup_query_interval = 10\nstartup_query_count = 1\n"
+        "querier = false\n[interface.up]\nupstream = true\n",
+        PATH,
+    )
+    spec = config.interfaces["eth1"].igmp
+    assert spec is not None
+    assert (spec.version, spec.robustness, spec.query_interval) == (2, 3, 60.0)
+    assert (spec.query_response_interval, spec.last_member_query_interval) == (5.0, 0.5)
+    assert (spec.last_member_count, spec.startup_query_interval, spec.startup_query_count) == (
+        4,
+        10.0,
+        1,
+    )
+    assert spec.querier is False
+    assert spec.group_membership_interval == 3 * 60 + 5
+    assert config.interfaces["eth0"].igmp is None
+    assert config.interfaces["up"].upstream
+
+
+@pytest.mark.parametrize(
+    ("body", "needle", "reason"),
+    [
+        ("version = 3", "version = 3", "[interface.eth1] version: applies only with igmp = true"),
+        (
+            "igmp = true\nversion = 1",
+            "version = 1",
+            "[interface.eth1] version: must be 2 or 3, not 1",
+        ),
+        (
+            "igmp = true\nrobustness = 8",
+            "robustness = 8",
+            "[interface.eth1] robustness: must be from 1 to 7, not 8",
+        ),
+        (
+            "igmp = true\nversion = 2\nquery_response_interval = 30",
+            "query_response_interval = 30",
+            "[interface.eth1] query_response_interval: must be from 0.1 to 25.5 s and less "
+            "than query_interval, not 30.0",
+        ),
+        (
+            "igmp = true\nupstream = true",
+            "upstream = true",
+            "[interface.eth1] upstream: the IGMP proxy's upstream is a host there (RFC 4605): "
+            "not with igmp = true",
+        ),
+        (
+            "manet = true\nigmp = true",
+            "igmp = true",
+            "[interface.eth1] igmp: not on a manet interface: MANET interfaces flood",
+        ),
+    ],
+)
+def test_bad_igmp_settings_name_file_line_and_reason(body: str, needle: str, reason: str) -> None:
+    text = f"[interface.eth0]\n[interface.eth1]\n{body}\n"
+    err = error(text)
+    assert (err.line, err.reason) == (line_of(text, needle), reason)
+
+
+def test_a_proxy_has_one_upstream() -> None:
+    text = "[interface.a]\nupstream = true\n[interface.b]\nupstream = true\n"
+    err = error(text)
+    assert err.line == line_of(text, "upstream = true", 2)
+    assert err.reason == (
+        "[interface.b] upstream: 'a' is the upstream interface already: an IGMP proxy has "
+        "one (RFC 4605 section 1)"
+    )

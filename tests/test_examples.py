@@ -27,3 +27,21 @@ def test_example_smcroute_conf_is_valid() -> None:
         "(192.168.1.42, 239.10.0.1) from eth0 to eth1, eth2",
         "(*, 239.20.0.0/16) from eth0 to eth1",
     ]
+
+
+def test_example_igmp_configs_are_valid() -> None:
+    router = load_config(EXAMPLES / "igmp.toml")
+    assert router.routes == ()
+    igmp = {name: spec.igmp for name, spec in router.interfaces.items()}
+    assert igmp["eth0"] is None
+    assert igmp["eth1"] is not None
+    assert igmp["eth1"].querier
+    assert igmp["eth2"] is not None
+    assert not igmp["eth2"].querier
+    proxy = load_config(EXAMPLES / "igmpproxy.toml")
+    assert [s.name for s in proxy.interfaces.values() if s.upstream] == ["wan0"]
+    lan0, lan1 = proxy.interfaces["lan0"].igmp, proxy.interfaces["lan1"].igmp
+    assert lan0 is not None
+    assert lan0.last_member_query_interval == 0.5
+    assert lan1 is not None
+    assert lan1.version == 2

@@ -677,3 +677,45 @@ def test_unknown_drop_reason_is_rejected() -> None:
     doc["drops"] = {"gremlins": 1}
     with pytest.raises(ValueError, match="gremlins"):
         InterfaceSnapshot.from_json(doc)
+
+
+def test_groups_table_shows_each_interfaces_querier_groups_and_the_proxy() -> None:
+    from ipaddress import IPv4Address
+
+    from rawfwd.control.igmp import GroupRecord, RecordType, Report, V3Report
+    from rawfwd.control.router import Router
+    from tests.frames import toml_config
+
+    router = Router(
+        toml_config(
+            '[interface.up]\nupstream = true\naddress = "192.168.1.2/24"\n'
+            'mac = "02:00:00:00:00:0a"\n'
+            '[interface.eth1]\nigmp = true\naddress = "10.1.0.1/24"\nmac = "02:00:00:00:00:02"\n'
+        )
+    )
+    router.poll(0.0)
+    members = router._ports["eth1"].membership
+    members.on_report(int(IPv4Address("10.1.0.5")), Report(2, int(IPv4Address("239.1.1.1"))), 1.0)
+    record = GroupRecord(
+        RecordType.ALLOW_NEW_SOURCES,
+        int(IPv4Address("232.1.1.1")),
+        (int(IPv4Address("10.0.0.5")),),
+    )
+    members.on_report(int(IPv4Address("10.1.0.6")), V3Report((record,)), 2.0)
+    router.poll(2.0)
+    snap = snapshot(3.0)
+    view = dataclasses.replace(view_of(snap), igmp=router.igmp_json(3.0))
+    assert View.from_json(json.loads(json.dumps(view.to_json()))).igmp == view.igmp
+    text = render(ui.groups_table(view))
+    table, caption = text.split("proxy upstream")
+    _, rows = parse_table(table, "IGMP groups")
+    assert [(r["interface"], r["group"], r["mode"]) for r in rows] == [
+        ("eth1", "232.1.1.1", "include"),
+        ("eth1", "239.1.1.1", "exclude"),
+    ]
+    assert rows[0]["querier"] == "us (10.1.0.1)"
+    assert rows[0]["sources"].startswith("10.0.0.5 (")
+    assert rows[1]["last reporter"] == "10.1.0.5"
+    assert caption.startswith(" up (v3, querier not heard yet): 232.1.1.1 include {10.0.0.5}, ")
+    assert "239.1.1.1 exclude" in caption
+    assert "IGMP groups" in render(ui.dashboard(view))
