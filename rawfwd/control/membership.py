@@ -39,6 +39,10 @@ from .igmp import GroupRecord, Query, RecordType, Report, V3Report
 from .querier import Querier, QuerierSpec
 
 _R = RecordType
+#: Bounds on what reports can make a router remember (anyone on the link may send them):
+#: beyond them new groups or sources are ignored and counted, existing ones still work.
+MAX_GROUPS = 4096  #: group records per interface
+MAX_SOURCES = 1024  #: sources (X and Y together) per group record
 
 
 class Mode(Enum):
@@ -186,6 +190,8 @@ class Membership:
             self._settle(g)
             return
         g = self._record(group)
+        if g is None:
+            return
         g.reporter = reporter
         until = now + self.group_membership_interval  # Older Host Present Interval (8.13)
         if report.version == 1:
@@ -205,6 +211,8 @@ class Membership:
             if not exclude and not sources:
                 return  # INCLUDE({}) of nothing: nothing to change
             g = self._record(record.group)
+            if g is None:
+                return
         mode = self.compat(g, now)
         if mode < 3:  # RFC 3376 7.3.2
             if kind is _R.BLOCK_OLD_SOURCES:
@@ -213,6 +221,12 @@ class Membership:
                 return
             if kind is _R.CHANGE_TO_EXCLUDE:
                 sources = set()
+        room = MAX_SOURCES - len(g.sources) - len(g.excluded)
+        fresh = sources - g.sources.keys() - g.excluded
+        if len(fresh) > room:
+            self.ignored["too_many_sources"] += 1
+            keep = set(sorted(fresh)[: max(room, 0)])
+            sources = (sources - fresh) | keep
         g.reporter = reporter
         self._apply(g, kind, sources, now)
         self._settle(g)
@@ -275,9 +289,13 @@ class Membership:
         if g.state() != before:
             self.changed.add(g.group)
 
-    def _record(self, group: int) -> _Group:
+    def _record(self, group: int) -> _Group | None:
+        """The group's record, created if there is room (MAX_GROUPS), else None."""
         g = self.groups.get(group)
         if g is None:
+            if len(self.groups) >= MAX_GROUPS:
+                self.ignored["too_many_groups"] += 1
+                return None
             g = self.groups[group] = _Group(group)
         return g
 

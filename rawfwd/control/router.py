@@ -168,6 +168,9 @@ class Router:
                 port = _Port(name, spec.igmp, querier, Membership(spec.igmp, querier))
             else:
                 port.spec = port.querier.spec = port.membership.spec = spec.igmp
+                if port.querier.other_querier_until is None:  # ours are the values in use
+                    port.querier.robustness = spec.igmp.robustness
+                    port.querier.query_interval = spec.igmp.query_interval
             if not self._live:
                 port.address = spec.address
             else:
@@ -315,6 +318,8 @@ class Router:
         if groups is None:
             groups = set(proxy.reported).union(*(p.membership.groups for p in ports))
         for group in groups:
+            if group >> 8 == 0xE00000:
+                continue  # 224.0.0.0/24 is link-local: never proxied (RFC 5771 section 4)
             states = []
             for port in ports:
                 g = port.membership.groups.get(group)
@@ -332,10 +337,12 @@ class Router:
             mac = self.forwarder.port_mac(name)
             if mac is None:
                 continue  # down: the timers still run, nothing can be sent
+            port = self._ports.get(name)
+            if port is not None and port.address is None:
+                continue  # lost its address: a query needs a source to be elected by
             address = self._source_address(name)
             packet = igmp.ip_packet(address, destination, igmp.build(message))
             out.setdefault(name, []).append(ethernet_header(group_mac(destination), mac) + packet)
-            port = self._ports.get(name)
             if port is not None:
                 port.counters["queries_sent"] += 1
         return list(out.items())
