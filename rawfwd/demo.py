@@ -5,9 +5,11 @@
 
 Traffic, ten packets a second each: 239.1.1.1 from S (routed to A and B), 239.2.2.2 from
 S (its route expects it from eth1: dropped as wrong_if), 239.1.1.1 with TTL 1 (dropped as
-ttl), and every second a burst of the same frame five times (dropped as duplicate). The
-live table shows each flow and why its packets were dropped. Everything is removed on exit,
-also on Ctrl-C.
+ttl), and every second a burst of the same frame five times (dropped as duplicate). And
+239.3.3.3, which no route names: eth2 runs IGMP, B joins it for six seconds and leaves for
+four, over and over, so it is forwarded to B only while B is a member (no_members
+otherwise). The live table shows each flow, why its packets were dropped, and the IGMP
+groups. Everything is removed on exit, also on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -25,13 +27,17 @@ from .core.wire import udp_frame
 from .errors import RawfwdError
 from .io.netns import Lab, rawfwd_in, router_topology, socket_in
 
-ROUTED, MISROUTED = "239.1.1.1", "239.2.2.2"
+ROUTED, MISROUTED, LEARNED = "239.1.1.1", "239.2.2.2", "239.3.3.3"
+JOINED, LEFT = 6.0, 4.0  #: seconds B is a member of LEARNED, then is not
 PORT = 5000
 CONFIG = f"""\
 # rawfwd demo: the router in the middle
 [interface.eth0]   # toward the sender
 [interface.eth1]   # toward receiver A
-[interface.eth2]   # toward receiver B
+[interface.eth2]   # toward receiver B: an IGMP router there, B's joins decide
+igmp = true
+query_interval = 20
+last_member_query_interval = 0.5
 
 [[route]]          # what the sender sends: to both receivers
 from = "eth0"
@@ -52,6 +58,7 @@ class _Traffic:
         self.lab = lab
         self.stop = threading.Event()
         self.received = {"A": 0, "B": 0}
+        self.learned = 0  # packets to LEARNED that reached B
         self.sent = 0
         self.threads: list[threading.Thread] = []
 
@@ -67,7 +74,30 @@ class _Traffic:
             )
             sock.settimeout(0.2)
             self._spawn(self._receive, host, sock)
+        self._spawn(self._member)
         self._spawn(self._send)
+
+    def _member(self) -> None:
+        """B joins LEARNED, stays JOINED seconds, leaves (the socket closes) for LEFT."""
+        while not self.stop.is_set():
+            sock = socket_in(self.lab.ns("B"), socket.AF_INET, socket.SOCK_DGRAM)
+            with sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind((LEARNED, PORT))
+                sock.setsockopt(
+                    socket.IPPROTO_IP,
+                    socket.IP_ADD_MEMBERSHIP,
+                    socket.inet_aton(LEARNED) + socket.inet_aton("10.2.0.2"),
+                )
+                sock.settimeout(0.2)
+                until = time.monotonic() + JOINED
+                while not self.stop.is_set() and time.monotonic() < until:
+                    try:
+                        sock.recv(2048)
+                    except TimeoutError:
+                        continue
+                    self.learned += 1
+            self.stop.wait(LEFT)
 
     def _spawn(self, target: object, *args: object) -> None:
         thread = threading.Thread(target=target, args=args, daemon=True)  # type: ignore[arg-type]
@@ -97,6 +127,7 @@ class _Traffic:
                 n += 1
                 udp.sendto(b"routed %d" % n, (ROUTED, PORT))
                 udp.sendto(b"misrouted %d" % n, (MISROUTED, PORT))
+                udp.sendto(b"learned %d" % n, (LEARNED, PORT))
                 ttl1.sendto(b"ttl one %d" % n, (ROUTED, PORT))
                 self.sent += 1
                 if n % 10 == 1:  # the same frame five times: one forwarded, four duplicates
@@ -173,7 +204,7 @@ def demo(*, duration: float | None, ui: bool | None) -> int:
         print(
             f"rawfwd demo: sent {traffic.sent} packets and {(traffic.sent + 9) // 10} bursts of "
             f"duplicates to {ROUTED}; receiver A got {traffic.received['A']}, receiver B got "
-            f"{traffic.received['B']}",
+            f"{traffic.received['B']}; B got {traffic.learned} of {LEARNED} while a member",
             file=sys.stderr,
         )
         return code

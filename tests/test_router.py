@@ -289,3 +289,25 @@ def test_the_proxy_forwards_down_to_members_and_downstream_sources_up() -> None:
     report(r, "eth2", Report(2, ip(G)), 3.0)
     assert data(r, "eth1", "10.1.0.5", now=4.0) == {"eth0", "eth2"}
     assert data(r, "eth1", "10.2.0.66", now=4.0) == set()  # fails RPF: not from eth1
+
+
+def test_a_static_route_is_not_held_back_while_members_wait_for_the_fib() -> None:
+    route = '[[route]]\nfrom = "eth0"\ngroup = "239.1.1.1"\nto = ["eth2"]'
+    r = Router(toml_config(ROUTER.format(eth0="", eth1="") + route), fib=True)
+    r.poll(0.0)
+    report(r, "eth1", Report(2, ip(G)), 1.0)
+    # live mode: RPF toward the source comes from the kernel FIB, asked for now
+    assert data(r, "eth0", "10.0.0.5", now=2.0) == {"eth2"}  # the route does not wait
+    assert r.forwarder.rpf_requests() == [ip("10.0.0.5")]
+    assert r.forwarder.set_rpf({ip("10.0.0.5"): "eth0"}, 2.1) == []
+    assert data(r, "eth0", "10.0.0.5", now=2.2) == {"eth1", "eth2"}
+
+
+def test_frames_held_for_the_fib_go_to_members_when_it_answers() -> None:
+    r = Router(toml_config(ROUTER.format(eth0="", eth1="")), fib=True)
+    r.poll(0.0)
+    report(r, "eth1", Report(2, ip(G)), 1.0)
+    assert data(r, "eth0", "10.0.0.5", now=2.0) == set()  # held: RPF unknown yet
+    sent = r.forwarder.set_rpf({ip("10.0.0.5"): "eth0"}, 2.1)
+    assert [t.egress for t in sent] == ["eth1"]
+    assert flow_of(r, "10.0.0.5")[2] == {}  # held, not dropped

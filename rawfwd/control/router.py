@@ -300,14 +300,15 @@ class Router:
             if forwarding != port.forwarding:
                 port.forwarding = forwarding
                 querier_moved = True
+        released: Out = []
         if querier_moved:
-            self.forwarder.members_changed()
+            released = self.forwarder.members_changed(None, now)
         elif changed:
-            self.forwarder.members_changed(changed)
+            released = self.forwarder.members_changed(changed, now)
         if self.proxy is not None:
             self._refresh_proxy(None if querier_moved else changed, now)
             sends.extend((self.proxy.interface, dst, m) for dst, m in self.proxy.poll(now))
-        return self._frames(sends)
+        return released + self._frames(sends)
 
     def _refresh_proxy(self, groups: Collection[int] | None, now: float) -> None:
         """Tell the upstream side the merged downstream state of `groups` (None: all)."""

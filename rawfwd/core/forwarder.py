@@ -69,6 +69,10 @@ def _transmits(groups: list[tuple[str, list[bytes]]]) -> list[Transmit]:
 MemberFunc = Callable[[str, int, int], tuple[tuple[str, ...], bool]]
 
 
+#: copies grouped by egress interface, as `handle_batch` returns them
+Out = list[tuple[str, list[bytes]]]
+
+
 class Transmit(NamedTuple):
     """A frame to send on interface `egress`."""
 
@@ -99,6 +103,9 @@ class Forwarder:
         self._rpf_asked: dict[int, float] = {}  # sources handed to the caller, and when
         self._rpf_new: list[int] = []  # sources not yet handed to the caller
         self._unresolved: dict[tuple[str, bytes, bool], Flow] = {}
+        #: flows a static route forwards while the RPF answer that would let members have
+        #: them too is pending: decided again when it comes, never held back meanwhile
+        self._member_wait: dict[tuple[str, bytes, bool], Flow] = {}
         self._released: list[tuple[Flow, bytes, int]] = []  # held frames now decided
         self._dedup = DedupTable(config.dedup)
         self._egress_cache: dict[
@@ -142,6 +149,7 @@ class Forwarder:
             if flow.port.name not in self._ports:
                 del self._flows[key]
                 self._unresolved.pop(key, None)
+                self._member_wait.pop(key, None)
                 self._detach_dedup(flow)
         self._flooding = [
             (port, FloodGroups(port.spec.groups))
@@ -220,13 +228,18 @@ class Forwarder:
         """The membership hook in use (`set_members`)."""
         return self._members
 
-    def members_changed(self, groups: Collection[int] | None = None) -> None:
-        """Membership of `groups` (None: of any group) changed: decide their flows again."""
+    def members_changed(self, groups: Collection[int] | None = None, now: float = 0.0) -> Out:
+        """Membership of `groups` (None: of any group) changed: decide their flows again.
+        Frames held for a flow that is now decided are forwarded: returned, grouped by
+        egress like `handle_batch`'s."""
         self._egress_cache.clear()
         for flow in self._flows.values():
             if groups is None or flow.group in groups:
                 self._resolve(flow)
-        self._drop_released()
+        released, self._released = self._released, []
+        for flow, frame, end in released:
+            self._forward(flow, frame, end, now)
+        return self._collect() if self._touched else []
 
     def take_control(self) -> list[tuple[str, bytes, int]]:
         """The IGMP frames received since the last call, as (ingress, frame, end of the IP
@@ -309,7 +322,7 @@ class Forwarder:
         if moved:
             self._resolve_all()
         else:
-            for flow in list(self._unresolved.values()):
+            for flow in [*self._unresolved.values(), *self._member_wait.values()]:
                 if flow.source in newly:
                     self._resolve(flow)
         self._ask_waiting()
@@ -353,6 +366,7 @@ class Forwarder:
         """
         port = flow.port
         key = flow.table_key
+        self._member_wait.pop(key, None)
         manet = port.spec.manet
         rpf: RpfFunc = self._rpf if not manet else lambda _source: port.name
         found = self._table.lookup(port.name, flow.source, flow.group, rpf)
@@ -417,7 +431,10 @@ class Forwarder:
         if need_rpf and not flow.local and not port.spec.manet:
             toward = rpf(flow.source)
             if toward is RPF_PENDING:
-                flow.route, flow.verdict = None, _R.UNRESOLVED
+                if flow.verdict is None:  # the route forwards now, members once RPF says
+                    self._member_wait[flow.table_key] = flow
+                else:
+                    flow.route, flow.verdict = None, _R.UNRESOLVED
                 return ()
             if toward != port.name:
                 if flow.verdict is _R.NO_ROUTE:
@@ -675,6 +692,7 @@ class Forwarder:
     def _retire(self, flow: Flow) -> None:
         del (flow.port.local_flows if flow.local else flow.port.flows)[flow.key]
         self._unresolved.pop(flow.table_key, None)
+        self._member_wait.pop(flow.table_key, None)
         self._detach_dedup(flow)
         if self._on_retire is not None:
             self._on_retire(self._flow_snapshot(flow))

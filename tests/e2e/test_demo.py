@@ -30,6 +30,9 @@ def test_demo_forwards_and_cleans_up() -> None:
     assert got is not None, done.stderr
     assert int(got.group(1)) > 0
     assert int(got.group(2)) > 0
+    learned = re.search(r"B got (\d+) of 239.3.3.3 while a member", done.stderr)
+    assert learned is not None, done.stderr
+    assert int(learned.group(1)) > 0  # no route names it: IGMP membership alone
     # every drop reason the demo stages shows up in rawfwd's own summary lines
     summaries = [line for line in done.stderr.splitlines() if " drops: " in line]
     assert summaries, done.stderr
