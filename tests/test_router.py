@@ -311,3 +311,26 @@ def test_frames_held_for_the_fib_go_to_members_when_it_answers() -> None:
     sent = r.forwarder.set_rpf({ip("10.0.0.5"): "eth0"}, 2.1)
     assert [t.egress for t in sent] == ["eth1"]
     assert flow_of(r, "10.0.0.5")[2] == {}  # held, not dropped
+
+
+def test_an_rpf_entry_overrides_where_a_source_is() -> None:
+    rpf = '[[rpf]]\nprefix = "192.0.2.0/24"\niif = "eth0"'
+    r = Router(toml_config(ROUTER.format(eth0="", eth1="") + rpf))
+    r.poll(0.0)
+    report(r, "eth1", Report(2, ip(G)), 1.0)
+    assert data(r, "eth0", "192.0.2.1", now=2.0) == {"eth1"}  # no connected route: [[rpf]]
+    assert data(r, "eth2", "192.0.2.2", now=2.0) == set()
+    assert flow_of(r, "192.0.2.2")[2] == {"wrong_if": 1}
+
+
+def test_a_reload_keeps_the_groups_and_dropping_igmp_stops_member_forwarding() -> None:
+    r = router()
+    report(r, "eth1", Report(2, ip(G)), 1.0)
+    r.reconfigure(toml_config(ROUTER.format(eth0="", eth1="query_interval = 60")))
+    assert data(r, "eth0", "10.0.0.5", now=2.0) == {"eth1"}  # the group survived
+    (eth1,) = [v for v in r.igmp_views(2.0) if v.name == "eth1"]
+    assert [g.group for g in eth1.groups] == [ip(G)]
+    without = ROUTER.format(eth0="", eth1="").replace('10.1.0.10/24"\nigmp = true', '10.1.0.10/24"')
+    r.reconfigure(toml_config(without))
+    assert [v.name for v in r.igmp_views(3.0)] == ["eth2"]
+    assert data(r, "eth0", "10.0.0.5", now=3.0) == set()
