@@ -205,3 +205,89 @@ def test_two_rawfwd_routers_on_one_link_elect_one_querier(tmp_path: Path) -> Non
                     proc.wait()
             for log in logs:
                 log.close()
+
+
+PROXY_CONFIG = f"""\
+# rawfwd as igmpproxy: eth0 toward the provider (S plays its router), members on eth1
+[interface.eth0]
+upstream = true
+[interface.eth1]
+{TIMERS}
+"""
+
+
+def igmp_messages(frames: list[bytes]) -> list[tuple[str, str, bytes]]:
+    """(source, destination, IGMP message) of the IGMP frames among `frames`."""
+    out = []
+    for f in frames:
+        ihl = (f[14] & 15) * 4
+        if f[12:14] == b"\x08\x00" and f[23] == 2:
+            total = int.from_bytes(f[16:18], "big")
+            message = f[14 + ihl : 14 + total]
+            out.append((socket.inet_ntoa(f[26:30]), socket.inet_ntoa(f[30:34]), message))
+    return out
+
+
+def v2_general_query() -> bytes:
+    """An IGMPv2 general query from S (RFC 2236 section 2: type 0x11, Max Resp 1 s),
+    written out by hand, TTL 1 with Router Alert, as a router sends it."""
+    from rawfwd.core.wire import internet_checksum, ipv4_header
+
+    body = bytes((0x11, 10, 0, 0, 0, 0, 0, 0))
+    csum = internet_checksum(body)
+    message = body[:2] + csum.to_bytes(2, "big") + body[4:]
+    header = ipv4_header(
+        socket.inet_aton("10.0.0.5"),
+        socket.inet_aton("224.0.0.1"),
+        ttl=1,
+        proto=2,
+        payload_len=len(message),
+        options=bytes((148, 4, 0, 0)),
+        tos=0xC0,
+    )
+    return bytes.fromhex("01005e000001020000aa0001") + b"\x08\x00" + header + message
+
+
+def test_the_proxy_reports_upstream_answers_the_querier_and_forwards_down(
+    tmp_path: Path,
+) -> None:
+    from rawfwd.core.wire import udp_frame
+
+    with RouterLab(tmp_path, PROXY_CONFIG) as lab:
+        lab.lab.sysctl("A", "net.ipv4.conf.eth0.force_igmp_version=2")
+        lab.start()
+        upstream = lab.capture("S")
+        raw = socket_in(lab.ns("S"), socket.AF_PACKET, socket.SOCK_RAW, 0)
+        lab.sockets.append(raw)
+        raw.bind(("eth0", 0))
+
+        rx = lab.receiver("A", GROUP)  # A joins: the proxy tells upstream, as a host would
+        seen: list[tuple[str, str, bytes]] = []
+
+        def reported(kind: int) -> list[tuple[str, str, bytes]]:
+            seen.extend(igmp_messages(drain(upstream, timeout=0.2)))
+            return [m for m in seen if m[2][0] == kind and m[0] == "10.0.0.1"]
+
+        (_, dst, message), *_ = wait_for(lambda: reported(0x22), what="the v3 report up")
+        assert dst == "224.0.0.22"
+        # one record: CHANGE_TO_EXCLUDE({}) for the group (RFC 3376 4.2.12)
+        assert message[8:16] == bytes((4, 0, 0, 0)) + socket.inet_aton(GROUP)
+
+        seen.clear()
+        raw.send(v2_general_query())  # an IGMPv2 querier upstream: answer in v2
+        (_, dst, message), *_ = wait_for(lambda: reported(0x16), what="the v2 answer")
+        assert (dst, message[4:8]) == (GROUP, socket.inet_aton(GROUP))
+
+        # from upstream, a source the router has no route back to: down to A all the same
+        frame = udp_frame(
+            socket.inet_aton("198.51.100.7"), socket.inet_aton(GROUP), b"from upstream", ttl=8
+        )
+        wait_for(lambda: raw.send(frame) and drain(rx, timeout=0.2, want=1), what="the packet")
+        flow = lab.flow("eth0", "198.51.100.7", GROUP)
+        assert flow is not None
+        assert flow["oifs"] == ["eth1"]
+
+        seen.clear()
+        rx.close()  # A leaves: the group goes, and a v2 leave goes up (RFC 2236 section 3)
+        (_, dst, message), *_ = wait_for(lambda: reported(0x17), what="the v2 leave up")
+        assert (dst, message[4:8]) == ("224.0.0.2", socket.inet_aton(GROUP))
