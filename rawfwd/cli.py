@@ -131,6 +131,17 @@ def describe_config(config: Config) -> str:
             extras.append(f"mac {format_mac(spec.mac)}")
         if spec.address is not None:
             extras.append(f"address {spec.address}")
+        if spec.igmp is not None:
+            g = spec.igmp
+            role = "querier" if g.querier else "listen only"
+            count = g.last_member_count or g.robustness
+            extras.append(
+                f"igmp v{g.version} {role} (robustness {g.robustness}, query interval "
+                f"{g.query_interval:g} s, response {g.query_response_interval:g} s, last "
+                f"member {g.last_member_query_interval:g} s x {count})"
+            )
+        if spec.upstream:
+            extras.append("igmp proxy upstream")
         lines.append(f"  {spec.name}: {', '.join(extras)}")
     lines.append(f"routes: {len(config.routes)}")
     ordered = sorted(config.routes, key=lambda r: r.specificity, reverse=True)

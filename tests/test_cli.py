@@ -166,3 +166,11 @@ def test_run_refuses_a_bad_busy_poll(tmp_path: Path, value: str) -> None:
     result = run("run", "-c", str(config), "--no-ui", "--busy-poll", value)
     assert result.returncode == 2
     assert result.stderr == ("rawfwd: error: --busy-poll must be from 0 to 1000000 microseconds\n")
+
+
+def test_check_shows_igmp_settings_and_the_proxy_upstream() -> None:
+    result = run("check", "-c", str(DATA / "proxy" / "rawfwd.toml"))
+    assert result.returncode == 0, result.stderr
+    lines = {line.split(":")[0].strip(): line for line in result.stdout.splitlines()}
+    assert lines["up0"].endswith("igmp proxy upstream")
+    assert "igmp v3 querier (robustness 2, query interval 125 s" in lines["eth1"]
