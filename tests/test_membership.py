@@ -226,3 +226,14 @@ def test_configured_last_member_query_count_and_interval() -> None:
     assert [t for t, _ in sent] == [10.0, 10.5, 11.0]
     assert all(q.max_resp == 0.5 for _, q in sent)
     assert G not in m.groups
+
+
+def test_v1_host_present_ignores_a_v3_to_include_too() -> None:
+    m = member()
+    m.on_report(HOST, Report(1, G), 0.0)
+    v3(m, R.MODE_IS_EXCLUDE, at=0.0)
+    v3(m, R.CHANGE_TO_INCLUDE, at=50.0)  # a v3 host leaves; the v1 member cannot say so
+    assert m.poll(50.0) == []
+    run(m, 60.0)
+    assert m.wants(S1, G)
+    assert m.ignored["leave_in_v1_mode"] == 1

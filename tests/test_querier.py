@@ -53,10 +53,11 @@ def test_a_lower_address_takes_over_and_we_resume_when_it_goes_quiet() -> None:
     assert not q.is_querier
     assert q.querier_address == LOW
     assert (q.robustness, q.query_interval) == (3, 60.0)  # adopted from the querier
-    assert run(q, 5.0 + 254.9) == []  # quiet for less than the other-querier interval
-    q.on_query(LOW, Query(version=3, group=0, max_resp=10.0, qrv=3, qqi=60), 200.0)
-    assert run(q, 200.0 + 254.9) == []  # each query from it restarts the timer
-    assert run(q, 455.0) == [455.0]  # 255 s of silence: we query at once
+    # the other-querier-present interval with its values (RFC 3376 8.5): 3 x 60 + 10 / 2
+    assert run(q, 5.0 + 184.9) == []  # quiet for less than that
+    q.on_query(LOW, Query(version=3, group=0, max_resp=10.0, qrv=3, qqi=60), 100.0)
+    assert run(q, 100.0 + 184.9) == []  # each query from it restarts the timer
+    assert run(q, 285.0) == [285.0]  # 185 s of silence: we query at once
     assert q.is_querier
     assert q.querier_address == HIGH
     assert (q.robustness, q.query_interval) == (2, 125.0)

@@ -334,3 +334,49 @@ def test_a_reload_keeps_the_groups_and_dropping_igmp_stops_member_forwarding() -
     r.reconfigure(toml_config(without))
     assert [v.name for v in r.igmp_views(3.0)] == ["eth2"]
     assert data(r, "eth0", "10.0.0.5", now=3.0) == set()
+
+
+def test_listen_only_follows_a_higher_querier_and_its_specific_queries() -> None:
+    r = Router(toml_config(ROUTER.format(eth0="", eth1="querier = false")))
+    r.poll(0.0)
+    report(r, "eth1", Report(2, ip(G)), 1.0)
+    report(r, "eth1", Query(3, 0, 10.0, qrv=2, qqi=125), 3.0, src="10.1.0.200")
+    (view,) = [v for v in r.igmp_views(3.0) if v.name == "eth1"]
+    assert view.querier == "10.1.0.200"  # higher than ours, but it is the one querying
+    report(r, "eth1", Report(2, ip(G), leave=True), 10.0)
+    for t in (10.0, 11.0):  # its Q(G)s lower our group timer to 2 x 1 s (RFC 3376 6.6.1)
+        report(r, "eth1", Query(3, ip(G), 1.0, qrv=2, qqi=125), t, src="10.1.0.200")
+    r.poll(11.9)  # the first lowered it to 10 + 2 s; the second cannot raise it
+    assert data(r, "eth0", "10.0.0.5", now=11.9) == {"eth1"}
+    r.poll(12.0)
+    assert data(r, "eth0", "10.0.0.5", now=12.0) == set()
+
+
+def test_an_interface_without_an_address_still_runs_its_membership_timers() -> None:
+    text = ROUTER.format(eth0="", eth1="").replace('address = "10.1.0.10/24"\n', "")
+    r = Router(toml_config(text.replace('10.2.0.1/24"\nigmp = true', '10.2.0.1/24"')))
+    r.poll(0.0)
+    report(r, "eth1", Report(2, ip(G)), 1.0)
+    assert data(r, "eth0", "10.0.0.5", now=2.0) == {"eth1"}
+    assert r.next_timer() == 1.0 + 260.0  # the membership interval: no query, still a timer
+    r.poll(261.0)
+    assert data(r, "eth0", "10.0.0.5", now=262.0) == set()
+
+
+def test_flows_waiting_for_the_fib_beyond_its_limit_are_asked_for_later() -> None:
+    from rawfwd.core.forwarder import MAX_RPF_PENDING
+
+    route = '[[route]]\nfrom = "eth0"\ngroup = "239.1.1.1"\nto = ["eth2"]'
+    r = Router(toml_config(ROUTER.format(eth0="", eth1="") + route), fib=True)
+    r.poll(0.0)
+    report(r, "eth1", Report(2, ip(G)), 0.5)
+    sources = [f"10.0.0.{n}" for n in range(2, 2 + MAX_RPF_PENDING + 6)]
+    for source in sources:
+        assert data(r, "eth0", source, now=1.0) == {"eth2"}  # the route does not wait
+    asked = r.forwarder.rpf_requests()
+    assert len(asked) == MAX_RPF_PENDING
+    r.forwarder.set_rpf(dict.fromkeys(asked, "eth0"), 2.0)
+    rest = r.forwarder.rpf_requests()
+    assert sorted(rest) == sorted(ip(s) for s in sources[MAX_RPF_PENDING:])
+    r.forwarder.set_rpf(dict.fromkeys(rest, "eth0"), 3.0)
+    assert data(r, "eth0", sources[-1], now=4.0) == {"eth1", "eth2"}

@@ -19,7 +19,8 @@ Theory of operation:
   specific queries (section 6.6.1).
 - Compatibility (section 7.3.2): a v1 or v2 report starts that group's older-host-present
   timer. While one runs, the group is in that older mode: BLOCK records and the source
-  lists of TO_EX records are ignored, and in v1 mode leaves are ignored too. A router
+  lists of TO_EX records are ignored, and in v1 mode leaves (v2 leaves, TO_IN records)
+  are ignored too: a v1 member may still be there, and it never says when it goes. A router
   configured for version 2 treats every group as at most v2.
 - Source-specific groups, 232.0.0.0/8 (RFC 4604 section 2.2.4): only INCLUDE makes sense;
   v1/v2 reports and IS_EX/TO_EX records for them are ignored and counted.
@@ -221,6 +222,10 @@ class Membership:
                 return
             if kind is _R.CHANGE_TO_EXCLUDE:
                 sources = set()
+            if mode == 1 and kind is _R.CHANGE_TO_INCLUDE:  # a v1 host cannot leave
+                self.ignored["leave_in_v1_mode"] += 1
+                self._settle(g)
+                return
         room = MAX_SOURCES - len(g.sources) - len(g.excluded)
         fresh = sources - g.sources.keys() - g.excluded
         if len(fresh) > room:

@@ -8,9 +8,11 @@ Theory of operation:
   the sources every excluding interface excludes and no including interface includes;
   otherwise INCLUDE of the union. (`merge`.)
 - A change of that state is reported at once as state-change records (section 5.1:
-  ALLOW/BLOCK for a source list change, TO_IN/TO_EX for a filter mode change) and
-  retransmitted robustness - 1 more times; a change made while one is pending is
-  reported as the difference from what upstream last heard.
+  ALLOW/BLOCK for a source list change, TO_IN/TO_EX for a filter mode change), computed
+  from what the last report told upstream, so a change undone before its retransmissions
+  are over is undone upstream too. The retransmissions (robustness - 1 more) say the
+  whole current state as a filter mode change record, TO_EX(Y) or TO_IN(A): right
+  whichever earlier report upstream missed.
 - Queries are answered with current-state records (IS_IN/IS_EX) after a delay drawn
   from the query's Max Resp Time (section 5.2); a general query's answer covers all.
 - Older queriers (section 7.2.1): while a v1 or v2 query was heard within the
@@ -109,7 +111,8 @@ class UpstreamHost:
         self.reported: dict[int, State] = {}  #: what upstream is told we want
         self.querier = 0
         self._older: dict[int, float] = {}  # querier version 1/2 -> present until
-        self._base: dict[int, State | None] = {}  # what upstream heard before a change
+        self._told: dict[int, State] = {}  # what our last report of a group said
+        self._first: dict[int, list[tuple[RecordType, frozenset[int]]]] = {}  # next to say
         self._left: dict[int, int] = {}  # transmissions left of a group's change
         self._next_change: float | None = None
         self._general_at: float | None = None
@@ -131,7 +134,12 @@ class UpstreamHost:
             del self.reported[group]
         else:
             self.reported[group] = state
-        self._base.setdefault(group, old)
+        first = changes(self._told.get(group), state)
+        if not first and self.version == 3:  # back to what upstream was told: nothing due
+            self._first.pop(group, None)
+            self._left.pop(group, None)
+            return
+        self._first[group] = first
         self._left[group] = self.robustness
         self._group_at.pop(group, None)
         self._next_change = now
@@ -191,17 +199,25 @@ class UpstreamHost:
         records: list[GroupRecord] = []
         for group in list(self._left):
             state = self.reported.get(group)
+            first = self._first.pop(group, None)
             if self.version == 3:
-                for kind, sources in changes(self._base.get(group), state):
+                if first is None:  # a retransmission: the whole state (section 5.1)
+                    mode, sources = state or (Mode.INCLUDE, frozenset())
+                    kind = _R.CHANGE_TO_EXCLUDE if mode is Mode.EXCLUDE else _R.CHANGE_TO_INCLUDE
+                    first = [(kind, sources)]
+                for kind, sources in first:
                     records.append(GroupRecord(kind, group, tuple(sorted(sources))))
             elif state is not None:
                 out.append((group, Report(self.version, group)))
-            elif self.version == 2 and self._left[group] == self.robustness:
+            elif self.version == 2 and first is not None:
                 out.append((ALL_ROUTERS, Report(2, group, leave=True)))  # one leave (RFC 2236)
+            if state is None:
+                self._told.pop(group, None)
+            else:
+                self._told[group] = state
             self._left[group] -= 1
             if self._left[group] <= 0:
                 del self._left[group]
-                del self._base[group]
         out.extend((IGMPV3_ROUTERS, V3Report(part)) for part in _packed(records))
         return out
 
@@ -248,12 +264,31 @@ def _asked(state: State, sources: frozenset[int]) -> State:
     return Mode.INCLUDE, (own & sources) if mode is Mode.INCLUDE else (sources - own)
 
 
+#: sources one record may list within _REPORT_BUDGET
+_MAX_RECORD_SOURCES = (_REPORT_BUDGET - 16) // 4
+
+
+def _split(record: GroupRecord) -> list[GroupRecord]:
+    """A record too long for one report (RFC 3376 section 4.2.16): an INCLUDE-type or
+    source-list record goes out as several with parts of the list; an EXCLUDE-type
+    record is truncated (excluding fewer sources only asks for more traffic)."""
+    n = _MAX_RECORD_SOURCES
+    if len(record.sources) <= n:
+        return [record]
+    if record.kind in (_R.MODE_IS_EXCLUDE, _R.CHANGE_TO_EXCLUDE):
+        return [GroupRecord(record.kind, record.group, record.sources[:n])]
+    return [
+        GroupRecord(record.kind, record.group, record.sources[i : i + n])
+        for i in range(0, len(record.sources), n)
+    ]
+
+
 def _packed(records: list[GroupRecord]) -> list[tuple[GroupRecord, ...]]:
     """`records` split into reports that fit a 1500-byte MTU (RFC 3376 section 4.2.16)."""
     parts: list[tuple[GroupRecord, ...]] = []
     part: list[GroupRecord] = []
     size = 0
-    for record in records:
+    for record in (piece for whole in records for piece in _split(whole)):
         n = 8 + 4 * len(record.sources)
         if part and size + n > _REPORT_BUDGET:
             parts.append(tuple(part))

@@ -58,22 +58,33 @@ class Querier:
         return self.poll(now)
 
     def on_query(self, source: int, query: Query, now: float) -> None:
-        """A query heard on the link from `source` (ours are not looped back)."""
-        if source == 0 or source >= self.address:
-            return  # no address, our own, or higher than ours: it does not win
+        """A query heard on the link from `source` (ours are not looped back).
+
+        A querying router yields to a lower address only. A listen-only one follows the
+        lowest querier it hears, whatever its own address: it must lower its timers on
+        that querier's specific queries and adopt its values (RFC 3376 6.6.1, 4.1.6-7).
+        """
+        if source == 0:
+            return  # no address: it cannot be elected (RFC 3376 6.6.2)
+        if self.spec.querier:
+            if source >= self.address:
+                return  # our own, or higher than ours: it does not win
+        elif self._other_until is not None and source > self.querier_address:
+            return  # a higher one while the lower one is present
         self.querier_address = source
-        self._other_until = now + self.spec.other_querier_present_interval
         self._next_query = None
         self._startup_left = 0
         if query.version == 3:  # RFC 3376 4.1.6-4.1.7: adopt the querier's values
             self.robustness = query.qrv or self.spec.robustness
             self.query_interval = float(query.qqi or self.spec.query_interval)
+        # RFC 3376 8.5 with the values in use: the querier's, not our configured ones
+        self._other_until = now + self.robustness * self.query_interval + query.max_resp / 2
 
     def poll(self, now: float) -> list[Query]:
         """What is due at `now`: a general query, or taking over from a silent querier."""
         if self._other_until is not None and now >= self._other_until:
             self._other_until = None  # it went quiet: we take over, and query at once
-            self.querier_address = self.address
+            self.querier_address = self.address if self.spec.querier else 0
             self.robustness = self.spec.robustness
             self.query_interval = self.spec.query_interval
             self._next_query = now if self.spec.querier else None

@@ -177,7 +177,7 @@ class Router:
                 port.address = self._addresses.get(name)
             port.querier.address = int(port.address.ip) if port.address is not None else 0
             if port.querier.other_querier_until is None:  # no other heard: we are it
-                port.querier.querier_address = port.querier.address
+                port.querier.querier_address = port.querier.address if spec.igmp.querier else 0
             self._ports[name] = port
         upstream = next((s.name for s in config.interfaces.values() if s.upstream), None)
         if upstream is None:
@@ -198,7 +198,7 @@ class Router:
         if port is not None and port.address != address:
             port.address = address
             port.querier.address = int(address.ip) if address is not None else 0
-            if port.querier.other_querier_until is None:
+            if port.querier.other_querier_until is None and port.spec.querier:
                 port.querier.querier_address = port.querier.address
 
     # -- frames ------------------------------------------------------------------------------
@@ -267,10 +267,8 @@ class Router:
         """When `poll` has something to do next, or None."""
         times = []
         for port in self._ports.values():
-            if not port.started:
-                if self._ready(port):
-                    return float("-inf")  # it can start now
-                continue
+            if not port.started and self._ready(port):
+                return float("-inf")  # it can start now
             for t in (port.querier.next_timer(), port.membership.next_timer()):
                 if t is not None:
                     times.append(t)

@@ -334,7 +334,7 @@ class Forwarder:
     def _ask_waiting(self) -> None:
         """Ask for sources that found no room among the MAX_RPF_PENDING outstanding ones."""
         asked, known = self._rpf_asked, self._rpf_known
-        for flow in self._unresolved.values():
+        for flow in [*self._unresolved.values(), *self._member_wait.values()]:
             if len(asked) >= MAX_RPF_PENDING:
                 return
             if flow.source not in asked and flow.source not in known:
@@ -680,7 +680,7 @@ class Forwarder:
         self._clock = now
         self._expire_unresolved(now)
         every = self._sweep_every
-        if self._unresolved or self._rpf_asked:  # ipmr's 10 s hold must hold: look sooner
+        if self._unresolved or self._rpf_asked or self._member_wait:  # ipmr: 10 s, look sooner
             every = min(every, UNRESOLVED_TIMEOUT / 4)
         self._next_sweep = now + every
         horizon = now - self.config.flows.idle_timeout
