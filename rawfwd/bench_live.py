@@ -36,7 +36,7 @@ from typing import Any
 
 from .core.wire import udp_frame
 from .errors import RawfwdError
-from .io.netns import Lab, rawfwd_in, router_topology, socket_in
+from .io.netns import Lab, rawfwd_in, router_topology, socket_in, stop
 
 GROUP = "239.1.2.3"
 SOURCE = "10.0.0.5"
@@ -181,12 +181,7 @@ class Bench:
             self._wait_ready(kind, proc)
             yield proc.pid
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop([proc])
 
     def _wait_ready(self, kind: str, proc: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + 15

@@ -454,12 +454,8 @@ def _parse_igmp(body: Mapping[str, Any], manet: bool) -> IgmpSpec | None:
     version = _typed(body, "version", int, 3)
     if version not in (2, 3):
         raise _KeyValueError("version", f"must be 2 or 3, not {version}")
-    robustness = _typed(body, "robustness", int, 2)
-    if not 1 <= robustness <= 7:
-        raise _KeyValueError("robustness", f"must be from 1 to 7, not {robustness}")
-    interval = _typed(body, "query_interval", float, 125.0)
-    if not 1 <= interval <= 31744:
-        raise _KeyValueError("query_interval", f"must be from 1 to 31744 s, not {interval}")
+    robustness = _ranged(body, "robustness", int, 2, 1, 7)
+    interval = _ranged(body, "query_interval", float, 125.0, 1, 31744, " s")
     most = 25.5 if version == 2 else 3174.4
     response = _typed(body, "query_response_interval", float, 10.0)
     if not 0.1 <= response <= most or response >= interval:
@@ -467,17 +463,12 @@ def _parse_igmp(body: Mapping[str, Any], manet: bool) -> IgmpSpec | None:
             "query_response_interval",
             f"must be from 0.1 to {most} s and less than query_interval, not {response}",
         )
-    last = _typed(body, "last_member_query_interval", float, 1.0)
-    if not 0.1 <= last <= most:
-        raise _KeyValueError(
-            "last_member_query_interval", f"must be from 0.1 to {most} s, not {last}"
-        )
-    counts = {}
-    for key in ("last_member_query_count", "startup_query_count"):
-        if key in body:
-            counts[key] = _typed(body, key, int, 0)
-            if not 1 <= counts[key] <= 7:
-                raise _KeyValueError(key, f"must be from 1 to 7, not {counts[key]}")
+    last = _ranged(body, "last_member_query_interval", float, 1.0, 0.1, most, " s")
+    counts = {
+        key: _ranged(body, key, int, 0, 1, 7)
+        for key in ("last_member_query_count", "startup_query_count")
+        if key in body
+    }
     startup = None
     if "startup_query_interval" in body:
         startup = _typed(body, "startup_query_interval", float, 0.0)
@@ -544,6 +535,16 @@ def _typed(body: Mapping[str, Any], key: str, kind: type, default: Any) -> Any:
     return value
 
 
+def _ranged(
+    body: Mapping[str, Any], key: str, kind: type, default: Any, low: Any, high: Any, unit: str = ""
+) -> Any:
+    """`body[key]` (or `default`) of type `kind`, refused unless low <= value <= high."""
+    value = _typed(body, key, kind, default)
+    if not low <= value <= high:
+        raise _KeyValueError(key, f"must be from {low} to {high}{unit}, not {value}")
+    return value
+
+
 def _opt(body: Mapping[str, Any], key: str, kind: type, convert: Any) -> Any:
     if key not in body:
         return None
@@ -587,12 +588,8 @@ def _parse_dedup(body: Any, fail: _Fail) -> DedupSpec:
         modes = {m.value: m for m in DedupMode}
         if mode_text not in modes:
             raise _KeyValueError("mode", f"must be one of {', '.join(modes)}, not {mode_text!r}")
-        max_entries = _typed(body, "max_entries", int, 65536)
-        if not 1 <= max_entries <= 10_000_000:
-            raise _KeyValueError("max_entries", f"must be from 1 to 10000000, not {max_entries}")
-        per_flow = _typed(body, "max_per_flow", int, 1024)
-        if not 1 <= per_flow <= 10_000_000:
-            raise _KeyValueError("max_per_flow", f"must be from 1 to 10000000, not {per_flow}")
+        max_entries = _ranged(body, "max_entries", int, 65536, 1, 10_000_000)
+        per_flow = _ranged(body, "max_per_flow", int, 1024, 1, 10_000_000)
     except _KeyValueError as exc:
         raise fail(f"[dedup] {exc.key}: {exc.reason}", "dedup", exc.key) from None
     return DedupSpec(
@@ -605,9 +602,7 @@ def _parse_flows(body: Any, fail: _Fail) -> FlowSpec:
         raise fail("[flows] must be a table", "", "flows")
     _check_keys(body, _FLOW_KEYS, "[flows]", fail, "flows")
     try:
-        max_flows = _typed(body, "max_flows", int, 100_000)
-        if not 1 <= max_flows <= 10_000_000:
-            raise _KeyValueError("max_flows", f"must be from 1 to 10000000, not {max_flows}")
+        max_flows = _ranged(body, "max_flows", int, 100_000, 1, 10_000_000)
         idle = _typed(body, "idle_timeout", float, 300.0)
         if not 0 < idle < float("inf"):
             raise _KeyValueError("idle_timeout", f"must be more than 0 s, not {idle}")

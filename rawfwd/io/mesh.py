@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ..errors import RawfwdError
-from .netns import Built, Lab, ip, rawfwd_in, socket_in, wait_running
+from .netns import Built, Lab, ip, rawfwd_in, socket_in, stop, wait_running
 
 SUBNET = "10.100.0"
 PORT = 5000
@@ -188,14 +188,7 @@ class RadioMesh(Built):
 
     def stop(self) -> None:
         """Stop every rawfwd (SIGTERM, then SIGKILL after 10 s)."""
-        for proc in self.procs.values():
-            proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(list(self.procs.values()))
         self.procs.clear()
 
     def close(self) -> None:

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 from ..errors import RawfwdError
 
@@ -70,6 +70,19 @@ def ip(*args: str, netns: str | None = None) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RawfwdError(f"{' '.join(cmd)}: {done.stderr.strip() or 'failed'}")
+
+
+def stop(procs: Sequence[subprocess.Popen[Any]], timeout: float = 10.0) -> None:
+    """SIGTERM every process, then wait for each; one still running after `timeout`
+    seconds is killed (a test or demo must never leave a rawfwd behind)."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def wait_running(netns: str, ifname: str, timeout: float = 5.0) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rawfwd.core.wire import internet_checksum
-from rawfwd.io.netns import Built, Lab, ip, rawfwd_in, socket_in
+from rawfwd.io.netns import Built, Lab, ip, rawfwd_in, socket_in, stop
 
 HOSTS = {"A": ("eth1", "10.1.0"), "B": ("eth2", "10.2.0"), "C": ("eth3", "10.3.0")}
 PORT = 5000
@@ -120,12 +120,7 @@ class RouterLab(Built):
         """SIGTERM and wait; returns the exit status and keeps stderr for assertions."""
         if self.proc is None:
             return 0
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop([self.proc])
         code = self.proc.returncode
         self.proc = None
         self._log.close()

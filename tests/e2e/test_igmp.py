@@ -13,7 +13,7 @@ from typing import IO, Any
 
 import pytest
 
-from rawfwd.io.netns import Lab, ip, rawfwd_in, socket_in, wait_running
+from rawfwd.io.netns import Lab, ip, rawfwd_in, socket_in, stop, wait_running
 
 from .lab import RouterLab, drain, udp_to, wait_for
 
@@ -196,13 +196,7 @@ def test_two_rawfwd_routers_on_one_link_elect_one_querier(tmp_path: Path) -> Non
             queriers = {socket.inet_ntoa(f[26:30]) for f in frames if f[23] == 2 and f[38] == 0x11}
             assert queriers == {"10.5.0.1"}
         finally:
-            for proc in procs:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop(procs)
             for log in logs:
                 log.close()
 
