@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo replay-demo system-deps test lint format typecheck check goldens bench-core bench bench-deps clean
+.PHONY: install demo replay-demo system-deps test lint format typecheck check goldens bench-core bench bench-igmp bench-deps clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ bench-core: $(STAMP)  ## frames/s and us/frame of the pure core, in-process
 
 bench: $(STAMP) system-deps bench-deps  ## rawfwd vs the kernel (smcroute) in namespaces (root)
 	$(PY) -m rawfwd.bench_live
+
+bench-igmp: $(STAMP) system-deps  ## IGMP join/leave latency with kernel hosts (root)
+	$(PY) -m tests.e2e.igmp_latency
 
 bench-deps:  ## the traffic generator, the kernel baseline and the sinks, installed if missing
 	@for p in tcpreplay:tcpreplay smcrouted:smcroute nft:nftables; do \
