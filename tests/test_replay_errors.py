@@ -504,3 +504,19 @@ def test_replay_macs_change_only_the_mac() -> None:
     )
     assert notes == ("interface eth2 has no mac in the config; replay uses 02:72:66:00:00:03",)
     assert new.interfaces["eth0"] is cfg.interfaces["eth0"]
+
+
+def test_a_long_gap_between_frames_runs_every_igmp_query_it_spans(tmp_path: Path) -> None:
+    from .frames import toml_config
+
+    igmp_config = toml_config(
+        '[interface.eth0]\nmac = "02:00:00:00:00:01"\n'
+        '[interface.eth1]\nmac = "02:00:00:00:00:02"\naddress = "10.1.0.1/24"\nigmp = true\n'
+        "query_interval = 20\n"
+    )
+    capture = tmp_path / "in.pcap"
+    gap = 30 * 86400  # a month without traffic: about 130,000 query intervals
+    capture.write_bytes(pcap([(T0, frame(1)), (T0 + gap, frame(2))]))
+    result = replay(igmp_config, [("eth0", capture)], tmp_path / "out")
+    # the startup queries (2, 5 s apart), then one every 20 s until the last frame
+    assert result.outputs["eth1"] == 2 + (gap - 5) // 20

@@ -380,3 +380,59 @@ def test_flows_waiting_for_the_fib_beyond_its_limit_are_asked_for_later() -> Non
     assert sorted(rest) == sorted(ip(s) for s in sources[MAX_RPF_PENDING:])
     r.forwarder.set_rpf(dict.fromkeys(rest, "eth0"), 3.0)
     assert data(r, "eth0", sources[-1], now=4.0) == {"eth1", "eth2"}
+
+
+def test_a_reload_that_switches_querying_on_sends_the_startup_queries() -> None:
+    r = Router(toml_config(ROUTER.format(eth0="", eth1="querier = false")))
+    r.poll(0.0)
+    r.reconfigure(toml_config(ROUTER.format(eth0="", eth1="")))
+    assert r.next_timer() == float("-inf")  # a reload is acted on at once
+    sent = [parsed(f) for name, fs in r.poll(5.0) if name == "eth1" for f in fs]
+    assert [(src, dst) for src, dst, _ in sent] == [("10.1.0.10", "224.0.0.1")]
+
+
+def test_a_reload_that_makes_us_listen_only_forwards_at_once() -> None:
+    r = router()
+    report(r, "eth1", Query(3, 0, 10.0, qrv=2, qqi=125), 1.0, src="10.1.0.2")
+    report(r, "eth1", Report(2, ip(G)), 1.5)
+    assert data(r, "eth0", "10.0.0.5", now=2.0) == set()  # the other router's link
+    r.reconfigure(toml_config(ROUTER.format(eth0="", eth1="querier = false")))
+    assert data(r, "eth0", "10.0.0.5", now=2.5) == {"eth1"}  # no poll needed
+
+
+def test_traffic_from_a_local_application_is_not_a_drop_with_igmp_on() -> None:
+    r = router()
+    out = r.handle_batch("eth0", [udp_frame("10.0.0.1", G)], 1.0, outgoing=(0,))
+    assert out == []
+    assert r.forwarder.snapshot(1.0).drops == {}
+
+
+def test_moving_the_upstream_tells_the_old_upstream_router_we_left() -> None:
+    r = router(eth0="upstream = true")
+    report(r, "eth1", Report(2, ip(G)), 1.0)
+    moved = ROUTER.format(eth0="", eth1="") + '[interface.eth3]\nmac = "02:00:00:00:00:04"\n'
+    moved += 'address = "10.3.0.1/24"\nupstream = true\n'
+    r.reconfigure(toml_config(moved))
+    out = dict(r.poll(2.0))
+    (old,) = [parsed(f) for f in out["eth0"]]
+    assert old[2] == V3Report((GroupRecord(R.CHANGE_TO_INCLUDE, ip(G), ()),))
+    assert [parsed(f)[2] for f in out["eth3"]] == [
+        V3Report((GroupRecord(R.CHANGE_TO_EXCLUDE, ip(G), ()),))
+    ]
+
+
+def test_bad_igmp_upstream_is_counted_and_reports_from_any_subnet_of_the_link_count() -> None:
+    r = router(eth0="upstream = true")
+    good = igmp.build(Report(2, ip(G)))
+    bad = good[:2] + bytes((good[2] ^ 0xFF,)) + good[3:]
+    r.handle_batch("eth0", [raw_igmp("10.0.0.254", bad)], 1.0)
+    assert dict(r.proxy_view().counters) == {"bad_checksum": 1}  # type: ignore[union-attr]
+    r.set_address("eth1", r._ports["eth1"].address, [])
+    report(r, "eth1", Report(2, ip(G)), 2.0, src="172.16.0.5")
+    assert [v.groups for v in r.igmp_views(2.0) if v.name == "eth1"] == [()]
+    from ipaddress import IPv4Interface, IPv4Network
+
+    nets = [IPv4Network("10.1.0.0/24"), IPv4Network("172.16.0.0/24")]
+    r.set_address("eth1", IPv4Interface("10.1.0.10/24"), nets)  # a secondary subnet
+    report(r, "eth1", Report(2, ip(G)), 3.0, src="172.16.0.5")
+    assert [len(v.groups) for v in r.igmp_views(3.0) if v.name == "eth1"] == [1]

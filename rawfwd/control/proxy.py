@@ -24,6 +24,7 @@ Pure: time and the random draw are passed in; `poll` returns (destination, messa
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -90,6 +91,7 @@ class ProxyView:
     version: int  #: the IGMP version reports are sent in (the upstream querier's)
     querier: int  #: the upstream querier's address, 0 before one was heard
     groups: tuple[tuple[int, Mode, tuple[int, ...]], ...]  #: (group, mode, sources) reported
+    counters: tuple[tuple[str, int], ...] = ()  #: what was heard upstream, by kind
 
 
 class UpstreamHost:
@@ -110,6 +112,7 @@ class UpstreamHost:
         self.random = random  # a draw from [0, 1): the shell's RNG, a constant in tests
         self.reported: dict[int, State] = {}  #: what upstream is told we want
         self.querier = 0
+        self.counters: Counter[str] = Counter()  #: what was heard upstream, by kind
         self._older: dict[int, float] = {}  # querier version 1/2 -> present until
         self._told: dict[int, State] = {}  # what our last report of a group said
         self._first: dict[int, list[tuple[RecordType, frozenset[int]]]] = {}  # next to say
@@ -252,6 +255,7 @@ class UpstreamHost:
                 (group, mode, tuple(sorted(sources)))
                 for group, (mode, sources) in sorted(self.reported.items())
             ),
+            counters=tuple(sorted(self.counters.items())),
         )
 
 

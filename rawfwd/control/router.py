@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Interface
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any
 
 from ..core import FlowSnapshot, Forwarder
@@ -114,6 +114,7 @@ def proxy_json(view: ProxyView) -> dict[str, Any]:
             {"group": _ip(g), "mode": mode.value, "sources": [_ip(s) for s in sources]}
             for g, mode, sources in view.groups
         ],
+        "counters": dict(view.counters),
     }
 
 
@@ -138,6 +139,10 @@ class Router:
         #: looks at `next_timer` again and clears it
         self.timers_moved = True
         self._upstream_address: IPv4Interface | None = None
+        #: what the proxy's former upstream must still be told (a reload moved it)
+        self._farewell: list[tuple[str, int, Message]] = []
+        self._settle_now = True  # `next_timer` says "now" until `poll` has run
+        self._networks: dict[str, tuple[IPv4Network, ...]] = {}
         self.forwarder = Forwarder(config, fib=fib, on_retire=on_retire)
         self._configure(config)
         self.forwarder.set_members(self._hook())
@@ -167,6 +172,8 @@ class Router:
                 querier = Querier(spec.igmp, 0)
                 port = _Port(name, spec.igmp, querier, Membership(spec.igmp, querier))
             else:
+                if spec.igmp.querier and not port.spec.querier:
+                    port.started = False  # switched on: its startup queries are due now
                 port.spec = port.querier.spec = port.membership.spec = spec.igmp
                 if port.querier.other_querier_until is None:  # ours are the values in use
                     port.querier.robustness = spec.igmp.robustness
@@ -178,20 +185,32 @@ class Router:
             port.querier.address = int(port.address.ip) if port.address is not None else 0
             if port.querier.other_querier_until is None:  # no other heard: we are it
                 port.querier.querier_address = port.querier.address if spec.igmp.querier else 0
+            port.forwarding = port.querier.is_querier or not spec.igmp.querier
             self._ports[name] = port
         upstream = next((s.name for s in config.interfaces.values() if s.upstream), None)
+        old_proxy = self.proxy
+        if old_proxy is not None and old_proxy.interface != upstream:
+            # no longer upstream there: its router hears that we want nothing (RFC 4605)
+            for group in list(old_proxy.reported):
+                old_proxy.update(group, None, 0.0)
+            self._farewell.extend((old_proxy.interface, d, m) for d, m in old_proxy.poll(0.0))
         if upstream is None:
             self.proxy = None
-        elif self.proxy is None or self.proxy.interface != upstream:
+        elif old_proxy is None or old_proxy.interface != upstream:
             self.proxy = UpstreamHost(upstream, random=self._random)
+        self._settle_now = True  # whatever the new config changed is acted on at once
         self._upstream_address = (
             config.interfaces[upstream].address if upstream and not self._live else None
         )
         self._refresh_proxy(None, 0.0)
 
-    def set_address(self, name: str, address: IPv4Interface | None) -> None:
+    def set_address(
+        self, name: str, address: IPv4Interface | None, networks: Sequence[IPv4Network] = ()
+    ) -> None:
         """Live mode: the interface's (first) IPv4 address, for querier election and as
-        the source of what is sent."""
+        the source of what is sent; `networks`: all its subnets, where reports may come
+        from (default: the address's)."""
+        self._networks[name] = tuple(networks)
         self._addresses[name] = address
         self.timers_moved = True
         port = self._ports.get(name)
@@ -223,7 +242,12 @@ class Router:
             if self.proxy is not None and name == self.proxy.interface:
                 if isinstance(message, Query):
                     self.proxy.on_query(source, message, now)
-                continue  # other hosts' reports upstream are theirs
+                    self.proxy.counters["queries"] += 1
+                elif isinstance(message, IgmpError):
+                    self.proxy.counters[message.reason] += 1
+                else:
+                    self.proxy.counters["others_reports"] += 1  # theirs: not ours to act on
+                continue
             if port is None:
                 self.ignored[name] += 1
                 continue
@@ -247,9 +271,11 @@ class Router:
 
     def _on_report(self, port: _Port, source: int, report: Message, now: float) -> None:
         address = port.address
-        if source and address is not None and IPv4Address(source) not in address.network:
-            port.counters["foreign_source"] += 1  # RFC 3376 section 9.2
-            return
+        if source and address is not None:
+            nets = self._networks.get(port.name) or (address.network,)
+            if not any(IPv4Address(source) in net for net in nets):
+                port.counters["foreign_source"] += 1  # RFC 3376 section 9.2
+                return
         assert isinstance(report, Report | V3Report)
         if isinstance(report, Report):
             port.counters["leaves" if report.leave else f"v{report.version}_reports"] += 1
@@ -265,6 +291,8 @@ class Router:
 
     def next_timer(self) -> float | None:
         """When `poll` has something to do next, or None."""
+        if self._settle_now or self._farewell:
+            return float("-inf")
         times = []
         for port in self._ports.values():
             if not port.started and self._ready(port):
@@ -283,7 +311,8 @@ class Router:
 
     def _settle(self, changed: set[int], now: float) -> Out:
         """Run the timers, send what is due, and apply membership changes to forwarding."""
-        sends: list[tuple[str, int, Message]] = []
+        sends, self._farewell = self._farewell, []
+        self._settle_now = False
         querier_moved = False
         for port in self._ports.values():
             if not port.started and self._ready(port):
@@ -402,6 +431,9 @@ class Router:
         return {
             "interfaces": [view.to_json() for view in self.igmp_views(now)],
             "proxy": proxy_json(proxy) if proxy is not None else None,
+            #: IGMP heard on interfaces without igmp = true (and not upstream), by interface
+            "ignored": dict(sorted(self.ignored.items())),
+            "lost": self.forwarder.control_lost,  # beyond MAX_CONTROL in one batch
         }
 
     def proxy_view(self) -> ProxyView | None:

@@ -56,7 +56,7 @@ _R = DropReason
 #: verdicts of the route table that membership may replace (others stand: ours, martian)
 _MEMBERS_DECIDE: Final = frozenset({None, _R.NO_ROUTE, _R.WRONG_IF, _R.NO_RPF})
 #: verdicts that, for a frame a local application sent, mean only "nowhere else to go"
-_NOWHERE_ELSE: Final = frozenset({_R.NO_EGRESS, _R.NO_ROUTE, _R.LINK_LOCAL})
+_NOWHERE_ELSE: Final = frozenset({_R.NO_EGRESS, _R.NO_ROUTE, _R.NO_MEMBERS, _R.LINK_LOCAL})
 
 
 def _transmits(groups: list[tuple[str, list[bytes]]]) -> list[Transmit]:
@@ -124,6 +124,8 @@ class Forwarder:
         self._expired = 0
         self._next_sweep = float("-inf")
         self._members: MemberFunc | None = None
+        #: flows by group while membership decides (so a change visits only its groups)
+        self._by_group: dict[int, dict[tuple[str, bytes, bool], Flow]] = {}
         #: IGMP frames (ingress, frame, end of IP packet) for the control plane to take
         self._control: list[tuple[str, bytes, int]] = []
         self.control_lost = 0  #: IGMP frames beyond MAX_CONTROL in one call
@@ -150,6 +152,7 @@ class Forwarder:
                 del self._flows[key]
                 self._unresolved.pop(key, None)
                 self._member_wait.pop(key, None)
+                self._unindex(flow)
                 self._detach_dedup(flow)
         self._flooding = [
             (port, FloodGroups(port.spec.groups))
@@ -220,6 +223,10 @@ class Forwarder:
         """Let group membership (the IGMP control plane) add egress interfaces to flows
         beside the static routes; every flow is decided again."""
         self._members = members
+        self._by_group = {}
+        if members is not None:
+            for flow in self._flows.values():
+                self._by_group.setdefault(flow.group, {})[flow.table_key] = flow
         self._resolve_all()
         self._drop_released()
 
@@ -232,10 +239,13 @@ class Forwarder:
         """Membership of `groups` (None: of any group) changed: decide their flows again.
         Frames held for a flow that is now decided are forwarded: returned, grouped by
         egress like `handle_batch`'s."""
-        self._egress_cache.clear()
-        for flow in self._flows.values():
-            if groups is None or flow.group in groups:
-                self._resolve(flow)
+        if groups is None:
+            self._resolve_all()
+        else:  # the egress cache stays: its keys name the member interfaces they serve
+            index = self._by_group
+            for group in groups:
+                for flow in list(index.get(group, {}).values()):
+                    self._resolve(flow)
         released, self._released = self._released, []
         for flow, frame, end in released:
             self._forward(flow, frame, end, now)
@@ -673,7 +683,16 @@ class Forwarder:
         self._resolve(flow)
         (port.local_flows if local else port.flows)[key] = flow
         flows[flow.table_key] = flow
+        if self._members is not None:
+            self._by_group.setdefault(flow.group, {})[flow.table_key] = flow
         return flow
+
+    def _unindex(self, flow: Flow) -> None:
+        flows = self._by_group.get(flow.group)
+        if flows is not None:
+            flows.pop(flow.table_key, None)
+            if not flows:
+                del self._by_group[flow.group]
 
     def _sweep(self, now: float) -> None:
         """Forget flows idle for longer than `[flows] idle_timeout` (amortised, not per packet)."""
@@ -693,6 +712,7 @@ class Forwarder:
         del (flow.port.local_flows if flow.local else flow.port.flows)[flow.key]
         self._unresolved.pop(flow.table_key, None)
         self._member_wait.pop(flow.table_key, None)
+        self._unindex(flow)
         self._detach_dedup(flow)
         if self._on_retire is not None:
             self._on_retire(self._flow_snapshot(flow))

@@ -94,18 +94,20 @@ def local_addresses() -> set[int]:
     return found
 
 
-def link_address(name: str) -> IPv4Interface | None:
-    """The interface's first IPv4 address with its prefix (netifaces), or None: what the
-    IGMP querier is elected by and sends from."""
+def link_addresses(name: str) -> list[IPv4Interface]:
+    """The interface's IPv4 addresses with their prefixes (netifaces), primary first: the
+    IGMP querier is elected by and sends from the first; reports may come from any of
+    their subnets."""
     import netifaces
 
+    found = []
     try:
-        entries = netifaces.ifaddresses(name).get(netifaces.AF_INET, [])
-        for entry in entries:
-            return IPv4Interface(f"{entry['addr']}/{entry.get('netmask', '255.255.255.255')}")
+        for entry in netifaces.ifaddresses(name).get(netifaces.AF_INET, []):
+            mask = entry.get("netmask", "255.255.255.255")
+            found.append(IPv4Interface(f"{entry['addr']}/{mask}"))
     except (ValueError, KeyError):
         pass
-    return None
+    return found
 
 
 def link_mac(name: str) -> bytes | None:
@@ -463,7 +465,10 @@ class Daemon:
     def _reconcile_all(self, starting: bool = False) -> None:
         for link in self.links.values():
             self._reconcile(link, starting)
-            self.router.set_address(link.name, link_address(link.name))
+            addresses = link_addresses(link.name)
+            self.router.set_address(
+                link.name, addresses[0] if addresses else None, [a.network for a in addresses]
+            )
         self.forwarder.set_local_addresses(local_addresses())
         self._timers_wake.set()
 
