@@ -5,7 +5,9 @@ run through the Forwarder with a clock that advances 1 us per frame. Scenarios: 
 two egresses, 1,000 flows (round robin over sources), and a 50 % duplicate mix (every
 packet twice), in batches of 64 as the live shell passes them (`handle_batch`), and once
 one call per frame (`handle_frame`). Each runs several times; the best run is reported
-(least disturbed). This is a benchmark, not a test: nothing here asserts a speed.
+(least disturbed). Two scenarios drive the Router instead (no route: IGMP members on both
+egresses decide): its per-frame cost, and what one membership change costs with 100,000
+flows of other groups. This is a benchmark, not a test: nothing here asserts a speed.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from ipaddress import IPv4Network
+from ipaddress import IPv4Interface, IPv4Network
+from typing import Any
 
+from .control.igmp import Report
+from .control.router import Router
 from .core import Forwarder
 from .core.wire import udp_frame
-from .model import Config, DedupMode, DedupSpec, InterfaceSpec, Route
+from .model import Config, DedupMode, DedupSpec, IgmpSpec, InterfaceSpec, Route
 
 _GROUP = 0xEF010203  # 239.1.2.3
 
@@ -56,13 +61,49 @@ class Result:
         return self.frames / self.seconds
 
 
-def _run(name: str, frames: list[bytes], mode: DedupMode, repeat: int, batch: int = 64) -> Result:
+def _igmp_config() -> Config:
+    """No route: eth1 and eth2 run IGMP; sources are on eth0's subnet (RPF)."""
+    mac = {"eth0": b"\x02\0\0\0\0\x01", "eth1": b"\x02\0\0\0\0\x02", "eth2": b"\x02\0\0\0\0\x03"}
+    net = {"eth0": "10.0.0.1/16", "eth1": "10.1.0.1/24", "eth2": "10.2.0.1/24"}
+    return Config(
+        interfaces={
+            n: InterfaceSpec(
+                name=n,
+                mac=m,
+                address=IPv4Interface(net[n]),
+                igmp=IgmpSpec() if n != "eth0" else None,
+            )
+            for n, m in mac.items()
+        },
+        routes=(),
+    )
+
+
+def _router() -> Any:
+    """A Router whose two downstream interfaces have a member of the benchmark's group."""
+    router = Router(_igmp_config())
+    router.poll(0.0)
+    for name, host in (("eth1", 0x0A010005), ("eth2", 0x0A020005)):
+        router._ports[name].membership.on_report(host, Report(2, _GROUP), 0.0)
+    router.poll(0.0)
+    return router
+
+
+def _run(
+    name: str,
+    frames: list[bytes],
+    mode: DedupMode,
+    repeat: int,
+    batch: int = 64,
+    make: Callable[[], Any] | None = None,
+) -> Result:
     """Best of `repeat` runs; frames go in `batch`es (as the live shell hands them over;
-    `batch=1` is one `handle_frame` call per frame), the clock 1 us per frame."""
+    `batch=1` is one `handle_frame` call per frame), the clock 1 us per frame; `make`
+    builds something else with `handle_batch` (a Router) instead of a Forwarder."""
     best = float("inf")
     sent = 0
     for _ in range(repeat):
-        fwd = Forwarder(_config(mode))
+        fwd: Any = Forwarder(_config(mode)) if make is None else make()
         now = 1000.0
         start = time.perf_counter()
         if batch == 1:
@@ -76,8 +117,35 @@ def _run(name: str, frames: list[bytes], mode: DedupMode, repeat: int, batch: in
                 handle_batch("eth0", frames[i : i + batch], now)
                 now += batch * 1e-6
         best = min(best, time.perf_counter() - start)
-        sent = fwd.snapshot(now).interfaces[1].tx_frames
+        core = fwd if make is None else fwd.forwarder
+        sent = core.snapshot(now).interfaces[1].tx_frames
     return Result(name, len(frames), best, sent)
+
+
+def _membership_change(repeat: int, flows: int = 100_000, changes: int = 200) -> Result:
+    """What a membership change of one group costs while `flows` flows of other groups
+    exist: a v2 join and leave of a fresh group per change, each decided at once."""
+    best = float("inf")
+    for _ in range(repeat):
+        router = _router()
+        frames = [
+            udp_frame(
+                (0x0A000002 + i % 60000).to_bytes(4, "big"),
+                (0xEF020000 + i // 60000).to_bytes(4, "big"),
+                b"x",
+            )
+            for i in range(flows)
+        ]
+        for i in range(0, flows, 64):
+            router.handle_batch("eth0", frames[i : i + 64], 1.0)
+        members = router._ports["eth1"].membership
+        start = time.perf_counter()
+        for n in range(changes):
+            group = 0xEF030000 + n
+            members.on_report(0x0A010005, Report(2, group), 2.0)
+            router.poll(2.0)
+        best = min(best, time.perf_counter() - start)
+    return Result(f"membership change, {flows:,} flows", changes, best, 0)
 
 
 def main() -> None:
@@ -99,6 +167,15 @@ def main() -> None:
         _run("1,000 flows, dedup hash", many_flows, DedupMode.HASH, args.repeat),
         _run("50 % duplicates, dedup hash", dup_mix, DedupMode.HASH, args.repeat),
         _run("1 flow, dedup hash, per frame", one_flow, DedupMode.HASH, args.repeat, batch=1),
+        _run("1 flow, by IGMP members, hash", one_flow, DedupMode.HASH, args.repeat, make=_router),
+        _run(
+            "1,000 flows, by IGMP members, hash",
+            many_flows,
+            DedupMode.HASH,
+            args.repeat,
+            make=_router,
+        ),
+        _membership_change(args.repeat),
     ]
     if args.json:
         print(json.dumps([r.__dict__ | {"us_per_frame": r.us_per_frame} for r in results]))
