@@ -365,27 +365,28 @@ class Membership:
         out: list[Query] = []
         querier = self.querier.is_querier
         for g in list(self.groups.values()):
-            before = g.state()
             if not querier:  # a querier that lost the election sends nothing more
                 g.group_queries, g.next_group_query = 0, None
                 g.source_queries.clear()
                 g.next_source_query = None
             else:
                 out.extend(self._due_queries(g, now))
-            for s, t in list(g.sources.items()):
-                if t <= now:  # section 6.3: INCLUDE forgets it, EXCLUDE blocks it
-                    del g.sources[s]
-                    if g.mode is Mode.EXCLUDE:
-                        g.excluded.add(s)
+            # every expiry changes what is forwarded: no before/after comparison needed
+            expired = [s for s, t in g.sources.items() if t <= now]
+            for s in expired:  # section 6.3: INCLUDE forgets it, EXCLUDE blocks it
+                del g.sources[s]
+                if g.mode is Mode.EXCLUDE:
+                    g.excluded.add(s)
+            if expired:
+                self.changed.add(g.group)
             if g.mode is Mode.EXCLUDE and g.timer <= now:
                 g.mode = Mode.INCLUDE  # section 6.2.2: back to INCLUDE of the timed sources
                 g.excluded.clear()
+                self.changed.add(g.group)
             if g.v1_until is not None and g.v1_until <= now:
                 g.v1_until = None
             if g.v2_until is not None and g.v2_until <= now:
                 g.v2_until = None
-            if g.state() != before:
-                self.changed.add(g.group)
             self._settle(g)
         return out
 

@@ -138,7 +138,6 @@ class Router:
         #: set when the timers may have moved (IGMP heard, addresses, config): the shell
         #: looks at `next_timer` again and clears it
         self.timers_moved = True
-        self._upstream_address: IPv4Interface | None = None
         #: what the proxy's former upstream must still be told (a reload moved it)
         self._farewell: list[tuple[str, int, Message]] = []
         self._settle_now = True  # `next_timer` says "now" until `poll` has run
@@ -162,6 +161,8 @@ class Router:
 
     def _configure(self, config: Config) -> None:
         self.timers_moved = True
+        if not self._live:  # replay: the configured addresses; live: `set_address`'s
+            self._addresses = {n: s.address for n, s in config.interfaces.items()}
         old = self._ports
         self._ports = {}
         for name, spec in config.interfaces.items():
@@ -178,10 +179,7 @@ class Router:
                 if port.querier.other_querier_until is None:  # ours are the values in use
                     port.querier.robustness = spec.igmp.robustness
                     port.querier.query_interval = spec.igmp.query_interval
-            if not self._live:
-                port.address = spec.address
-            else:
-                port.address = self._addresses.get(name)
+            port.address = self._addresses.get(name)
             port.querier.address = int(port.address.ip) if port.address is not None else 0
             if port.querier.other_querier_until is None:  # no other heard: we are it
                 port.querier.querier_address = port.querier.address if spec.igmp.querier else 0
@@ -199,9 +197,6 @@ class Router:
         elif old_proxy is None or old_proxy.interface != upstream:
             self.proxy = UpstreamHost(upstream, random=self._random)
         self._settle_now = True  # whatever the new config changed is acted on at once
-        self._upstream_address = (
-            config.interfaces[upstream].address if upstream and not self._live else None
-        )
         self._refresh_proxy(None, 0.0)
 
     def set_address(
@@ -379,7 +374,7 @@ class Router:
         port = self._ports.get(name)
         if port is not None:
             return port.querier.address
-        address = self._addresses.get(name) if self._live else self._upstream_address
+        address = self._addresses.get(name)
         return int(address.ip) if address is not None else 0  # 0.0.0.0: RFC 3376 4.2.13
 
     # -- forwarding by membership ------------------------------------------------------------
