@@ -285,3 +285,52 @@ def test_the_proxy_reports_upstream_answers_the_querier_and_forwards_down(
         rx.close()  # A leaves: the group goes, and a v2 leave goes up (RFC 2236 section 3)
         (_, dst, message), *_ = wait_for(lambda: reported(0x17), what="the v2 leave up")
         assert (dst, message[4:8]) == ("224.0.0.2", socket.inet_aton(GROUP))
+
+
+def test_the_proxy_keeps_a_kernel_bridge_querier_upstream_informed(tmp_path: Path) -> None:
+    """Upstream is a Linux bridge with IGMP snooping and its own querier (the kernel's):
+    it sends traffic for a group toward R only while R's reports say R wants it."""
+    with RouterLab(tmp_path, PROXY_CONFIG) as lab:
+        s = lab.ns("S")
+        ip("link", "add", "br0", "type", "bridge", netns=s)
+        ip("addr", "flush", "dev", "eth0", netns=s)
+        ip("link", "set", "eth0", "master", "br0", netns=s)
+        ip("addr", "add", "10.0.0.5/24", "dev", "br0", netns=s)
+        ip("link", "set", "br0", "up", netns=s)
+        wait_running(s, "br0")
+        ip("route", "replace", "default", "via", "10.0.0.1", "dev", "br0", netns=s)
+        lab.start()
+        # queries from the bridge's address, IGMPv3, every 2 s (set once it is up)
+        ip("link", "set", "br0", "type", "bridge", "mcast_snooping", "1",
+           "mcast_query_use_ifaddr", "1", "mcast_igmp_version", "3",
+           "mcast_startup_query_interval", "100", "mcast_query_interval", "200",
+           "mcast_querier", "1", netns=s)  # fmt: skip
+
+        def bridge_groups() -> set[str]:
+            done = subprocess.run(
+                ["ip", "netns", "exec", s, "bridge", "-j", "mdb", "show"],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            return {e["grp"] for table in json.loads(done.stdout) for e in table.get("mdb", [])}
+
+        def proxy() -> dict[str, Any]:
+            done = subprocess.run(
+                rawfwd_in(lab.ns("R"), "show", "groups", "--json"),
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            result: dict[str, Any] = json.loads(done.stdout)["proxy"]
+            return result
+
+        wait_for(lambda: proxy()["querier"] == "10.0.0.5", what="the bridge's queries heard")
+        rx = lab.receiver("A", GROUP)
+        wait_for(lambda: GROUP in bridge_groups(), what="the bridge to learn R's membership")
+        tx = lab.sender("S", ttl=8, via="10.0.0.5")
+        wait_for(lambda: arrives(lab, "A", rx, tx, GROUP), what="upstream traffic at A")
+        assert proxy()["version"] == 3
+
+        rx.close()  # A leaves: R tells the bridge, which stops sending the group toward R
+        wait_for(lambda: GROUP not in bridge_groups(), what="the bridge to forget R's group")
