@@ -157,6 +157,16 @@ class Membership:
             return source in g.sources
         return source not in g.excluded
 
+    def filter(self, group: int) -> tuple[Mode, frozenset[int]] | None:
+        """The interface's wish for `group` as a host would state it: EXCLUDE(Y) or
+        INCLUDE(A), None for nothing (what an IGMP proxy merges, RFC 4605 4.1)."""
+        g = self.groups.get(group)
+        if g is None:
+            return None
+        if g.mode is Mode.EXCLUDE:
+            return Mode.EXCLUDE, frozenset(g.excluded)
+        return (Mode.INCLUDE, frozenset(g.sources)) if g.sources else None
+
     def compat(self, g: _Group, now: float) -> int:
         """The group's compatibility mode (RFC 3376 section 7.3.2)."""
         if g.v1_until is not None and g.v1_until > now:

@@ -31,11 +31,12 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any
 
 from ..core import FlowSnapshot, Forwarder
+from ..core.table import is_link_local
 from ..core.wire import ethernet_header, group_mac
 from ..model import Config, IgmpSpec
 from . import igmp
 from .igmp import ALL_SYSTEMS, IgmpError, Message, Query, Report, V3Report
-from .membership import GroupView, Membership, Mode
+from .membership import GroupView, Membership
 from .proxy import ProxyView, UpstreamHost, merge
 from .querier import Querier
 
@@ -264,14 +265,13 @@ class Router:
         if not port.querier.is_querier and source == port.querier.querier_address:
             port.membership.on_query(query, now)
 
-    def _on_report(self, port: _Port, source: int, report: Message, now: float) -> None:
+    def _on_report(self, port: _Port, source: int, report: Report | V3Report, now: float) -> None:
         address = port.address
         if source and address is not None:
             nets = self._networks.get(port.name) or (address.network,)
             if not any(IPv4Address(source) in net for net in nets):
                 port.counters["foreign_source"] += 1  # RFC 3376 section 9.2
                 return
-        assert isinstance(report, Report | V3Report)
         if isinstance(report, Report):
             port.counters["leaves" if report.leave else f"v{report.version}_reports"] += 1
         else:
@@ -337,21 +337,13 @@ class Router:
         proxy = self.proxy
         if proxy is None:
             return
-        ports = [p for p in self._ports.values() if p.name != proxy.interface]
+        members = [p.membership for p in self._ports.values()]  # all downstream (config)
         if groups is None:
-            groups = set(proxy.reported).union(*(p.membership.groups for p in ports))
+            groups = set(proxy.reported).union(*(m.groups for m in members))
         for group in groups:
-            if group >> 8 == 0xE00000:
-                continue  # 224.0.0.0/24 is link-local: never proxied (RFC 5771 section 4)
-            states = []
-            for port in ports:
-                g = port.membership.groups.get(group)
-                if g is None:
-                    continue
-                if g.mode is Mode.EXCLUDE:
-                    states.append((Mode.EXCLUDE, frozenset(g.excluded)))
-                elif g.sources:
-                    states.append((Mode.INCLUDE, frozenset(g.sources)))
+            if is_link_local(group):
+                continue  # 224.0.0.0/24 is never proxied (RFC 5771 section 4)
+            states = [state for m in members if (state := m.filter(group)) is not None]
             proxy.update(group, merge(states), now)
 
     def _frames(self, sends: list[tuple[str, int, Message]]) -> Out:
@@ -371,11 +363,10 @@ class Router:
         return list(out.items())
 
     def _source_address(self, name: str) -> int:
-        port = self._ports.get(name)
-        if port is not None:
-            return port.querier.address
+        """The address `name` sends from (the querier's too): 0.0.0.0 without one, as a
+        host may report (RFC 3376 4.2.13)."""
         address = self._addresses.get(name)
-        return int(address.ip) if address is not None else 0  # 0.0.0.0: RFC 3376 4.2.13
+        return int(address.ip) if address is not None else 0
 
     # -- forwarding by membership ------------------------------------------------------------
 

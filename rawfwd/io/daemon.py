@@ -320,9 +320,7 @@ class Daemon:
                 more, exc = sock.send_many(rest)  # only that frame was too big
                 sent += 1 + more
         self._flush_touched()
-        wanted = self.forwarder.rpf_requests()
-        if wanted and self._fib is not None:
-            self._fib.lookup(wanted)
+        self._ask_fib()
 
     async def _serve_link(self, link: _Link, sock: PacketSocket, scope: trio.CancelScope) -> None:
         """Own `sock` while the link exists: receive, retry sends, close it at the end."""
@@ -456,9 +454,7 @@ class Daemon:
             for frame in frames:
                 self._send(egress, frame)
         self._flush_touched()
-        wanted = self.forwarder.rpf_requests()  # flows that members now make worth a lookup
-        if wanted and self._fib is not None:
-            self._fib.lookup(wanted)
+        self._ask_fib()  # flows that members now make worth a lookup
 
     # -- interfaces --------------------------------------------------------------------------
 
@@ -558,7 +554,11 @@ class Daemon:
         for egress, frame in self.forwarder.set_rpf(answers, self.clock()):
             self._send(egress, frame)
         self._flush_touched()
-        wanted = self.forwarder.rpf_requests()  # room freed up for sources still waiting
+        self._ask_fib()  # room freed up for sources still waiting
+
+    def _ask_fib(self) -> None:
+        """Hand the FIB thread the sources the core wants an RPF answer for."""
+        wanted = self.forwarder.rpf_requests()
         if wanted and self._fib is not None:
             self._fib.lookup(wanted)
 
