@@ -30,29 +30,29 @@ test: $(STAMP) system-deps  ## the whole test suite
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check rawfwd tests examples
-	$(VENV)/bin/ruff format --check rawfwd tests examples
+	$(VENV)/bin/ruff check rawfwd tests tools examples
+	$(VENV)/bin/ruff format --check rawfwd tests tools examples
 
 format: $(STAMP)
-	$(VENV)/bin/ruff format rawfwd tests examples
-	$(VENV)/bin/ruff check --fix rawfwd tests examples
+	$(VENV)/bin/ruff format rawfwd tests tools examples
+	$(VENV)/bin/ruff check --fix rawfwd tests tools examples
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy --strict rawfwd
+	$(VENV)/bin/mypy --strict rawfwd tools
 
 check: lint typecheck test  ## everything CI runs
 
 goldens: $(STAMP)  ## regenerate tests/data goldens on purpose (review the diff!)
-	$(PY) tests/goldens.py --regenerate
+	$(PY) -m tests.support.goldens --regenerate
 
 bench-core: $(STAMP)  ## frames/s and us/frame of the pure core, in-process
-	$(PY) -m rawfwd.bench_core
+	$(PY) -m tools.bench.core
 
 bench: $(STAMP) system-deps bench-deps  ## rawfwd vs the kernel (smcroute) in namespaces (root)
-	$(PY) -m rawfwd.bench_live
+	$(PY) -m tools.bench.live
 
 bench-igmp: $(STAMP) system-deps  ## IGMP join/leave latency with kernel hosts (root)
-	$(PY) -m tests.e2e.igmp_latency
+	$(PY) -m tools.bench.igmp_latency
 
 bench-deps:  ## the traffic generator, the kernel baseline and the sinks, installed if missing
 	@for p in tcpreplay:tcpreplay smcrouted:smcroute nft:nftables; do \

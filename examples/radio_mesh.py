@@ -25,7 +25,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from rawfwd.io.mesh import TOPOLOGIES, RadioMesh, address, take
+# the lab that builds the radio network lives beside the benchmarks, in this checkout
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tools.lab.mesh import TOPOLOGIES, RadioMesh, address, take
 
 GROUP = "239.5.5.5"
 

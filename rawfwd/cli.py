@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .config import load_config
+from .config.load import load_config
+from .config.values import Config
 from .core.wire import format_mac
 from .errors import InputError, RawfwdError, first_leaf
-from .model import Config
 
 EXIT_USAGE = 2  #: bad config, bad input or bad arguments
 EXIT_INTERNAL = 70  #: EX_SOFTWARE: a bug in rawfwd
@@ -193,7 +193,7 @@ def _run(args: argparse.Namespace) -> int:
 
         return show(args.what, as_json=args.json, control_address=args.control_socket)
     if args.command == "demo":
-        from .demo import demo
+        from .lab.demo import demo
 
         return demo(duration=args.duration, ui=args.ui)
     if args.command == "replay":

@@ -16,11 +16,12 @@ from rich.console import Console
 from rich.live import Live
 from rich.logging import RichHandler
 
-from .config import load_config
+from .config.load import load_config
 from .errors import RawfwdError
-from .io import control
+from .io import control_socket
 from .io.daemon import Daemon, check_privileges
-from .ui import View, dashboard, flows_table, groups_table, interfaces_table
+from .ui import dashboard, flows_table, groups_table, interfaces_table, summary_line
+from .view import View
 
 log = logging.getLogger("rawfwd")
 
@@ -83,7 +84,7 @@ def run(
     async def log_lines(d: Daemon) -> None:
         while True:
             await trio.sleep(stats_interval)
-            log.info("%s", d.summary())
+            log.info("%s", summary_line(*d.summary_view()))
 
     # Everything allocated so far (modules, config, the daemon) lives for the whole run:
     # keep the cyclic garbage collector from walking it again and again. Full collections
@@ -98,7 +99,7 @@ def run(
 
 def show(what: str, *, as_json: bool, control_address: str) -> int:
     """Print what the running instance's table shows: flows, interfaces, or both."""
-    reply = control.request(control_address, "view")
+    reply = control_socket.request(control_address, "view")
     view = View.from_json(reply)
     if as_json:
         print(json.dumps(_show_json(view, what), indent=2))

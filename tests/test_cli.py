@@ -11,7 +11,7 @@ import pytest
 
 from rawfwd.cli import main
 
-from .goldens import DATA
+from .support.goldens import DATA
 
 ROUTING = DATA / "routing"
 

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from rawfwd.config import MAX_CONFIG_BYTES, load_config, parse_toml
+from rawfwd.config.checks import MAX_CONFIG_BYTES
+from rawfwd.config.load import load_config
+from rawfwd.config.toml import parse_toml
+from rawfwd.config.values import FlowSpec
 from rawfwd.core import DropReason, FlowSnapshot, Forwarder
 from rawfwd.errors import ConfigError
-from rawfwd.model import FlowSpec
 
-from .frames import line_of, make_config, route, udp_frame
+from .support.frames import line_of, make_config, route, udp_frame
 
 SRC, GROUP = "10.0.0.5", "239.1.2.3"
 

@@ -18,7 +18,7 @@ Pure: time is passed in (`start`, `on_query`, `poll`), `next_timer` says when to
 
 from __future__ import annotations
 
-from ..model import IgmpSpec
+from ..config.values import IgmpSpec
 from .igmp import Query
 
 #: the querier's settings are the interface's IGMP settings

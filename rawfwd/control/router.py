@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any
 
+from ..config.values import Config, IgmpSpec
 from ..core import FlowSnapshot, Forwarder
 from ..core.table import is_link_local
 from ..core.wire import ethernet_header, group_mac
-from ..model import Config, IgmpSpec
 from . import igmp
 from .igmp import ALL_SYSTEMS, IgmpError, Message, Query, Report, V3Report
 from .membership import GroupView, Membership

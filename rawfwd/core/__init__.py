@@ -1,6 +1,6 @@
 """The pure forwarding core: bytes, interface and time in; frames to send out.
 
-Imports only the standard library, cachetools and `rawfwd.model`: never sockets, trio,
+Imports only the standard library, cachetools and `rawfwd.config.values`: never sockets, trio,
 scapy, rich, netifaces or pyroute2 (a test enforces this).
 """
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import itertools
 
-from ..model import DedupMode, DedupSpec
+from ..config.values import DedupMode, DedupSpec
 
 
 class DedupPool:

@@ -28,7 +28,7 @@ from typing import Final, NamedTuple
 
 from cachetools import LRUCache
 
-from ..model import Config, DedupMode, Route
+from ..config.values import Config, DedupMode, Route
 from .dedup import DedupTable
 from .mesh import FloodGroups, RelayPolicy
 from .reasons import DropReason

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import NamedTuple
 
-from ..model import InterfaceSpec, Route
+from ..config.values import InterfaceSpec, Route
 from .dedup import DuplicateCache
 from .reasons import DropReason
 

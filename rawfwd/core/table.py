@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from ipaddress import IPv4Network
 from typing import Final, NamedTuple
 
-from ..model import LINK_LOCAL_BLOCK, Route
+from ..config.values import LINK_LOCAL_BLOCK, Route
 from .reasons import DropReason
 
 _LINK_LOCAL_NET: Final = int(LINK_LOCAL_BLOCK.network_address)

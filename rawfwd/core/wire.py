@@ -99,26 +99,6 @@ def format_mac(mac: bytes) -> str:
     return ":".join(f"{b:02x}" for b in mac)
 
 
-def udp_frame(
-    src: bytes,
-    group: bytes,
-    payload: bytes,
-    *,
-    ttl: int = 64,
-    ident: int = 0,
-    sport: int = 40000,
-    dport: int = 5000,
-    src_mac: bytes = b"\x02\x00\x00\x00\xaa\x01",
-) -> bytes:
-    """An Ethernet II / IPv4 / UDP frame to multicast `group` (addresses as 4 bytes).
-
-    For the demo, benchmarks and tests. The UDP checksum is 0, "none" (RFC 768).
-    """
-    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
-    header = ipv4_header(src, group, ttl=ttl, payload_len=len(udp), ident=ident & 0xFFFF)
-    return ethernet_header(group_mac(int.from_bytes(group, "big")), src_mac) + header + udp
-
-
 def ipv4_header(
     src: bytes,
     dst: bytes,

@@ -41,14 +41,14 @@ from typing import Any, Final
 import trio
 import trio.lowlevel
 
-from ..config import load_config
+from ..config.load import load_config
+from ..config.values import Config
 from ..control.router import Router
 from ..core import FlowSnapshot, Snapshot
 from ..core.wire import parse_mac
 from ..errors import RawfwdError
-from ..model import Config
-from ..ui import LinkStatus, RateTracker, View, summary_line
-from . import control
+from ..view import LinkStatus, RateTracker, View
+from . import control_socket
 from .netlink import FibResolver, NetlinkWatcher
 from .packet import Batch, NotEthernetError, PacketSocket
 from .ring import RingSocket
@@ -164,7 +164,7 @@ class Daemon:
         config_path: Path,
         config: Config,
         *,
-        control_address: str = control.DEFAULT_ADDRESS,
+        control_address: str = control_socket.DEFAULT_ADDRESS,
         clock: Callable[[], float] = time.monotonic,
         rings: bool = True,
         live_view: bool = False,
@@ -200,13 +200,14 @@ class Daemon:
             self._view = self._make_view(self.forwarder.snapshot(self.clock()))
         return self._view
 
-    def summary(self) -> str:
-        """The one-line summary, from interface counters only: cheap at any table size."""
+    def summary_view(self) -> tuple[View, int]:
+        """What the one-line summary reads, from interface counters only (cheap at any table
+        size), and the number of flows."""
         snap = self.forwarder.snapshot(self.clock(), flows=())
         rates = self._summary_rates.update(snap)
         links = tuple(link.status() for link in self.links.values())
         view = View(snap, links, self.started, str(self.config_path), rates)
-        return summary_line(view, flows=self.forwarder.flow_count)
+        return view, self.forwarder.flow_count
 
     def _make_view(self, snap: Snapshot) -> View:
         rates = self._rates.update(snap)
@@ -253,7 +254,7 @@ class Daemon:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 # the control socket first: a second instance stops before touching links
-                await nursery.start(control.serve, self.control_address, self._control)
+                await nursery.start(control_socket.serve, self.control_address, self._control)
                 nursery.start_soon(self._rpf_refresher)
                 nursery.start_soon(self._igmp_timers)
                 if self.live_view:

@@ -13,9 +13,9 @@ from typing import IO, Any
 
 import pytest
 
-from rawfwd.io.netns import Lab, ip, rawfwd_in, socket_in, stop, wait_running
+from rawfwd.lab.netns import Lab, ip, rawfwd_in, socket_in, stop, wait_running
 
-from .lab import RouterLab, drain, udp_to, wait_for
+from ..support.lab import RouterLab, drain, udp_to, wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
 
@@ -245,7 +245,7 @@ def v2_general_query() -> bytes:
 def test_the_proxy_reports_upstream_answers_the_querier_and_forwards_down(
     tmp_path: Path,
 ) -> None:
-    from rawfwd.core.wire import udp_frame
+    from rawfwd.lab.frames import udp_frame
 
     with RouterLab(tmp_path, PROXY_CONFIG) as lab:
         lab.lab.sysctl("A", "net.ipv4.conf.eth0.force_igmp_version=2")

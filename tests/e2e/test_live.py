@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from rawfwd.core.wire import group_mac, udp_frame
+from rawfwd.core.wire import group_mac
+from rawfwd.lab.frames import udp_frame
 
-from .lab import RouterLab, drain, udp_checksum_ok, udp_to, wait_for
+from ..support.lab import RouterLab, drain, udp_checksum_ok, udp_to, wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
 

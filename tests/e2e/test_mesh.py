@@ -1,4 +1,4 @@
-"""rawfwd on every node of an emulated radio network (rawfwd.io.mesh), with the kernel's
+"""rawfwd on every node of an emulated radio network (tools.lab.mesh), with the kernel's
 own UDP sockets as senders and receivers: flooding reaches everyone, exactly once per relay."""
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from rawfwd.core.wire import ipv4_header
-from rawfwd.io.mesh import PORT, RadioMesh, address, diamond, grid, line, take
-from rawfwd.io.netns import socket_in
+from rawfwd.lab.netns import socket_in
+from tools.lab.mesh import PORT, RadioMesh, address, diamond, grid, line, take
 
-from .lab import wait_for
+from ..support.lab import wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
 

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from rawfwd.core.wire import udp_frame
-from rawfwd.io.netns import Lab, in_netns, ip
 from rawfwd.io.ring import RingSocket
+from rawfwd.lab.frames import udp_frame
+from rawfwd.lab.netns import Lab, in_netns, ip
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
 

@@ -1,0 +1,400 @@
+"""rawfwd's own TOML config -> a validated, frozen `Config`.
+
+tomllib does not report where a value came from, so `_TomlLines` maps tables and keys back
+to line numbers by scanning the text.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from ipaddress import IPv4Interface, IPv4Network
+from typing import Any, Protocol
+
+from ..errors import ConfigError
+from .checks import (
+    ConfigBuilder,
+    check_ifname,
+    parse_group,
+    parse_source,
+    parse_ttl_threshold,
+    parse_unicast_mac,
+)
+from .values import (
+    MULTICAST_BLOCK,
+    Config,
+    DedupMode,
+    DedupSpec,
+    FlowSpec,
+    IgmpSpec,
+    InterfaceSpec,
+    Origin,
+    Route,
+    RpfSpec,
+)
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_-]+)\s*=""")
+_TOML_AT = re.compile(r"\s*\(at line (\d+), column \d+\)\s*$")
+
+
+@dataclass
+class _Section:
+    name: str
+    line: int
+    keys: dict[str, int] = field(default_factory=dict)
+
+
+class _TomlLines:
+    """Where each table and key of a TOML document was written (tomllib does not say)."""
+
+    def __init__(self, text: str) -> None:
+        self.sections: list[_Section] = [_Section("", 1)]
+        for number, raw in enumerate(text.splitlines(), start=1):
+            header = _HEADER.match(raw)
+            if header:
+                name = ".".join(p.strip().strip("\"'") for p in header.group(2).split("."))
+                self.sections.append(_Section(name, number))
+                continue
+            key = _KEY.match(raw)
+            if key:
+                self.sections[-1].keys.setdefault(key.group(1).strip("\"'"), number)
+
+    def table(self, name: str, index: int = 0) -> _Section | None:
+        found = [s for s in self.sections if s.name == name]
+        return found[index] if index < len(found) else None
+
+    def line(self, name: str, key: str | None = None, index: int = 0) -> int | None:
+        section = self.table(name, index)
+        if section is None:
+            return None
+        if key is not None and key in section.keys:
+            return section.keys[key]
+        if key is not None and not name:
+            # a top-level name that is not a key is a table: [key] or [key.sub]
+            for sub in self.sections:
+                if sub.name == key or sub.name.startswith(key + "."):
+                    return sub.line
+        return section.line
+
+
+_TOP_KEYS = {"interface", "route", "rpf", "dedup", "flows"}
+#: IGMP router settings of an `igmp = true` interface (RFC 3376 section 8)
+_IGMP_KEYS = {
+    "version",
+    "querier",
+    "robustness",
+    "query_interval",
+    "query_response_interval",
+    "last_member_query_interval",
+    "last_member_query_count",
+    "startup_query_interval",
+    "startup_query_count",
+}
+_IF_KEYS = {"mac", "address", "ttl_threshold", "manet", "groups", "igmp", "upstream"} | _IGMP_KEYS
+_ROUTE_KEYS = {"from", "group", "source", "to"}
+_RPF_KEYS = {"prefix", "iif"}
+_DEDUP_KEYS = {"window", "mode", "max_entries", "max_per_flow"}
+_FLOW_KEYS = {"max_flows", "idle_timeout"}
+
+
+def parse_toml(text: str, path: str) -> Config:
+    """Validate a rawfwd TOML document (see README for the keys)."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        at = _TOML_AT.search(msg)
+        line = int(at.group(1)) if at else None
+        raise ConfigError(path, line, f"not valid TOML: {_TOML_AT.sub('', msg)}") from None
+    except RecursionError:
+        raise ConfigError(path, None, "not a rawfwd config: values nested too deeply") from None
+    lines = _TomlLines(text)
+    b = ConfigBuilder(path)
+
+    def fail(reason: str, table: str = "", key: str | None = None, index: int = 0) -> ConfigError:
+        return ConfigError(path, lines.line(table, key, index), reason)
+
+    for key in doc:
+        if key not in _TOP_KEYS:
+            known = ", ".join(sorted(_TOP_KEYS))
+            raise fail(f"unknown table or key {key!r} (known: {known})", "", key)
+
+    interfaces = doc.get("interface", {})
+    if not isinstance(interfaces, dict):
+        raise fail("'interface' must be tables like [interface.eth0]", "", "interface")
+    for name, body in interfaces.items():
+        table = f"interface.{name}"
+        origin = Origin(path, lines.line(table))
+        try:
+            check_ifname(name)
+        except ValueError as exc:
+            raise fail(str(exc), table) from None
+        if not isinstance(body, dict):
+            raise fail(f"interface {name!r} must be a table [interface.{name}]", table)
+        for key, value in body.items():
+            if isinstance(value, dict):
+                raise fail(
+                    f"[{table}] has a sub-table {key!r}: write a name with a dot in quotes, "
+                    f'like [interface."{name}.{key}"]',
+                    f"{table}.{key}",
+                )
+        _check_keys(body, _IF_KEYS, f"[{table}]", fail, table)
+        try:
+            manet = _typed(body, "manet", bool, False)
+            spec = InterfaceSpec(
+                name=name,
+                mac=_opt(body, "mac", str, parse_unicast_mac),
+                address=_opt(body, "address", str, IPv4Interface),
+                ttl_threshold=parse_ttl_threshold(body.get("ttl_threshold", 1)),
+                manet=manet,
+                groups=_flood_groups(body, manet),
+                igmp=_parse_igmp(body, manet),
+                upstream=_typed(body, "upstream", bool, False),
+                origin=origin,
+            )
+            if spec.upstream and (spec.igmp is not None or manet):
+                key = "igmp" if spec.igmp is not None else "manet"
+                raise _KeyValueError(
+                    "upstream",
+                    f"the IGMP proxy's upstream is a host there (RFC 4605): not with {key} = true",
+                )
+        except _KeyValueError as exc:
+            raise fail(f"[{table}] {exc.key}: {exc.reason}", table, exc.key) from None
+        except ValueError as exc:
+            raise fail(f"[{table}] {exc}", table, "ttl_threshold") from None
+        if spec.upstream:
+            prior = next((i for i in b.interfaces.values() if i.upstream), None)
+            if prior is not None:
+                raise fail(
+                    f"[{table}] upstream: {prior.name!r} is the upstream interface already: "
+                    "an IGMP proxy has one (RFC 4605 section 1)",
+                    table,
+                    "upstream",
+                )
+        b.add_interface(spec)
+
+    for i, where, body in _array_tables(doc, "route", _ROUTE_KEYS, ("group", "to"), fail):
+        try:
+            iif = _opt(body, "from", str, check_ifname)
+            group = _opt(body, "group", str, parse_group)
+            source = _opt(body, "source", str, parse_source)
+            oifs = body["to"]
+            if isinstance(oifs, str):
+                oifs = [oifs]
+            if not isinstance(oifs, list) or not all(isinstance(o, str) for o in oifs):
+                raise _KeyValueError("to", "must be a list of interface names")
+            if not oifs:
+                raise _KeyValueError("to", "must name at least one interface")
+        except _KeyValueError as exc:
+            text = f"{where}: {exc.reason}" if exc.named else f"{where} {exc.key}: {exc.reason}"
+            raise fail(text, "route", exc.key, i) from None
+        except ValueError as exc:
+            raise fail(f"{where}: {exc}", "route", None, i) from None
+        origin = Origin(path, lines.line("route", None, i))
+        b.routes.append(Route(iif, group, source, tuple(oifs), origin))
+
+    for i, where, body in _array_tables(doc, "rpf", _RPF_KEYS, ("prefix", "iif"), fail):
+        try:
+            prefix = _opt(body, "prefix", str, parse_source)
+            iif = _opt(body, "iif", str, check_ifname)
+        except _KeyValueError as exc:
+            text = f"{where}: {exc.reason}" if exc.named else f"{where} {exc.key}: {exc.reason}"
+            raise fail(text, "rpf", exc.key, i) from None
+        b.rpf.append(RpfSpec(prefix, iif, Origin(path, lines.line("rpf", None, i))))
+
+    b.dedup = _parse_dedup(doc.get("dedup", {}), fail)
+    b.flows = _parse_flows(doc.get("flows", {}), fail)
+    return b.build()
+
+
+def _flood_groups(body: Mapping[str, Any], manet: bool) -> tuple[IPv4Network, ...]:
+    """`groups` of a MANET interface: what it floods (default all of 224.0.0.0/4)."""
+    if "groups" not in body:
+        return (MULTICAST_BLOCK,)
+    if not manet:
+        raise _KeyValueError("groups", "floods only on an interface with manet = true")
+    value = body["groups"]
+    if not isinstance(value, list) or not value or not all(isinstance(g, str) for g in value):
+        raise _KeyValueError("groups", "must be a list of groups or group prefixes")
+    try:
+        groups = tuple(parse_group(g) for g in value)
+    except ValueError as exc:
+        raise _KeyValueError("groups", str(exc), named=True) from None
+    if len(set(groups)) != len(groups):
+        raise _KeyValueError("groups", "names a group twice")
+    return groups
+
+
+def _parse_igmp(body: Mapping[str, Any], manet: bool) -> IgmpSpec | None:
+    """The IGMP settings of an interface with `igmp = true`, ranges as the wire allows
+    (RFC 3376 section 4.1: QRV is 3 bits, Max Resp Code and QQIC say at most 3174.4 s and
+    31744 s; a v2 query's Max Resp Time at most 25.5 s)."""
+    on = _typed(body, "igmp", bool, False)
+    given = sorted(k for k in _IGMP_KEYS if k in body)
+    if not on:
+        if given:
+            raise _KeyValueError(given[0], "applies only with igmp = true")
+        return None
+    if manet:
+        raise _KeyValueError("igmp", "not on a manet interface: MANET interfaces flood")
+    version = _typed(body, "version", int, 3)
+    if version not in (2, 3):
+        raise _KeyValueError("version", f"must be 2 or 3, not {version}")
+    robustness = _ranged(body, "robustness", int, 2, 1, 7)
+    interval = _ranged(body, "query_interval", float, 125.0, 1, 31744, " s")
+    most = 25.5 if version == 2 else 3174.4
+    response = _typed(body, "query_response_interval", float, 10.0)
+    if not 0.1 <= response <= most or response >= interval:
+        raise _KeyValueError(
+            "query_response_interval",
+            f"must be from 0.1 to {most} s and less than query_interval, not {response}",
+        )
+    last = _ranged(body, "last_member_query_interval", float, 1.0, 0.1, most, " s")
+    counts = {
+        key: _ranged(body, key, int, 0, 1, 7)
+        for key in ("last_member_query_count", "startup_query_count")
+        if key in body
+    }
+    startup = None
+    if "startup_query_interval" in body:
+        startup = _typed(body, "startup_query_interval", float, 0.0)
+        if not 0.1 <= startup <= interval:
+            raise _KeyValueError(
+                "startup_query_interval",
+                f"must be from 0.1 s to query_interval, not {startup}",
+            )
+    return IgmpSpec(
+        robustness=robustness,
+        query_interval=interval,
+        query_response_interval=response,
+        last_member_query_interval=last,
+        version=version,
+        querier=_typed(body, "querier", bool, True),
+        startup_interval=startup,
+        startup_count=counts.get("startup_query_count"),
+        last_member_count=counts.get("last_member_query_count"),
+    )
+
+
+def _array_tables(
+    doc: Mapping[str, Any], name: str, known: set[str], required: Iterable[str], fail: _Fail
+) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """The `[[name]]` tables of `doc` as (index, "[[name]] #n", table), keys checked."""
+    tables = doc.get(name, [])
+    if not isinstance(tables, list):
+        raise fail(f"{name!r} must be written as [[{name}]] tables", "", name)
+    for i, body in enumerate(tables):
+        where = f"[[{name}]] #{i + 1}"
+        if not isinstance(body, dict):
+            raise fail(f"{where} must be a table", name, None, i)
+        _check_keys(body, known, where, fail, name, i)
+        for key in required:
+            if key not in body:
+                raise fail(f"{where} needs a {key!r} key", name, None, i)
+        yield i, where, body
+
+
+class _Fail(Protocol):
+    def __call__(
+        self, reason: str, table: str = "", key: str | None = None, index: int = 0
+    ) -> ConfigError: ...
+
+
+class _KeyValueError(ValueError):
+    """A bad value for `key`; `named` when `reason` already says which value it is."""
+
+    def __init__(self, key: str, reason: str, named: bool = False) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.reason = reason
+        self.named = named
+
+
+def _typed(body: Mapping[str, Any], key: str, kind: type, default: Any) -> Any:
+    value = body.get(key, default)
+    if kind is not bool and isinstance(value, bool):
+        raise _KeyValueError(key, f"must be {_kind_name(kind)}, not {value!r}")
+    if kind is float and isinstance(value, int):
+        value = float(value)
+    if not isinstance(value, kind):
+        raise _KeyValueError(key, f"must be {_kind_name(kind)}, not {value!r}")
+    return value
+
+
+def _ranged(
+    body: Mapping[str, Any], key: str, kind: type, default: Any, low: Any, high: Any, unit: str = ""
+) -> Any:
+    """`body[key]` (or `default`) of type `kind`, refused unless low <= value <= high."""
+    value = _typed(body, key, kind, default)
+    if not low <= value <= high:
+        raise _KeyValueError(key, f"must be from {low} to {high}{unit}, not {value}")
+    return value
+
+
+def _opt(body: Mapping[str, Any], key: str, kind: type, convert: Any) -> Any:
+    if key not in body:
+        return None
+    value = _typed(body, key, kind, None)
+    try:
+        return convert(value)
+    except ValueError as exc:
+        raise _KeyValueError(key, str(exc), named=True) from None
+
+
+def _kind_name(kind: type) -> str:
+    return {str: "a string", bool: "true or false", int: "an integer", float: "a number"}.get(
+        kind, kind.__name__
+    )
+
+
+def _check_keys(
+    body: Mapping[str, Any],
+    known: Iterable[str],
+    where: str,
+    fail: _Fail,
+    table: str,
+    index: int = 0,
+) -> None:
+    """Refuse keys we do not know: a typo must not be ignored silently."""
+    for key in body:
+        if key not in known:
+            names = ", ".join(sorted(known))
+            raise fail(f"unknown key {key!r} in {where} (known: {names})", table, key, index)
+
+
+def _parse_dedup(body: Any, fail: _Fail) -> DedupSpec:
+    if not isinstance(body, dict):
+        raise fail("[dedup] must be a table", "", "dedup")
+    _check_keys(body, _DEDUP_KEYS, "[dedup]", fail, "dedup")
+    try:
+        window = _typed(body, "window", float, 5.0)
+        if not 0 < window <= 3600:
+            raise _KeyValueError("window", f"must be more than 0 and at most 3600 s, not {window}")
+        mode_text = _typed(body, "mode", str, "hash")
+        modes = {m.value: m for m in DedupMode}
+        if mode_text not in modes:
+            raise _KeyValueError("mode", f"must be one of {', '.join(modes)}, not {mode_text!r}")
+        max_entries = _ranged(body, "max_entries", int, 65536, 1, 10_000_000)
+        per_flow = _ranged(body, "max_per_flow", int, 1024, 1, 10_000_000)
+    except _KeyValueError as exc:
+        raise fail(f"[dedup] {exc.key}: {exc.reason}", "dedup", exc.key) from None
+    return DedupSpec(
+        mode=modes[mode_text], window=window, max_entries=max_entries, max_per_flow=per_flow
+    )
+
+
+def _parse_flows(body: Any, fail: _Fail) -> FlowSpec:
+    if not isinstance(body, dict):
+        raise fail("[flows] must be a table", "", "flows")
+    _check_keys(body, _FLOW_KEYS, "[flows]", fail, "flows")
+    try:
+        max_flows = _ranged(body, "max_flows", int, 100_000, 1, 10_000_000)
+        idle = _typed(body, "idle_timeout", float, 300.0)
+        if not 0 < idle < float("inf"):
+            raise _KeyValueError("idle_timeout", f"must be more than 0 s, not {idle}")
+    except _KeyValueError as exc:
+        raise fail(f"[flows] {exc.key}: {exc.reason}", "flows", exc.key) from None
+    return FlowSpec(max_flows=max_flows, idle_timeout=idle)

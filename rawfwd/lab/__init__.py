@@ -1,0 +1,1 @@
+"""What `rawfwd demo` ships: network-namespace labs and the traffic they send."""

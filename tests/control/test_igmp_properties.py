@@ -1,0 +1,103 @@
+"""Properties of the IGMP control plane: any input sequence keeps the records coherent, and
+no bytes make the router raise."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rawfwd.config.values import IgmpSpec
+from rawfwd.control import igmp
+from rawfwd.control.igmp import GroupRecord, Query, RecordType, Report, V3Report
+from rawfwd.control.membership import Membership, Mode
+from rawfwd.control.querier import Querier
+from rawfwd.control.router import Router
+
+from ..support.frames import HOST_MAC, rfc1112_mac, toml_config
+
+GROUPS = [int(IPv4Address(g)) for g in ("239.1.1.1", "239.2.2.2", "232.1.1.1")]
+SOURCES = [int(IPv4Address(f"10.0.0.{n}")) for n in range(1, 5)]
+
+events = st.one_of(
+    st.tuples(
+        st.just("record"),
+        st.sampled_from(list(RecordType)),
+        st.sampled_from(GROUPS),
+        st.frozensets(st.sampled_from(SOURCES), max_size=4),
+    ),
+    st.tuples(st.just("old"), st.sampled_from([1, 2]), st.sampled_from(GROUPS), st.booleans()),
+    st.tuples(st.just("query"), st.sampled_from(GROUPS), st.frozensets(st.sampled_from(SOURCES))),
+    st.tuples(st.just("wait"), st.floats(min_value=0.0, max_value=300.0)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(events, max_size=40), st.booleans())
+def test_any_sequence_keeps_every_record_coherent(steps: list[tuple], querier: bool) -> None:
+    spec = IgmpSpec()
+    q = Querier(spec, int(IPv4Address("10.1.0.2")))
+    q.start(0.0)
+    if not querier:
+        q.on_query(int(IPv4Address("10.1.0.1")), Query(3, 0, 10.0), 0.0)
+    m = Membership(spec, q)
+    now = 0.0
+    host = int(IPv4Address("10.1.0.9"))
+    for step in steps:
+        if step[0] == "record":
+            _, kind, group, sources = step
+            m.on_report(host, V3Report((GroupRecord(kind, group, tuple(sources)),)), now)
+        elif step[0] == "old":
+            _, version, group, leave = step
+            m.on_report(host, Report(version, group, leave=leave and version == 2), now)
+        elif step[0] == "query":
+            _, group, sources = step
+            m.on_query(Query(3, group, 1.0, tuple(sources)), now)
+        else:
+            for _ in range(1000):
+                due = m.next_timer()
+                if due is None or due > now + step[1]:
+                    break
+                m.poll(max(due, now))
+            now += step[1]
+            m.poll(now)
+        for g in m.groups.values():
+            assert not (set(g.sources) & g.excluded), "a source both wanted and excluded"
+            if g.mode is Mode.INCLUDE:
+                assert not g.excluded
+            if group_is_ssm(g.group):
+                assert g.mode is Mode.INCLUDE, "SSM never EXCLUDE (RFC 4604)"
+            for s in SOURCES:
+                wanted = s in g.sources if g.mode is Mode.INCLUDE else s not in g.excluded
+                assert m.wants(s, g.group) == wanted
+    assert m.next_timer() is None or m.next_timer() >= 0.0
+
+
+def group_is_ssm(group: int) -> bool:
+    return group >> 24 == 232
+
+
+ROUTER = """
+[interface.eth0]
+mac = "02:00:00:00:00:01"
+address = "10.0.0.1/24"
+upstream = true
+[interface.eth1]
+mac = "02:00:00:00:00:02"
+address = "10.1.0.1/24"
+igmp = true
+"""
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["eth0", "eth1"]), st.binary(max_size=64)), max_size=20))
+def test_no_igmp_payload_makes_the_router_raise(payloads: list[tuple[str, bytes]]) -> None:
+    router = Router(toml_config(ROUTER))
+    for n, (iface, payload) in enumerate(payloads):
+        src = "10.1.0.5" if iface == "eth1" else "10.0.0.254"
+        packet = igmp.ip_packet(int(IPv4Address(src)), int(IPv4Address("224.0.0.22")), payload)
+        frame = rfc1112_mac("224.0.0.22") + HOST_MAC + b"\x08\x00" + packet
+        router.handle_batch(iface, [frame], float(n))
+        router.poll(float(n) + 0.5)
+    assert router.forwarder.snapshot(100.0).flows == ()  # IGMP is never a flow

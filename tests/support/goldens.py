@@ -1,0 +1,458 @@
+"""Pcap replay goldens: scenarios -> tests/data/CASE/{config, in/*.pcap, expected/*}.
+
+Each scenario lists its input frames (built with scapy) and what must come out, written as
+the rules say it should (frames per egress, drops per reason). `make goldens` rebuilds the
+inputs, replays them, checks those expectations and writes the expected outputs; review the
+diff before committing. tests/test_goldens.py replays the committed inputs and compares
+byte for byte, and checks the same expectations.
+
+    python tests/goldens.py --regenerate
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scapy.layers.inet import IP, UDP, IPOption_Router_Alert
+from scapy.layers.l2 import ARP, Ether
+from scapy.packet import Packet, Raw
+from scapy.utils import RawPcapWriter
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+T0 = 1_700_000_000.0
+SENDER = "02:00:00:00:aa:01"
+PEER = "02:00:00:00:bb:01"
+
+
+def udp(
+    src: str,
+    dst: str,
+    *,
+    ttl: int = 64,
+    payload: bytes = b"x" * 18,
+    ident: int = 1,
+    mac: str = SENDER,
+    **ip: Any,
+) -> Packet:
+    """An Ethernet/IPv4/UDP frame as a kernel sender would emit it."""
+    octets = [int(o) for o in dst.split(".")]
+    dst_mac = f"01:00:5e:{octets[1] & 0x7F:02x}:{octets[2]:02x}:{octets[3]:02x}"
+    return (
+        Ether(src=mac, dst=dst_mac)
+        / IP(src=src, dst=dst, ttl=ttl, id=ident, **ip)
+        / UDP(sport=40000, dport=5000)
+        / Raw(payload)
+    )
+
+
+def raw(pkt: Packet) -> bytes:
+    return bytes(pkt)
+
+
+def corrupt(pkt: Packet, offset: int, value: int) -> bytes:
+    """The frame with byte `offset` (from the Ethernet start) replaced: malformed input."""
+    data = bytearray(bytes(pkt))
+    data[offset] = value
+    return bytes(data)
+
+
+Frame = bytes | Packet
+
+
+@dataclass
+class Case:
+    """One golden scenario."""
+
+    name: str
+    config_name: str
+    config: str
+    inputs: dict[str, list[tuple[float, Frame]]]
+    outputs: dict[str, int]  #: frames expected per egress interface
+    drops: dict[str, int]  #: drops expected per reason, all interfaces
+    check: Callable[[dict[str, Any]], None] | None = None
+    args: list[str] = field(default_factory=list)
+
+
+ROUTING_TOML = """\
+# routing: (S,G) vs (*,G), longest prefix, thresholds, link-local opt-in, RPF, malformed input
+[interface.eth0]
+mac = "02:00:00:00:00:01"
+address = "10.0.0.1/24"
+
+[interface.eth1]
+mac = "02:00:00:00:00:02"
+address = "10.1.0.1/24"
+
+[interface.eth2]
+mac = "02:00:00:00:00:03"
+ttl_threshold = 4
+
+[[route]]
+from = "eth0"
+group = "239.1.2.3"
+source = "10.0.0.5"
+to = ["eth1", "eth2"]
+
+[[route]]
+from = "eth0"
+group = "239.1.0.0/16"
+to = ["eth1"]
+
+[[route]]
+from = "eth0"
+group = "239.0.0.0/8"
+to = ["eth2"]
+
+[[route]]
+from = "eth0"
+group = "224.0.0.251"   # mDNS: explicit link-local opt-in
+to = ["eth1"]
+
+[[route]]
+from = "eth1"
+group = "239.5.5.5"
+to = ["eth0"]
+
+[dedup]
+window = 5.0
+"""
+
+
+def routing_case() -> Case:
+    sg = udp("10.0.0.5", "239.1.2.3", payload=b"first packet......")
+    # 45 bytes of IP frame, padded to the 60-byte Ethernet minimum as on the wire
+    padded = raw(udp("10.0.0.5", "239.1.2.3", payload=b"pad", ident=77)).ljust(60, b"\0")
+    frag_a = udp("10.0.0.5", "239.1.2.3", ident=900, flags="MF", payload=b"A" * 24)
+    frag_b = (
+        Ether(src=SENDER, dst="01:00:5e:01:02:03")
+        / IP(src="10.0.0.5", dst="239.1.2.3", id=900, frag=4, proto=17)
+        / Raw(b"B" * 16)
+    )
+    eth0 = [
+        sg,  # (S,G): eth1 + eth2
+        udp("10.0.0.6", "239.1.2.3"),  # (*,239.1/16) beats (*,239/8): eth1
+        udp("10.0.0.6", "239.2.0.1"),  # (*,239/8): eth2
+        udp("10.0.0.5", "239.1.2.3", ttl=4, payload=b"ttl four"),  # 4 > 4 fails on eth2
+        udp("10.0.0.5", "239.1.2.3", ttl=5, payload=b"ttl five"),  # both
+        udp("10.0.0.5", "239.1.2.3", ttl=1, payload=b"ttl one"),  # ttl
+        udp("10.0.0.6", "239.2.0.1", ttl=3, payload=b"below eth2"),  # threshold
+        Ether(src=SENDER, dst="01:00:5e:00:00:16")
+        / IP(src="10.0.0.7", dst="224.0.0.22", ttl=1, proto=2, options=[IPOption_Router_Alert()])
+        / Raw(b"\x22\x00\xfa\xfd\x00\x00\x00\x00"),  # IGMPv3 report: control, not a flow
+        udp("10.0.0.7", "224.0.0.251", ttl=255, payload=b"mdns"),  # opt-in: eth1
+        udp("10.0.0.7", "224.0.0.252", ttl=255, payload=b"llmnr"),  # link_local
+        udp("10.0.0.8", "239.5.5.5"),  # route is from eth1: wrong_if
+        udp("10.0.0.8", "238.1.1.1"),  # no_route
+        udp("10.0.0.5", "239.1.2.3", options=[IPOption_Router_Alert()], payload=b"opts"),
+        padded,
+        frag_a,
+        frag_b,
+        udp("10.0.0.5", "239.1.2.3", ttl=60, payload=b"first packet......"),  # duplicate
+        corrupt(udp("10.0.0.5", "239.1.2.3", payload=b"bad csum"), 24, 0),  # bad_checksum
+        raw(udp("10.0.0.5", "239.1.2.3"))[:30],  # truncated
+        corrupt(udp("10.0.0.5", "239.1.2.3"), 14, 0x44),  # bad_ihl
+        corrupt(udp("10.0.0.5", "239.1.2.3"), 14, 0x65),  # bad_version
+        corrupt(corrupt(udp("10.0.0.5", "239.1.2.3"), 16, 0), 17, 10),  # bad_length
+        Ether(src=SENDER, dst="ff:ff:ff:ff:ff:ff") / ARP(psrc="10.0.0.5", pdst="10.0.0.1"),
+        Ether(src=SENDER, dst="02:00:00:00:00:01") / IP(src="10.0.0.5", dst="10.0.0.1") / UDP(),
+        udp("224.1.1.1", "239.1.2.3"),  # bad_source
+    ]
+    timed = [(T0 + i * 0.001, f) for i, f in enumerate(eth0)]
+    timed.append((T0 + 10.0, sg))  # the window (5 s) has passed: forwarded again
+    eth1 = [
+        (T0 + 0.0035, udp("10.1.0.9", "239.5.5.5", mac=PEER)),  # back to eth0
+        (T0 + 0.0115, udp("10.1.0.9", "239.5.5.5", mac=PEER, ident=2)),
+    ]
+    return Case(
+        name="routing",
+        config_name="rawfwd.toml",
+        config=ROUTING_TOML,
+        inputs={"eth0": timed, "eth1": eth1},
+        outputs={"eth1": 10, "eth2": 8, "eth0": 2},
+        drops={
+            "ttl": 1,
+            "threshold": 1,
+            "link_local": 1,
+            "wrong_if": 1,
+            "no_route": 1,
+            "duplicate": 1,
+            "bad_checksum": 1,
+            "truncated": 1,
+            "bad_ihl": 1,
+            "bad_version": 1,
+            "bad_length": 1,
+            "not_ipv4": 1,
+            "not_multicast": 1,
+            "bad_source": 1,
+        },
+    )
+
+
+ID_TOML = """\
+# I-DPD: duplicates by (src, dst, proto, ID, fragment offset)
+[interface.eth0]
+mac = "02:00:00:00:00:01"
+[interface.eth1]
+mac = "02:00:00:00:00:02"
+
+[[route]]
+from = "eth0"
+group = "239.0.0.0/8"
+to = ["eth1"]
+
+[dedup]
+mode = "id"
+window = 2.0
+"""
+
+
+def id_case() -> Case:
+    frames = [
+        udp("10.0.0.5", "239.9.9.9", ident=10, payload=b"one"),
+        udp("10.0.0.5", "239.9.9.9", ident=10, payload=b"other payload"),  # same ID: duplicate
+        udp("10.0.0.5", "239.9.9.9", ident=11, payload=b"one"),  # new ID: forwarded
+        udp("10.0.0.6", "239.9.9.9", ident=10, payload=b"one"),  # other source: forwarded
+    ]
+    timed = [(T0 + i * 0.5, f) for i, f in enumerate(frames)]
+    timed.append((T0 + 3.0, frames[0]))  # after the 2 s window: forwarded again
+    return Case("id_mode", "rawfwd.toml", ID_TOML, {"eth0": timed}, {"eth1": 4}, {"duplicate": 1})
+
+
+MANET_TOML = """\
+# MANET: retransmit on the arrival interface; the neighbour's relay of it is a duplicate
+[interface.radio0]
+mac = "02:00:00:00:00:0a"
+manet = true
+[interface.eth1]
+mac = "02:00:00:00:00:02"
+
+[[route]]
+from = "radio0"
+group = "239.0.0.0/8"
+to = ["radio0", "eth1"]
+"""
+
+
+def manet_case() -> Case:
+    first = udp("10.9.0.1", "239.7.7.7", ttl=8, payload=b"hello mesh")
+    echo = udp("10.9.0.1", "239.7.7.7", ttl=6, payload=b"hello mesh", mac=PEER)
+    other = udp("10.9.0.1", "239.7.7.7", ttl=8, ident=2, payload=b"second")
+    timed = [(T0, first), (T0 + 0.01, echo), (T0 + 0.02, other)]
+    return Case(
+        "manet",
+        "rawfwd.toml",
+        MANET_TOML,
+        {"radio0": timed},
+        {"radio0": 2, "eth1": 2},
+        {"duplicate": 1},
+    )
+
+
+SMCROUTE_CONF = """\
+# an smcroute.conf as smcroute users have it (no MACs: replay makes them up)
+phyint eth0 enable
+phyint eth1 enable ttl-threshold 10
+mgroup from eth0 group 239.3.3.3
+mroute from eth0 source 10.0.0.5 group 239.3.3.3 to eth1 eth2
+mroute from eth0 group 239.4.0.0/16 to eth2
+"""
+
+
+def smcroute_case() -> Case:
+    frames = [
+        udp("10.0.0.5", "239.3.3.3", ttl=64),  # eth1 + eth2
+        udp("10.0.0.5", "239.3.3.3", ttl=8, payload=b"low ttl"),  # eth2 only (eth1 thr 10)
+        udp("10.0.0.6", "239.3.3.3"),  # other source: no_route
+        udp("10.0.0.6", "239.4.1.1"),  # eth2
+    ]
+    timed = [(T0 + i * 0.001, f) for i, f in enumerate(frames)]
+    return Case(
+        "smcroute",
+        "smcroute.conf",
+        SMCROUTE_CONF,
+        {"eth0": timed},
+        {"eth1": 1, "eth2": 3},
+        {"no_route": 1},
+    )
+
+
+def _checksum(data: bytes) -> int:
+    total = sum(int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def igmp(src: str, dst: str, kind: int, code: int, body: bytes, mac: str = SENDER) -> Packet:
+    """An IGMP message as a kernel host sends it (TTL 1, Router Alert), written out by
+    hand from RFC 2236 section 2 / RFC 3376 section 4 (not with rawfwd's codec)."""
+    head = bytes((kind, code))
+    message = head + _checksum(head + b"\0\0" + body).to_bytes(2, "big") + body
+    octets = [int(o) for o in dst.split(".")]
+    dst_mac = f"01:00:5e:{octets[1] & 0x7F:02x}:{octets[2]:02x}:{octets[3]:02x}"
+    return (
+        Ether(src=mac, dst=dst_mac)
+        / IP(src=src, dst=dst, ttl=1, proto=2, tos=0xC0, options=[IPOption_Router_Alert()])
+        / Raw(message)
+    )
+
+
+def v2(src: str, group: str, kind: int = 0x16) -> Packet:
+    """A v2 report (0x16) to the group, or a leave (0x17) to 224.0.0.2."""
+    dst = group if kind == 0x16 else "224.0.0.2"
+    return igmp(src, dst, kind, 0, bytes(int(o) for o in group.split(".")))
+
+
+def v3_record(src: str, rtype: int, group: str, sources: list[str]) -> Packet:
+    """A v3 report with one group record (RFC 3376 4.2.4)."""
+    quad = lambda a: bytes(int(o) for o in a.split("."))  # noqa: E731
+    record = bytes((rtype, 0)) + len(sources).to_bytes(2, "big") + quad(group)
+    record += b"".join(quad(a) for a in sources)
+    return igmp(src, "224.0.0.22", 0x22, 0, b"\0\0\0\x01" + record)
+
+
+IGMP_TOML = """\
+# IGMP: no routes; members on eth1 (v2) and eth2 (v3, source-specific) decide, with RPF
+[interface.eth0]
+mac = "02:00:00:00:00:01"
+address = "10.0.0.1/24"
+[interface.eth1]
+mac = "02:00:00:00:00:02"
+address = "10.1.0.1/24"
+igmp = true
+last_member_query_interval = 0.5
+[interface.eth2]
+mac = "02:00:00:00:00:03"
+address = "10.2.0.1/24"
+igmp = true
+"""
+
+
+def igmp_case() -> Case:
+    g, ssm = "239.1.1.1", "232.1.1.1"
+    eth0 = [
+        (T0, udp("10.0.0.5", g, ident=1)),  # nobody joined yet: no_members
+        (T0 + 2.0, udp("10.0.0.5", g, ident=2)),  # eth1 joined at +1: eth1
+        (T0 + 2.1, udp("10.0.0.6", ssm, ident=3)),  # eth2 wants only 10.0.0.5: no_members
+        (T0 + 2.2, udp("10.0.0.5", ssm, ident=4)),  # eth2
+        (T0 + 3.2, udp("10.0.0.5", g, ident=5)),  # left at +3, LMQT 1 s not over: eth1
+        (T0 + 5.0, udp("10.0.0.5", g, ident=6)),  # the group is gone: no_members
+    ]
+    bad = corrupt(v2("10.2.0.5", g), 14 + 24 + 2, 0)  # IGMP checksum broken: counted
+    eth1 = [(T0 + 1.0, v2("10.1.0.5", g)), (T0 + 3.0, v2("10.1.0.5", g, kind=0x17))]
+    eth2 = [
+        (T0 + 1.5, v3_record("10.2.0.5", 5, ssm, ["10.0.0.5"])),  # ALLOW_NEW_SOURCES
+        (T0 + 1.6, bad),
+    ]
+    return Case(
+        "igmp",
+        "rawfwd.toml",
+        IGMP_TOML,
+        {"eth0": eth0, "eth1": eth1, "eth2": eth2},
+        # eth1: startup query, 2 data, 2 group-specific queries; eth2: startup query, 1 data
+        {"eth1": 5, "eth2": 2},
+        {"no_members": 3},
+    )
+
+
+PROXY_TOML = """\
+# IGMP proxy (RFC 4605): up0 toward the provider, members on eth1
+[interface.up0]
+mac = "02:00:00:00:00:0a"
+address = "192.168.1.2/24"
+upstream = true
+[interface.eth1]
+mac = "02:00:00:00:00:02"
+address = "10.1.0.1/24"
+igmp = true
+"""
+
+
+def proxy_case() -> Case:
+    g = "239.2.2.2"
+    eth1 = [
+        (T0 + 1.0, v3_record("10.1.0.5", 4, g, [])),  # CHANGE_TO_EXCLUDE({}): join
+        (T0 + 8.5, udp("10.1.0.5", g, ident=2)),  # a downstream source: up
+    ]
+    up0 = [
+        # a v2 general query (Max Resp 10 s) from the provider's router
+        (T0 + 2.0, igmp("192.168.1.1", "224.0.0.1", 0x11, 100, b"\0\0\0\0", mac=PEER)),
+        (T0 + 8.0, udp("198.51.100.1", g, ident=1, mac=PEER)),  # from upstream: down
+    ]
+    return Case(
+        "proxy",
+        "rawfwd.toml",
+        PROXY_TOML,
+        {"eth1": eth1, "up0": up0},
+        # up0: TO_EX report and its retransmission, the v2 answer, the downstream source
+        # eth1: the startup query, the upstream packet
+        {"up0": 4, "eth1": 2},
+        {},
+    )
+
+
+CASES = [routing_case, id_case, manet_case, smcroute_case, igmp_case, proxy_case]
+
+
+def replay_args(case_dir: Path, case: Case, out_dir: Path) -> list[str]:
+    """The `rawfwd replay` arguments for a case directory."""
+    args = ["replay", "-c", str(case_dir / case.config_name)]
+    for iface in case.inputs:
+        args += ["--in", f"{iface}={case_dir / 'in' / (iface + '.pcap')}"]
+    return [*args, "--out-dir", str(out_dir), "--json"]
+
+
+def check_expectations(case: Case, summary: dict[str, Any]) -> None:
+    """Assert what the rules say must come out of `case` (independent of the goldens)."""
+    outputs = {name: o["frames"] for name, o in summary["outputs"].items()}
+    assert outputs == case.outputs, f"{case.name}: outputs {outputs} != {case.outputs}"
+    assert summary["drops"] == case.drops, f"{case.name}: drops {summary['drops']}"
+
+
+def write_inputs(case: Case, case_dir: Path) -> None:
+    (case_dir / "in").mkdir(parents=True, exist_ok=True)
+    (case_dir / case.config_name).write_text(case.config)
+    for iface, frames in case.inputs.items():
+        writer = RawPcapWriter(str(case_dir / "in" / f"{iface}.pcap"), linktype=1)
+        writer.write_header(None)
+        for t, frame in frames:
+            usec = round(t * 1_000_000)
+            writer.write_packet(bytes(frame), sec=usec // 1_000_000, usec=usec % 1_000_000)
+        writer.close()
+
+
+def regenerate() -> None:
+    from rawfwd.cli import main
+
+    for make in CASES:
+        case = make()
+        case_dir = DATA / case.name
+        shutil.rmtree(case_dir, ignore_errors=True)
+        write_inputs(case, case_dir)
+        expected = case_dir / "expected"
+        import contextlib
+        import io
+
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = main(replay_args(case_dir, case, expected))
+        assert code == 0, f"{case.name}: replay exited {code}"
+        summary = json.loads(out.getvalue())
+        check_expectations(case, summary)
+        (expected / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        print(f"{case.name}: {summary['outputs']}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--regenerate", action="store_true", required=True)
+    parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    regenerate()

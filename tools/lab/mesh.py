@@ -1,0 +1,216 @@
+"""An emulated radio network in network namespaces, with rawfwd on every node.
+
+Each node is a namespace with one interface, `radio0` (10.100.0.N/24), whose veth peer is
+a port of one bridge in a namespace of its own ("air"). Radio range is an adjacency list:
+an nftables bridge filter lets a frame from node A's port out to node B's port only if A
+and B are neighbours, so a node hears its neighbours and nobody else, and two nodes that
+cannot hear each other can both reach a third (the hidden-terminal shapes of radio).
+Multicast snooping is off on the bridge (a radio has no such thing), and IPv6 is off on
+the radios (no MLD or router solicitations in the counts).
+
+Used by examples/radio_mesh.py (for people) and tests/e2e/test_mesh.py (for CI).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Final
+
+from rawfwd.errors import RawfwdError
+from rawfwd.lab.netns import Built, Lab, ip, rawfwd_in, socket_in, stop, wait_running
+
+SUBNET = "10.100.0"
+PORT = 5000
+NODE_CONFIG = "[interface.radio0]\nmanet = true\n"  #: all a mesh node needs
+IP_RECVTTL: Final = 12  # linux/in.h: the socket module does not name these two
+IP_TTL: Final = 2
+Edge = tuple[int, int]
+
+
+def line(n: int) -> list[Edge]:
+    """1 - 2 - ... - n."""
+    return [(i, i + 1) for i in range(1, n)]
+
+
+def diamond() -> list[Edge]:
+    """1 hears 2 and 3, which both hear 4; 1 and 4 do not hear each other (nor 2 and 3)."""
+    return [(1, 2), (1, 3), (2, 4), (3, 4)]
+
+
+def grid(side: int) -> list[Edge]:
+    """side x side nodes numbered row by row, each hearing its 4 neighbours."""
+    edges = []
+    for row in range(side):
+        for col in range(side):
+            n = row * side + col + 1
+            if col + 1 < side:
+                edges.append((n, n + 1))
+            if row + 1 < side:
+                edges.append((n, n + side))
+    return edges
+
+
+TOPOLOGIES = {"line": line, "diamond": lambda _n: diamond(), "grid": grid}
+
+
+def address(node: int) -> str:
+    """The radio0 address of `node`."""
+    return f"{SUBNET}.{node}"
+
+
+class RadioMesh(Built):
+    """The network above for `edges`; `start()` runs rawfwd on every node."""
+
+    def __init__(self, edges: Iterable[Edge], workdir: Path) -> None:
+        self.edges = sorted({(min(a, b), max(a, b)) for a, b in edges})
+        self.nodes = sorted({n for edge in self.edges for n in edge})
+        self.workdir = workdir
+        self.lab = Lab("rfmesh")
+        self.procs: dict[int, subprocess.Popen[bytes]] = {}
+        self.sockets: list[socket.socket] = []
+
+    def ns(self, node: int | str) -> str:
+        """The namespace of `node` (or of "air", the bridge)."""
+        return self.lab.ns(f"n{node}" if isinstance(node, int) else node)
+
+    def _build(self) -> None:
+        air = self.lab.host("air")
+        ip("link", "add", "air0", "type", "bridge", "mcast_snooping", "0", netns=air)
+        ip("link", "set", "air0", "up", netns=air)
+        for n in self.nodes:
+            host = self.lab.host(f"n{n}", sysctls=("net.ipv6.conf.all.disable_ipv6=1",))
+            ip("link", "add", "radio0", "netns", host, "type", "veth",
+               "peer", "name", f"r{n}", "netns", air)  # fmt: skip
+            ip("link", "set", f"r{n}", "master", "air0", "up", netns=air)
+            ip("addr", "add", f"{address(n)}/24", "dev", "radio0", netns=host)
+            ip("link", "set", "radio0", "up", netns=host)
+        for n in self.nodes:
+            wait_running(self.ns(n), "radio0")
+        rules = "\n".join(
+            f'  iifname "r{a}" oifname "r{b}" accept\n  iifname "r{b}" oifname "r{a}" accept'
+            for a, b in self.edges
+        )
+        ruleset = (
+            "table bridge radio {\n chain range {\n"
+            "  type filter hook forward priority 0; policy drop;\n"
+            f"{rules}\n }}\n}}\n"
+        )
+        done = subprocess.run(
+            ["ip", "netns", "exec", air, "nft", "-f", "-"],
+            input=ruleset,
+            text=True,
+            capture_output=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RawfwdError(f"nft in {air}: {done.stderr.strip() or 'failed'}")
+
+    def start(self) -> None:
+        """Start `rawfwd run` on every node, configured with nothing but a MANET radio0,
+        and wait until each answers."""
+        config = self.workdir / "node.toml"
+        config.write_text(NODE_CONFIG)
+        for n in self.nodes:
+            log = (self.workdir / f"rawfwd-n{n}.log").open("wb")
+            cmd = rawfwd_in(self.ns(n), "run", "-c", str(config), "--no-ui")
+            self.procs[n] = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+            log.close()  # the child has its own copy
+        deadline = time.monotonic() + 30
+        waiting = set(self.nodes)
+        while waiting:
+            for n in list(waiting):
+                if self.procs[n].poll() is not None:
+                    text = (self.workdir / f"rawfwd-n{n}.log").read_text()
+                    raise RawfwdError(f"rawfwd on node {n} exited: {text.strip()}")
+                if self._up(n):
+                    waiting.discard(n)
+            if waiting and time.monotonic() > deadline:
+                raise RawfwdError(f"rawfwd did not come up on nodes {sorted(waiting)}")
+            time.sleep(0.05)
+
+    def _up(self, n: int) -> bool:
+        try:
+            view = self.show(n)
+        except RawfwdError:
+            return False
+        return all(i["state"] == "up" for i in view["interfaces"])
+
+    def show(self, n: int) -> dict[str, Any]:
+        """`rawfwd show --json` on node `n`."""
+        done = subprocess.run(
+            rawfwd_in(self.ns(n), "show", "--json"), capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise RawfwdError(done.stderr.strip() or f"rawfwd show failed on node {n}")
+        result: dict[str, Any] = json.loads(done.stdout)
+        return result
+
+    def radio(self, n: int) -> dict[str, Any]:
+        """Node `n`'s radio0 counters as rawfwd shows them."""
+        for entry in self.show(n)["interfaces"]:
+            if entry["name"] == "radio0":
+                return entry  # type: ignore[no-any-return]
+        raise RawfwdError(f"node {n} shows no radio0")
+
+    # -- applications on the nodes: the kernel's own UDP sockets ----------------------------
+
+    def receiver(self, node: int, group: str, port: int = PORT) -> socket.socket:
+        """A non-blocking UDP socket on `node` joined to `group` on radio0, reporting the
+        TTL each datagram arrived with (IP_RECVTTL)."""
+        s = self._socket(node, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
+        s.bind((group, port))
+        mreq = socket.inet_aton(group) + socket.inet_aton(address(node))
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+        s.setblocking(False)
+        return s
+
+    def send(
+        self, node: int, group: str, payloads: Iterable[bytes], ttl: int = 8, port: int = PORT
+    ) -> None:
+        """Send `payloads` from an application on `node`, out of radio0 with `ttl`."""
+        with self._socket(node, socket.SOCK_DGRAM) as s:
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(address(node)))
+            for p in payloads:
+                s.sendto(p, (group, port))
+
+    def _socket(self, node: int, kind: int, proto: int = 0) -> socket.socket:
+        s = socket_in(self.ns(node), socket.AF_INET, kind, proto)
+        self.sockets.append(s)
+        return s
+
+    def stop(self) -> None:
+        """Stop every rawfwd (SIGTERM, then SIGKILL after 10 s)."""
+        stop(list(self.procs.values()))
+        self.procs.clear()
+
+    def close(self) -> None:
+        """Stop rawfwd, close the applications' sockets, delete every namespace."""
+        self.stop()
+        for s in self.sockets:
+            s.close()
+        self.sockets.clear()
+        self.lab.close()
+
+
+def take(sock: socket.socket, timeout: float, want: int | None = None) -> list[tuple[bytes, int]]:
+    """(payload, arrival TTL) of what a `receiver` socket gets within `timeout`, or until
+    `want` datagrams came."""
+    got: list[tuple[bytes, int]] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and (want is None or len(got) < want):
+        try:
+            data, anc, _, _ = sock.recvmsg(2048, socket.CMSG_SPACE(4))
+        except BlockingIOError:
+            time.sleep(0.01)
+            continue
+        ttls = [int.from_bytes(d[:4], "little") for lv, k, d in anc if (lv, k) == (0, IP_TTL)]
+        got.append((data, ttls[0] if ttls else -1))
+    return got
