@@ -68,6 +68,7 @@ def run(
     daemon = Daemon(
         config_path,
         config,
+        load=load_config,
         control_address=control_address,
         rings=rings,
         live_view=live,

@@ -11,7 +11,7 @@ Theory of operation:
 - Sent messages go in an IPv4 packet with TTL 1 and the Router Alert option (RFC 2113,
   RFC 3376 section 4): `ip_packet` builds it.
 
-`parse` never raises on bad input: it returns an `IgmpError` naming what is wrong, which
+`parse` never raises on bad input: it returns an `BadIgmp` naming what is wrong, which
 the caller counts and ignores (RFC 3376 section 4.1.12 and 4.2.14 tolerance rules: extra
 bytes after a message are ignored, reserved fields are not checked).
 """
@@ -95,7 +95,7 @@ Message = Query | Report | V3Report
 
 
 @dataclass(frozen=True, slots=True)
-class IgmpError:
+class BadIgmp:
     """Why bytes are not a usable IGMP message: counted and ignored, never raised."""
 
     reason: str  #: a counter name: truncated, bad_checksum, unknown_type, bad_group
@@ -125,43 +125,43 @@ def _multicast(group: int) -> bool:
     return group >> 28 == 0xE
 
 
-def parse(data: bytes) -> Message | IgmpError:
+def parse(data: bytes) -> Message | BadIgmp:
     """The IGMP message in `data` (the IP payload), or why there is none."""
     if len(data) < 8:
-        return IgmpError("truncated")
+        return BadIgmp("truncated")
     kind, code = data[0], data[1]
     if kind == IgmpType.V3_REPORT:
         return _parse_v3_report(data)
     if kind not in (IgmpType.QUERY, IgmpType.V1_REPORT, IgmpType.V2_REPORT, IgmpType.LEAVE):
-        return IgmpError("unknown_type")
+        return BadIgmp("unknown_type")
     if kind == IgmpType.QUERY and len(data) >= 12:
         return _parse_v3_query(data)
     if internet_checksum(data[:8]) != 0:
-        return IgmpError("bad_checksum")
+        return BadIgmp("bad_checksum")
     group = int.from_bytes(data[4:8], "big")
     if kind == IgmpType.QUERY:
         if group and not _multicast(group):
-            return IgmpError("bad_group")
+            return BadIgmp("bad_group")
         if code == 0:  # RFC 2236 section 4: a v1 query has Max Resp Time 0 (it means 10 s)
             return Query(version=1, group=0, max_resp=10.0)
         return Query(version=2, group=group, max_resp=code / 10)
     if not _multicast(group):
-        return IgmpError("bad_group")
+        return BadIgmp("bad_group")
     if kind == IgmpType.LEAVE:
         return Report(version=2, group=group, leave=True)
     return Report(version=1 if kind == IgmpType.V1_REPORT else 2, group=group)
 
 
-def _parse_v3_query(data: bytes) -> Query | IgmpError:
+def _parse_v3_query(data: bytes) -> Query | BadIgmp:
     count = int.from_bytes(data[10:12], "big")
     end = 12 + 4 * count
     if len(data) < end:
-        return IgmpError("truncated")
+        return BadIgmp("truncated")
     if internet_checksum(data) != 0 and internet_checksum(data[:end]) != 0:
-        return IgmpError("bad_checksum")
+        return BadIgmp("bad_checksum")
     group = int.from_bytes(data[4:8], "big")
     if group and not _multicast(group):
-        return IgmpError("bad_group")
+        return BadIgmp("bad_group")
     sources = struct.unpack_from(f"!{count}I", data, 12)
     return Query(
         version=3,
@@ -174,29 +174,29 @@ def _parse_v3_query(data: bytes) -> Query | IgmpError:
     )
 
 
-def _parse_v3_report(data: bytes) -> V3Report | IgmpError:
+def _parse_v3_report(data: bytes) -> V3Report | BadIgmp:
     count = int.from_bytes(data[6:8], "big")
     records = []
     offset = 8
     for _ in range(count):
         if len(data) < offset + 8:
-            return IgmpError("truncated")
+            return BadIgmp("truncated")
         kind, aux = data[offset], data[offset + 1]
         nsrc = int.from_bytes(data[offset + 2 : offset + 4], "big")
         group = int.from_bytes(data[offset + 4 : offset + 8], "big")
         end = offset + 8 + 4 * nsrc + 4 * aux
         if len(data) < end:
-            return IgmpError("truncated")
+            return BadIgmp("truncated")
         if kind not in RecordType._value2member_map_:
             offset = end  # RFC 3376 section 4.2.12: unknown record types are ignored
             continue
         if not _multicast(group):
-            return IgmpError("bad_group")
+            return BadIgmp("bad_group")
         sources = struct.unpack_from(f"!{nsrc}I", data, offset + 8)
         records.append(GroupRecord(RecordType(kind), group, tuple(sources)))
         offset = end
     if internet_checksum(data[:offset]) != 0:
-        return IgmpError("bad_checksum")
+        return BadIgmp("bad_checksum")
     return V3Report(tuple(records))
 
 

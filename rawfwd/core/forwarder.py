@@ -14,8 +14,11 @@ Theory of operation, in the order of Linux's ipmr (net/ipv4/ipmr.c):
    payload are copied unchanged, link padding dropped.
 5. One frame per egress: its prebuilt header + the patched IP packet; counters.
 
-Nothing here opens a socket or reads a clock: the live shell and `rawfwd replay` both drive
-`handle_frame` and read `snapshot`.
+Nothing here opens a socket or reads a clock. Work that is not per packet lives beside
+this module: RPF answers and held frames (`rpf`), snapshots (`snapshots`), the route table
+(`table`), duplicate detection (`dedup`), the MANET relay decision (`mesh`). The engine
+(`rawfwd.control.engine`) is what the shells drive; it runs this forwarder's timer
+(`next_timer`/`handle_timer`: the idle sweep and held frames) with every other.
 """
 
 from __future__ import annotations
@@ -26,37 +29,36 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Final, NamedTuple
 
-from cachetools import LRUCache
-
 from ..config.values import Config, DedupMode, Route
 from .dedup import DedupTable
 from .mesh import FloodGroups, RelayPolicy
 from .reasons import DropReason
+from .rpf import UNRESOLVED_HOLD, UNRESOLVED_TIMEOUT, Held, RpfAnswers
+from .snapshots import describe, flow_snapshot, interface_snapshot, total_drops
 from .state import Egress, Flow, Port
-from .stats import FlowSnapshot, InterfaceSnapshot, Snapshot, freeze_drops
-from .table import RPF_PENDING, RouteTable, RpfAnswer, RpfFunc, is_link_local, prefix_list
-from .wire import ethernet_header, format_mac, frame_problem, group_mac
+from .stats import FlowSnapshot, Snapshot
+from .table import RPF_PENDING, RouteTable, RpfAnswer, RpfFunc, is_link_local
+from .wire import ethernet_header, frame_problem, group_mac
+
+__all__ = ["UNRESOLVED_HOLD", "UNRESOLVED_TIMEOUT", "Forwarder", "MemberFunc", "Out", "Transmit"]
 
 _NOTHING: Final[tuple[()]] = ()
 _FIRST: Final = (0,)  # handle_frame's `outgoing` for its one frame
-_NO_DROPS: Final = freeze_drops({})
 _TTL_PROTO_CSUM: Final = struct.Struct("!BBH").pack  # IPv4 header bytes 8-11, patched
-#: ipmr's unresolved queue: frames held per flow while its RPF lookup is pending, how long
-#: they may wait, and how many lookups may be outstanding at once.
-UNRESOLVED_HOLD: Final = 4
-UNRESOLVED_TIMEOUT: Final = 10.0
-MAX_RPF_PENDING: Final = 64
 #: First source octets a router must not forward from (RFC 1812 section 5.3.7): network 0,
 #: loopback 127, multicast 224/4 and reserved 240/4. Indexed by the octet: one lookup.
 _MARTIAN_SOURCE: Final = tuple(o == 0 or o == 127 or o >= 224 for o in range(256))
 #: IGMP frames held for the control plane between two calls (beyond: counted, not kept)
 MAX_CONTROL: Final = 1024
 _IGMP: Final = 2  # IP protocol number (RFC 1112 appendix I)
-_R = DropReason
 #: verdicts of the route table that membership may replace (others stand: ours, martian)
-_MEMBERS_DECIDE: Final = frozenset({None, _R.NO_ROUTE, _R.WRONG_IF, _R.NO_RPF})
+_MEMBERS_DECIDE: Final = frozenset(
+    {None, DropReason.NO_ROUTE, DropReason.WRONG_IF, DropReason.NO_RPF}
+)
 #: verdicts that, for a frame a local application sent, mean only "nowhere else to go"
-_NOWHERE_ELSE: Final = frozenset({_R.NO_EGRESS, _R.NO_ROUTE, _R.NO_MEMBERS, _R.LINK_LOCAL})
+_NOWHERE_ELSE: Final = frozenset(
+    {DropReason.NO_EGRESS, DropReason.NO_ROUTE, DropReason.NO_MEMBERS, DropReason.LINK_LOCAL}
+)
 
 
 def _transmits(groups: list[tuple[str, list[bytes]]]) -> list[Transmit]:
@@ -83,29 +85,20 @@ class Transmit(NamedTuple):
 class Forwarder:
     """Pure multicast forwarding state machine; see the module docstring for the rules."""
 
-    def __init__(
-        self,
-        config: Config,
-        *,
-        fib: bool = False,
-        on_retire: Callable[[FlowSnapshot], None] | None = None,
-    ) -> None:
-        """`fib`: the caller answers RPF lookups from the kernel FIB (live mode) via
-        `rpf_requests`/`set_rpf`; without it (replay) a source's RPF interface is the one
-        whose configured `address` network holds it. `on_retire` receives the final
-        snapshot of every flow forgotten (idle or evicted), e.g. for a replay summary.
+    def __init__(self, config: Config, *, live: bool = False, keep_retired: bool = False) -> None:
+        """`live`: the host tells the forwarder its interfaces' MACs (`set_link`), its own
+        addresses (`set_local_addresses`) and RPF answers from the kernel FIB
+        (`take_rpf_requests`/`set_rpf`). Otherwise (replay) all of it comes from the config:
+        a source's RPF interface is the one whose `address` network holds it.
+        `keep_retired`: keep the final snapshot of every flow forgotten (idle or evicted)
+        for `take_retired`, e.g. for a replay summary.
         """
-        self._fib = fib
-        self._on_retire = on_retire
-        self._clock = 0.0  # time of the latest frame: when a lookup was asked for
-        #: FIB answers by source, least recently answered evicted first (looked up per flow)
-        self._rpf_known: LRUCache[int, str | None] = LRUCache(maxsize=1)
-        self._rpf_asked: dict[int, float] = {}  # sources handed to the caller, and when
-        self._rpf_new: list[int] = []  # sources not yet handed to the caller
-        self._unresolved: dict[tuple[str, bytes, bool], Flow] = {}
-        #: flows a static route forwards while the RPF answer that would let members have
-        #: them too is pending: decided again when it comes, never held back meanwhile
-        self._member_wait: dict[tuple[str, bytes, bool], Flow] = {}
+        self._live = live
+        self._keep_retired = keep_retired
+        self._retired: list[FlowSnapshot] = []
+        self._clock = 0.0  # time of the latest input: when a lookup was asked for
+        self._rpf = RpfAnswers(from_fib=live)
+        self._held = Held()
         self._released: list[tuple[Flow, bytes, int]] = []  # held frames now decided
         self._dedup = DedupTable(config.dedup)
         self._egress_cache: dict[
@@ -144,14 +137,13 @@ class Forwarder:
                 port = Port(spec)
             else:
                 port.spec = spec
-                if spec.mac is not None and not self._fib:  # live: the link's own MAC
+                if spec.mac is not None and not self._live:  # live: the link's own MAC
                     port.mac = spec.mac
             self._ports[name] = port
         for key, flow in list(self._flows.items()):
             if flow.port.name not in self._ports:
                 del self._flows[key]
-                self._unresolved.pop(key, None)
-                self._member_wait.pop(key, None)
+                self._held.forget(key)
                 self._unindex(flow)
                 self._detach_dedup(flow)
         self._flooding = [
@@ -160,15 +152,8 @@ class Forwarder:
             if port.spec.manet
         ]
         self._table = RouteTable(config.routes)
-        if self._rpf_known.maxsize != 4 * config.flows.max_flows:  # a few answers per flow
-            self._rpf_known = LRUCache(maxsize=4 * config.flows.max_flows)
+        self._rpf.configure(config)
         self._route_text = {id(r): r.describe() for r in config.routes}
-        self._rpf_static = prefix_list((r.prefix, r.iif) for r in config.rpf)
-        self._connected = prefix_list(
-            (spec.address.network, name)
-            for name, spec in config.interfaces.items()
-            if spec.address is not None
-        )
         if config.dedup != self._dedup.spec:  # a new kind of cache: start afresh
             for flow in self._flows.values():
                 flow.dedup = None
@@ -279,36 +264,17 @@ class Forwarder:
 
     # -- RPF (routes without `from`) ----------------------------------------------------------
 
-    def _rpf(self, source: int) -> RpfAnswer:
-        """The interface toward `source`: [[rpf]] first (it overrides the FIB), then the FIB."""
-        for net, mask, iif in self._rpf_static:
-            if source & mask == net:
-                return iif
-        if not self._fib:
-            for net, mask, iif in self._connected:
-                if source & mask == net:
-                    return iif
-            return None
-        known = self._rpf_known.get(source, RPF_PENDING)
-        if (
-            known is RPF_PENDING
-            and source not in self._rpf_asked
-            and len(self._rpf_asked) < MAX_RPF_PENDING
-        ):
-            self._rpf_asked[source] = self._clock
-            self._rpf_new.append(source)
-        return known
+    def _toward(self, source: int) -> RpfAnswer:
+        return self._rpf.toward(source, self._clock)
 
-    def rpf_requests(self) -> list[int]:
+    def take_rpf_requests(self) -> list[int]:
         """Sources (as ints) whose RPF interface the caller should look up in the FIB."""
-        new, self._rpf_new = self._rpf_new, []
-        return new
+        return self._rpf.take_requests()
 
     def rpf_sources(self) -> list[int]:
         """Sources of current flows with a FIB answer: to look up again after the unicast
         routes changed (answers for sources no flow uses any more are not worth a lookup)."""
-        known = self._rpf_known
-        return list({f.source for f in self._flows.values() if f.source in known})
+        return self._rpf.known_sources(f.source for f in self._flows.values())
 
     def set_rpf(self, answers: Mapping[int, str | None], now: float) -> list[Transmit]:
         """Record FIB answers (interface toward each source, None for no route back).
@@ -318,21 +284,11 @@ class Forwarder:
         Returns the frames to send.
         """
         self._clock = now
-        newly: set[int] = set()
-        moved = False
-        known = self._rpf_known
-        for source, iif in answers.items():
-            self._rpf_asked.pop(source, None)
-            old = known.get(source, RPF_PENDING)
-            known[source] = iif
-            if old is RPF_PENDING:
-                newly.add(source)
-            elif old != iif:
-                moved = True
+        newly, moved = self._rpf.record(answers)
         if moved:
             self._resolve_all()
         else:
-            for flow in [*self._unresolved.values(), *self._member_wait.values()]:
+            for flow in self._held.waiting():
                 if flow.source in newly:
                     self._resolve(flow)
         self._ask_waiting()
@@ -342,28 +298,13 @@ class Forwarder:
         return _transmits(self._collect())
 
     def _ask_waiting(self) -> None:
-        """Ask for sources that found no room among the MAX_RPF_PENDING outstanding ones."""
-        asked, known = self._rpf_asked, self._rpf_known
-        for flow in [*self._unresolved.values(), *self._member_wait.values()]:
-            if len(asked) >= MAX_RPF_PENDING:
+        """Ask for sources that found no room among the lookups outstanding."""
+        rpf = self._rpf
+        for flow in self._held.waiting():
+            if not rpf.room:
                 return
-            if flow.source not in asked and flow.source not in known:
-                self._rpf(flow.source)
-
-    def _expire_unresolved(self, now: float) -> None:
-        """ipmr's 10 s limit: drop frames held that long; ask again for answers that never came."""
-        horizon = now - UNRESOLVED_TIMEOUT
-        for source, asked in self._rpf_asked.items():
-            if asked < horizon:
-                self._rpf_asked[source] = now
-                self._rpf_new.append(source)
-        for flow in self._unresolved.values():
-            if flow.queue:
-                kept = [held for held in flow.queue if held[2] >= horizon]
-                for _ in range(len(flow.queue) - len(kept)):
-                    self._drop_flow(flow, _R.UNRESOLVED)
-                flow.queue = kept
-        self._ask_waiting()
+            if not rpf.knows(flow.source):
+                self._toward(flow.source)
 
     def _resolve(self, flow: Flow) -> None:
         """Decide, once per flow, where its packets go (or why they don't).
@@ -376,30 +317,30 @@ class Forwarder:
         """
         port = flow.port
         key = flow.table_key
-        self._member_wait.pop(key, None)
+        self._held.member_wait.pop(key, None)
         manet = port.spec.manet
-        rpf: RpfFunc = self._rpf if not manet else lambda _source: port.name
+        rpf: RpfFunc = self._toward if not manet else lambda _source: port.name
         found = self._table.lookup(port.name, flow.source, flow.group, rpf)
         flow.route, flow.verdict = found.route, found.reason
         flow.egress, flow.thresholds, flow.oifs = (), (), ()
         flow.mesh = manet and not flow.local
         flow.flood = manet and any(groups.floods(flow.group) for _, groups in self._flooding)
-        if _MARTIAN_SOURCE[flow.source >> 24] and (found.reason is not _R.LINK_LOCAL or flow.flood):
-            flow.route, flow.verdict, flow.flood = None, _R.BAD_SOURCE, False
+        if _MARTIAN_SOURCE[flow.source >> 24] and (
+            found.reason is not DropReason.LINK_LOCAL or flow.flood
+        ):
+            flow.route, flow.verdict, flow.flood = None, DropReason.BAD_SOURCE, False
         elif flow.mesh and flow.source in self._local:  # ours, relayed back by a neighbour
-            flow.route, flow.verdict, flow.flood = None, _R.OWN_ECHO, False
+            flow.route, flow.verdict, flow.flood = None, DropReason.OWN_ECHO, False
         members: tuple[str, ...] = ()
-        if self._members is not None and flow.verdict is not _R.BAD_SOURCE:
+        if self._members is not None and flow.verdict is not DropReason.BAD_SOURCE:
             members = self._member_egress(flow, rpf)
-        if flow.verdict is _R.UNRESOLVED:
+        if flow.verdict is DropReason.UNRESOLVED:
             if flow.queue is None:
                 flow.queue = []
-            self._unresolved[key] = flow
-            # held frames may wait UNRESOLVED_TIMEOUT at most: make sure a sweep comes
-            self._next_sweep = min(self._next_sweep, self._clock + UNRESOLVED_TIMEOUT / 4)
+            self._held.flows[key] = flow
             return
         if flow.queue is not None:  # it was waiting for RPF: its held frames go on now
-            self._unresolved.pop(key, None)
+            self._held.flows.pop(key, None)
             self._released.extend((flow, frame, end) for frame, end, _ in flow.queue)
             flow.queue = None
         route = flow.route if flow.verdict is None else None
@@ -419,7 +360,7 @@ class Forwarder:
         flow.egress, flow.thresholds, flow.oifs = shared
         flow.route = route
         flow.members = bool(members)
-        flow.verdict = None if flow.egress else _R.NO_EGRESS
+        flow.verdict = None if flow.egress else DropReason.NO_EGRESS
 
     def _member_egress(self, flow: Flow, rpf: RpfFunc) -> tuple[str, ...]:
         """Interfaces whose members want `flow` (RFC 3376 section 6.3), if RPF allows it.
@@ -435,20 +376,20 @@ class Forwarder:
         oifs, need_rpf = self._members(port.name, flow.source, flow.group)
         oifs = tuple(o for o in oifs if o != port.name)
         if not oifs:
-            if flow.verdict is _R.NO_ROUTE:
-                flow.verdict = _R.NO_MEMBERS
+            if flow.verdict is DropReason.NO_ROUTE:
+                flow.verdict = DropReason.NO_MEMBERS
             return ()
         if need_rpf and not flow.local and not port.spec.manet:
             toward = rpf(flow.source)
             if toward is RPF_PENDING:
                 if flow.verdict is None:  # the route forwards now, members once RPF says
-                    self._member_wait[flow.table_key] = flow
+                    self._held.member_wait[flow.table_key] = flow
                 else:
-                    flow.route, flow.verdict = None, _R.UNRESOLVED
+                    flow.route, flow.verdict = None, DropReason.UNRESOLVED
                 return ()
             if toward != port.name:
-                if flow.verdict is _R.NO_ROUTE:
-                    flow.verdict = _R.WRONG_IF if toward is not None else _R.NO_RPF
+                if flow.verdict is DropReason.NO_ROUTE:
+                    flow.verdict = DropReason.WRONG_IF if toward is not None else DropReason.NO_RPF
                 return ()
         if flow.verdict is not None:  # no usable route: membership alone decides
             flow.route, flow.verdict = None, None
@@ -494,7 +435,7 @@ class Forwarder:
     def _drop_released(self) -> None:
         """Held frames whose flow was decided by a config or link change: dropped, counted."""
         for flow, _, _ in self._released:
-            self._drop_flow(flow, _R.UNRESOLVED)
+            self._drop_flow(flow, DropReason.UNRESOLVED)
         self._released.clear()
 
     # -- the per-packet path ----------------------------------------------------------------
@@ -524,7 +465,7 @@ class Forwarder:
         done once. `outgoing`: the indices of frames sent by applications on this host.
         Returns the copies grouped by egress interface, each group in order: the live
         shell writes a group into that interface's TX ring in one go."""
-        if now >= self._next_sweep:
+        if now >= self._next_sweep:  # as the timer would: a busy caller may call it late
             self._sweep(now)
         port = self._ports.get(ingress)
         if port is None:
@@ -590,7 +531,7 @@ class Forwarder:
             if _MARTIAN_SOURCE[frame[26]] and (frame[30] != 224 or frame[31] or frame[32]):
                 # link-local groups are let through to be counted as link_local: IGMP
                 # reports may come from 0.0.0.0 (RFC 3376 section 4.2.13)
-                port.drops[_R.BAD_SOURCE] += 1
+                port.drops[DropReason.BAD_SOURCE] += 1
                 continue
             key = frame[26:34]
             flow = flows.get(key)
@@ -620,9 +561,7 @@ class Forwarder:
         its copies go into the egress ports' boxes."""
         verdict = flow.verdict
         if verdict is not None:
-            queue = flow.queue
-            if verdict is _R.UNRESOLVED and queue is not None and len(queue) < UNRESOLVED_HOLD:
-                queue.append((frame, end, now))
+            if verdict is DropReason.UNRESOLVED and self._held.hold(flow, frame, end, now):
                 return
             if flow.local and verdict in _NOWHERE_ELSE:
                 # the kernel sent it where it was going: nothing was dropped, but it is
@@ -642,12 +581,12 @@ class Forwarder:
         # thresholds are >= 1, so TTL <= 1 allows no copy: RFC 1812 5.3.1, ipmr
         count = bisect_left(flow.thresholds, ttl)
         if count == 0:
-            self._drop_flow(flow, _R.TTL if ttl <= 1 else _R.THRESHOLD)
+            self._drop_flow(flow, DropReason.TTL if ttl <= 1 else DropReason.THRESHOLD)
             return
         body = frame[26:end]
         dedup = flow.dedup
         if dedup is not None and dedup.seen(frame, body, now):
-            self._drop_flow(flow, _R.DUPLICATE)
+            self._drop_flow(flow, DropReason.DUPLICATE)
             return
 
         # RFC 1624 eqn. 3 for TTL - 1: HC' = ~(~HC + 0xFEFF) (see wire.ttl_decrement_checksum)
@@ -694,14 +633,41 @@ class Forwarder:
             if not flows:
                 del self._by_group[flow.group]
 
+    # -- timers -----------------------------------------------------------------------------
+
+    def next_timer(self) -> float | None:
+        """When `handle_timer` has work: the next idle sweep while there are flows, the
+        expiry of the oldest held frame, the retry of an unanswered RPF lookup."""
+        due = min(self._held.due, self._rpf.next_retry() or float("inf"))
+        if self._flows:
+            due = min(due, self._next_sweep)
+        return None if due == float("inf") else due
+
+    def handle_timer(self, now: float) -> list[tuple[str, list[bytes]]]:
+        """Run what is due at `now` (see `next_timer`). Returns copies to send, grouped as
+        `handle_batch`'s (none today: held frames that expire are dropped, not sent)."""
+        self._clock = now
+        if now >= self._held.due:
+            self._expire_held(now)
+        if now >= (self._rpf.next_retry() or float("inf")):
+            self._rpf.ask_again(now)
+        if now >= self._next_sweep:
+            self._sweep(now)
+        return self._collect() if self._touched else []
+
+    def _expire_held(self, now: float) -> None:
+        """ipmr's 10 s limit: drop frames held that long, counted as unresolved."""
+        for flow, count in self._held.expire(now):
+            for _ in range(count):
+                self._drop_flow(flow, DropReason.UNRESOLVED)
+        self._ask_waiting()
+
     def _sweep(self, now: float) -> None:
         """Forget flows idle for longer than `[flows] idle_timeout` (amortised, not per packet)."""
         self._clock = now
-        self._expire_unresolved(now)
-        every = self._sweep_every
-        if self._unresolved or self._rpf_asked or self._member_wait:  # ipmr: 10 s, look sooner
-            every = min(every, UNRESOLVED_TIMEOUT / 4)
-        self._next_sweep = now + every
+        self._expire_held(now)
+        self._rpf.ask_again(now)
+        self._next_sweep = now + self._sweep_every
         horizon = now - self.config.flows.idle_timeout
         stale = [k for k, f in self._flows.items() if f.last < horizon]
         for k in stale:
@@ -710,42 +676,24 @@ class Forwarder:
 
     def _retire(self, flow: Flow) -> None:
         del (flow.port.local_flows if flow.local else flow.port.flows)[flow.key]
-        self._unresolved.pop(flow.table_key, None)
-        self._member_wait.pop(flow.table_key, None)
+        self._held.forget(flow.table_key)
         self._unindex(flow)
         self._detach_dedup(flow)
-        if self._on_retire is not None:
-            self._on_retire(self._flow_snapshot(flow))
+        if self._keep_retired:
+            self._retired.append(flow_snapshot(flow, self._route_text))
+
+    def take_retired(self) -> list[FlowSnapshot]:
+        """Final snapshots of the flows forgotten since the last call (`keep_retired`)."""
+        retired, self._retired = self._retired, []
+        return retired
 
     # -- observation ------------------------------------------------------------------------
 
     def _flow_snapshot(self, f: Flow) -> FlowSnapshot:
-        return FlowSnapshot(
-            iif=f.port.name,
-            source="{}.{}.{}.{}".format(*f.key[:4]),
-            group="{}.{}.{}.{}".format(*f.key[4:]),
-            route=self._describe(f),
-            oifs=f.oifs,
-            packets=f.packets,
-            bytes=f.bytes,
-            forwarded=f.forwarded,
-            copies=f.copies,
-            drops=freeze_drops(f.drops) if f.drops else _NO_DROPS,
-            first_seen=f.first,
-            last_seen=f.last,
-            local=f.local,
-        )
+        return flow_snapshot(f, self._route_text)
 
     def _describe(self, f: Flow) -> str | None:
-        """What decided the flow's egress: its route, and MANET flooding if it adds any."""
-        route = self._route_text[id(f.route)] if f.route is not None else None
-        if f.verdict is not None:
-            return route
-        if f.members:
-            route = "igmp" if route is None else f"{route} + igmp"
-        if f.flood:
-            return "flood" if route is None else f"flood + {route}"
-        return route
+        return describe(f, self._route_text)
 
     @property
     def flow_count(self) -> int:
@@ -768,32 +716,12 @@ class Forwarder:
         gathered with `flow_snapshots`)."""
         if flows is None:
             flows = tuple(self._flow_snapshot(f) for f in self._flows.values())
-        ifaces = tuple(
-            InterfaceSnapshot(
-                name=p.name,
-                mac=format_mac(p.mac) if p.mac is not None else None,
-                up=p.up,
-                rx_frames=p.rx_frames,
-                rx_bytes=p.rx_bytes,
-                tx_frames=p.tx_frames,
-                tx_bytes=p.tx_bytes,
-                relayed=p.relayed,
-                igmp=p.igmp,
-                drops=freeze_drops(p.drops),
-            )
-            for p in self._ports.values()
-        )
-        total: Counter[DropReason] = Counter()
-        for p in self._ports.values():
-            total.update(p.drops)
-        unknown = sum(self._unknown_if.values())
-        if unknown:
-            total[_R.UNKNOWN_IF] += unknown
+        ifaces = tuple(interface_snapshot(p) for p in self._ports.values())
         return Snapshot(
             now=now,
             flows=flows,
             interfaces=ifaces,
-            drops=freeze_drops(total),
+            drops=total_drops(self._ports.values(), sum(self._unknown_if.values())),
             dedup_entries=self._dedup.pool.count,
             flows_evicted=self._evicted,
             flows_expired=self._expired,

@@ -1,4 +1,4 @@
-"""`rawfwd run`: the trio shell that drives the pure Forwarder on real interfaces.
+"""`rawfwd run`: the trio shell that drives the pure engine on real interfaces.
 
 Theory of operation:
 - One AF_PACKET socket per configured interface (rawfwd.io.packet; mmap'd TPACKET rings
@@ -8,15 +8,20 @@ Theory of operation:
   time, so the core has one user at any instant without a channel hop per batch.
   Backpressure is the socket itself: while a batch is processed nothing is read, and the
   kernel ring absorbs, then drops, the excess.
+- Every call into the engine returns an `Output`, and `_transmit` is the one place that
+  acts on it: frames into the egress interfaces' TX rings (flushed once per call), RPF
+  lookups to the FIB task, and the timer task re-armed at `engine.next_timer()`, which
+  covers every timer (flow idle sweep, held frames, IGMP).
 - The clock is read once per batch; unfinished L4 checksums (TP_STATUS_CSUMNOTREADY) are
-  completed before the core sees the frame; the copies go into the egress interfaces' TX
-  rings, flushed once per batch. A send that fails with ENOBUFS/EAGAIN keeps the frame in a
-  bounded per-interface backlog that a flusher retries; ENETDOWN and friends are counted,
-  never fatal.
+  completed before the core sees the frame. A send that fails with ENOBUFS/EAGAIN keeps the
+  frame in a bounded per-interface backlog that a flusher retries; ENETDOWN and friends are
+  counted, never fatal.
 - Netlink (rawfwd.io.netlink) reports link changes, on which every interface is
   reconciled (present? same ifindex? up? MAC?), and route changes, after which the RPF
   answers the core holds are looked up again.
-- SIGHUP reloads the config (a bad file keeps the old one), SIGINT/SIGTERM stop cleanly.
+- SIGHUP reloads the config with the loader the caller passed in (a bad file keeps the
+  old one), SIGINT/SIGTERM stop cleanly. The shell renders nothing: it builds the pure view
+  model (rawfwd.view) that the UI and `rawfwd show` read.
 """
 
 from __future__ import annotations
@@ -41,15 +46,14 @@ from typing import Any, Final
 import trio
 import trio.lowlevel
 
-from ..config.load import load_config
 from ..config.values import Config
-from ..control.router import Router
+from ..control.engine import Engine, Output
 from ..core import FlowSnapshot, Snapshot
 from ..core.wire import parse_mac
 from ..errors import RawfwdError
 from ..view import LinkStatus, RateTracker, View
 from . import control_socket
-from .netlink import FibResolver, NetlinkWatcher
+from .netlink import FibLookups, watch_netlink
 from .packet import Batch, NotEthernetError, PacketSocket
 from .ring import RingSocket
 
@@ -164,6 +168,7 @@ class Daemon:
         config_path: Path,
         config: Config,
         *,
+        load: Callable[[Path], Config],
         control_address: str = control_socket.DEFAULT_ADDRESS,
         clock: Callable[[], float] = time.monotonic,
         rings: bool = True,
@@ -172,15 +177,16 @@ class Daemon:
     ) -> None:
         self.config_path = config_path
         self.config = config
+        self._load = load  # reads and validates the config file (SIGHUP)
         self.control_address = control_address
         self.rings = rings  # mmap'd TPACKET rings; plain sockets where they are unavailable
         #: seconds a receiver keeps polling after its last frame before it sleeps
         self.busy_poll = busy_poll
         self._touched: set[_Link] = set()  # links sent on in this batch: flush them once
         self.clock = clock
-        #: the forwarder and the IGMP control plane; `forwarder` is its data path
-        self.router = Router(config, fib=True, random=random.random)
-        self.forwarder = self.router.forwarder
+        #: every decision: forwarding, RPF, IGMP
+        self.engine = Engine(config, live=True, random=random.random)
+        self._timer_due = math.inf  # when the timer task wakes next
         self._timers_wake = trio.Event()
         self.links: dict[str, _Link] = {name: _Link(name) for name in config.interfaces}
         self.started = clock()
@@ -189,7 +195,7 @@ class Daemon:
         self._view: View | None = None
         self.live_view = live_view  # a live table refreshes the full view every second
         self._nursery: trio.Nursery | None = None
-        self._fib: FibResolver | None = None
+        self._fib: FibLookups | None = None
         self._routes_changed = trio.Event()
 
     # -- what the UI and `rawfwd show` see ---------------------------------------------------
@@ -197,22 +203,22 @@ class Daemon:
     def view(self) -> View:
         """The latest View (at most VIEW_EVERY old): what the table and `show` display."""
         if self._view is None:
-            self._view = self._make_view(self.forwarder.snapshot(self.clock()))
+            self._view = self._make_view(self.engine.snapshot(self.clock()))
         return self._view
 
     def summary_view(self) -> tuple[View, int]:
         """What the one-line summary reads, from interface counters only (cheap at any table
         size), and the number of flows."""
-        snap = self.forwarder.snapshot(self.clock(), flows=())
+        snap = self.engine.snapshot(self.clock(), flows=())
         rates = self._summary_rates.update(snap)
         links = tuple(link.status() for link in self.links.values())
         view = View(snap, links, self.started, str(self.config_path), rates)
-        return view, self.forwarder.flow_count
+        return view, self.engine.flow_count
 
     def _make_view(self, snap: Snapshot) -> View:
         rates = self._rates.update(snap)
         links = tuple(link.status() for link in self.links.values())
-        igmp = self.router.igmp_json(snap.now)
+        igmp = self.engine.igmp_json(snap.now)
         return View(snap, links, self.started, str(self.config_path), rates, igmp)
 
     async def _refresh_view(self) -> None:
@@ -220,15 +226,15 @@ class Daemon:
         checkpoints between, so that a large table never stops forwarding for long."""
         while True:
             flows: list[FlowSnapshot] = []
-            for part in self.forwarder.flow_snapshots():
+            for part in self.engine.flow_snapshots():
                 flows.extend(part)
                 await trio.lowlevel.checkpoint()
-            self._view = self._make_view(self.forwarder.snapshot(self.clock(), tuple(flows)))
+            self._view = self._make_view(self.engine.snapshot(self.clock(), tuple(flows)))
             await trio.sleep(VIEW_EVERY)
 
     def _control(self, request: str) -> dict[str, Any]:
         if request == "view":  # asked for: exact now, whatever it costs at this moment
-            self._view = self._make_view(self.forwarder.snapshot(self.clock()))
+            self._view = self._make_view(self.engine.snapshot(self.clock()))
             return self._view.to_json()
         return {"error": f"unknown request {request!r} (known: view)"}
 
@@ -244,19 +250,18 @@ class Daemon:
 
         `ui(self)` runs beside the forwarder: the live table, or the periodic log line.
         """
-        token = trio.lowlevel.current_trio_token()
-        watcher = NetlinkWatcher(token, self._reconcile_all, self._on_routes)
-        await trio.to_thread.run_sync(watcher.wait_ready)
-        if watcher.error:
-            log.warning("%s: interfaces that appear later will not be noticed", watcher.error)
-        self._fib = FibResolver(token, self._on_rpf)
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 # the control socket first: a second instance stops before touching links
                 await nursery.start(control_socket.serve, self.control_address, self._control)
+                error = await nursery.start(watch_netlink, self._reconcile_all, self._on_routes)
+                if error is not None:
+                    log.warning("%s: interfaces that appear later will not be noticed", error)
+                self._fib = FibLookups()
+                await nursery.start(self._fib.run, self._on_rpf)
                 nursery.start_soon(self._rpf_refresher)
-                nursery.start_soon(self._igmp_timers)
+                nursery.start_soon(self._timers)
                 if self.live_view:
                     nursery.start_soon(self._refresh_view)
                 self._reconcile_all(starting=True)
@@ -288,23 +293,26 @@ class Daemon:
                     return
 
     def _forward(self, name: str, batch: Batch) -> None:
-        """Run one batch through the core and send the copies (one TX flush per link).
+        """Run one batch through the engine and act on what it returns.
 
         Called by each receiver between its awaits: trio runs one task at a time, so the
-        Forwarder still has a single user at any instant, and no channel hop (about 15 us
-        per wakeup in `make bench`) stands between a frame and its copies.
+        engine still has a single user at any instant, and no channel hop (about 15 us per
+        wakeup in `make bench`) stands between a frame and its copies.
         """
+        self._transmit(self.engine.handle_frames(name, batch.frames, self.clock(), batch.outgoing))
+
+    def _transmit(self, out: Output) -> None:
+        """The one place that acts on an engine `Output`: send its frames (one TX flush per
+        link), hand its RPF lookups to the FIB task, re-arm the timer task."""
         links, touched = self.links, self._touched
-        router = self.router
-        out = router.handle_batch(name, batch.frames, self.clock(), batch.outgoing)
-        if router.timers_moved:
-            self._timers_wake.set()
-        for egress, copies in out:
-            link = links[egress]
-            sock = link.sock
-            if sock is None or link.backlog:  # no socket, or frames already waiting
+        for egress, copies in out.frames:
+            link = links.get(egress)
+            sock = link.sock if link is not None else None
+            if link is None or sock is None:
+                continue  # gone or not open: the engine sends nothing there once told
+            if link.backlog:  # frames already waiting: these queue behind them
                 for frame in copies:
-                    self._send(egress, frame)
+                    self._defer(link, frame)
                 continue
             touched.add(link)
             sent, exc = sock.send_many(copies)  # the common case: all into the ring at once
@@ -320,8 +328,13 @@ class Daemon:
                     break
                 more, exc = sock.send_many(rest)  # only that frame was too big
                 sent += 1 + more
-        self._flush_touched()
-        self._ask_fib()
+        if touched:
+            self._flush_touched()
+        if out.rpf_lookups and self._fib is not None:
+            self._fib.ask(out.rpf_lookups)
+        due = self.engine.next_timer()
+        if due is not None and due < self._timer_due:
+            self._timers_wake.set()
 
     async def _serve_link(self, link: _Link, sock: PacketSocket, scope: trio.CancelScope) -> None:
         """Own `sock` while the link exists: receive, retry sends, close it at the end."""
@@ -401,20 +414,6 @@ class Daemon:
                 log.debug("%s: flush: %s", link.name, exc.strerror)
         self._touched.clear()
 
-    def _send(self, name: str, frame: bytes) -> None:
-        link = self.links.get(name)
-        sock = link.sock if link is not None else None
-        if link is None or sock is None:
-            return
-        if link.backlog:
-            self._defer(link, frame)  # keep order behind frames already waiting
-            return
-        try:
-            sock.send(frame)
-            self._touched.add(link)
-        except OSError as exc:
-            self._send_failed(link, frame, exc)
-
     def _send_failed(self, link: _Link, frame: bytes, exc: OSError) -> None:
         """Count a failed send; keep the frame for the flusher if the error is temporary."""
         link.send_errors += 1
@@ -431,31 +430,25 @@ class Daemon:
         else:
             link.backlog.append(frame)
 
-    # -- IGMP --------------------------------------------------------------------------------
+    # -- timers ------------------------------------------------------------------------------
 
-    async def _igmp_timers(self) -> None:
-        """Run the IGMP timers when due (queries, reports, membership expiry) and send
-        what they produce; woken early when IGMP was heard or a link changed."""
-        router = self.router
+    async def _timers(self) -> None:
+        """Run the engine's timers when due (flow idle sweep, frames held for RPF, IGMP
+        queries, reports and membership expiry); woken early by `_transmit` when an input
+        brought the next one forward."""
+        engine = self.engine
         while True:
-            router.timers_moved = False
             self._timers_wake = trio.Event()
-            due = router.next_timer()
+            due = engine.next_timer()
             now = self.clock()
             if due is not None and due <= now:
-                self._send_all(router.poll(now))
+                self._timer_due = -math.inf  # what this run returns must not wake us again
+                self._transmit(engine.handle_timer(now))
                 await trio.lowlevel.checkpoint()
                 continue
-            wait = math.inf if due is None else due - now
-            with trio.move_on_after(wait):
+            self._timer_due = math.inf if due is None else due
+            with trio.move_on_after(self._timer_due - now):
                 await self._timers_wake.wait()
-
-    def _send_all(self, out: list[tuple[str, list[bytes]]]) -> None:
-        for egress, frames in out:
-            for frame in frames:
-                self._send(egress, frame)
-        self._flush_touched()
-        self._ask_fib()  # flows that members now make worth a lookup
 
     # -- interfaces --------------------------------------------------------------------------
 
@@ -463,11 +456,12 @@ class Daemon:
         for link in self.links.values():
             self._reconcile(link, starting)
             addresses = link_addresses(link.name)
-            self.router.set_address(
-                link.name, addresses[0] if addresses else None, [a.network for a in addresses]
+            self._transmit(
+                self.engine.set_address(
+                    link.name, addresses[0] if addresses else None, [a.network for a in addresses]
+                )
             )
-        self.forwarder.set_local_addresses(local_addresses())
-        self._timers_wake.set()
+        self._transmit(self.engine.set_local_addresses(local_addresses()))
 
     def _reconcile(self, link: _Link, starting: bool = False) -> None:
         """Bring our socket and the core's view of `link` in line with the system."""
@@ -504,7 +498,7 @@ class Daemon:
         """Tell the core about a change (only a change: it decides flows again for it)."""
         if link.pushed != (up, mac):
             link.pushed = (up, mac)
-            self.forwarder.set_link(link.name, up=up, mac=mac)
+            self._transmit(self.engine.set_link(link.name, up=up, mac=mac))
 
     def _open(self, link: _Link) -> bool:
         try:
@@ -552,16 +546,7 @@ class Daemon:
     # -- RPF ---------------------------------------------------------------------------------
 
     def _on_rpf(self, answers: Mapping[int, str | None]) -> None:
-        for egress, frame in self.forwarder.set_rpf(answers, self.clock()):
-            self._send(egress, frame)
-        self._flush_touched()
-        self._ask_fib()  # room freed up for sources still waiting
-
-    def _ask_fib(self) -> None:
-        """Hand the FIB thread the sources the core wants an RPF answer for."""
-        wanted = self.forwarder.rpf_requests()
-        if wanted and self._fib is not None:
-            self._fib.lookup(wanted)
+        self._transmit(self.engine.set_rpf(answers, self.clock()))
 
     def _on_routes(self) -> None:
         self._routes_changed.set()  # the current event: the refresher replaces it each time
@@ -573,14 +558,14 @@ class Daemon:
             await trio.sleep(0.2)  # a route change comes as a burst of messages
             self._routes_changed = trio.Event()
             if self._fib is not None:
-                self._fib.lookup(self.forwarder.rpf_sources())
+                self._fib.ask(self.engine.rpf_sources())
 
     # -- reload ------------------------------------------------------------------------------
 
     def reload(self) -> bool:
         """Re-read the config; on any error keep the running one. True if applied."""
         try:
-            config = load_config(self.config_path)
+            config = self._load(self.config_path)
         except RawfwdError as exc:
             log.error("reload failed, keeping the running config: %s", exc)
             return False
@@ -589,7 +574,7 @@ class Daemon:
             return False
         for warning in config.warnings:
             log.warning("%s", warning)
-        self.router.reconfigure(config)
+        out = self.engine.reconfigure(config)
         for name in list(self.links):
             if name not in config.interfaces:
                 self._close(self.links.pop(name))
@@ -597,6 +582,7 @@ class Daemon:
             self.links.setdefault(name, _Link(name))
         self.config = config
         self._reconcile_all()
+        self._transmit(out)
         log.info(
             "reloaded %s: %d interfaces, %d routes",
             self.config_path,

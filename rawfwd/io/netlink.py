@@ -1,19 +1,23 @@
-"""Netlink on its own threads: link/route change events, and FIB lookups for RPF.
+"""Netlink in trio's nursery: link/route change events, and FIB lookups for RPF.
 
-Each job here runs on a daemon thread and hands results to trio through its token. Both
-are rare-event paths; the packet path never waits on them.
+Trio owns every task here, so shutdown cancels them like any other and nothing outlives
+the daemon; only the blocking pyroute2 lookups go to trio worker threads. Both are
+rare-event paths; the packet path never waits on them.
 
-Change events come from a plain NETLINK_ROUTE socket subscribed to link and IPv4 route
-changes: only the kind of change matters (the callbacks re-read everything), so every
-message queued is read at once and a burst becomes one callback. A burst bigger than the
-socket's receive buffer makes the kernel drop messages and report ENOBUFS; then, and on any
-other error, the socket is reopened and both callbacks run, since anything may have
-changed meanwhile. `on_links` also runs every `_RESYNC_INTERVAL` seconds in any case.
+Change events come from a plain non-blocking NETLINK_ROUTE socket subscribed to link, IPv4
+address and IPv4 route changes: only the kind of change matters (the callbacks re-read
+everything), so every message queued is read at once and a burst becomes one callback. A
+burst bigger than the socket's receive buffer makes the kernel drop messages and report
+ENOBUFS; then, and on any other error, the socket is reopened and both callbacks run, since
+anything may have changed meanwhile. `on_links` also runs every `_RESYNC_INTERVAL` seconds
+in any case.
 
 FIB lookups use pyroute2, whose synchronous IPRoute must be used from the thread that
-created it. Sources asked for are kept in a set until the thread takes them, so asking for
-the same source again while it waits costs nothing; answers go out in chunks, sources not
-looked up before ahead of sources looked up again.
+created it; trio's worker threads are not pinned, so each chunk of lookups opens, uses and
+closes its own IPRoute in one worker-thread call (opening costs about half a millisecond,
+a lookup about as much). Sources asked for are queued once however often they are asked
+for meanwhile; answers go out in chunks, sources not looked up before ahead of sources
+looked up again.
 """
 
 from __future__ import annotations
@@ -21,16 +25,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
-import math
-import select
 import socket
 import struct
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from ipaddress import IPv4Address
-from typing import Any
+from typing import NamedTuple
 
 import trio
 
@@ -72,19 +74,13 @@ _WARN_EVERY = 60.0
 _NLMSGHDR = struct.Struct("=IHHII")  # length, type, flags, sequence, port
 
 
-def _post(token: trio.lowlevel.TrioToken, fn: Callable[..., object], *args: Any) -> bool:
-    """Run `fn(*args)` in the trio thread; False once trio has finished (thread should end).
-
-    An exception from `fn` is logged; the calling thread goes on.
-    """
+def _call(fn: Callable[..., object], *args: object) -> None:
+    """`fn(*args)`, an exception from it logged: a bug in a callback does not stop a task."""
     try:
-        trio.from_thread.run_sync(fn, *args, trio_token=token)
-    except trio.RunFinishedError:
-        return False
+        fn(*args)
     except Exception as exc:
         name = getattr(fn, "__qualname__", None) or repr(fn)
         log.error("%s failed: %s", name, _describe(exc))
-    return True
 
 
 def _describe(exc: BaseException) -> str:
@@ -117,7 +113,8 @@ class _Complaint:
 
 
 class _EventSocket:
-    """A NETLINK_ROUTE socket subscribed to link and IPv4 route changes."""
+    """A non-blocking NETLINK_ROUTE socket subscribed to link, address and IPv4 route
+    changes (from the moment it is made)."""
 
     def __init__(self) -> None:
         sock = socket.socket(
@@ -130,8 +127,6 @@ class _EventSocket:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _EVENT_RCVBUF)
             sock.bind((0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE))
             sock.setblocking(False)
-            self._poll = select.poll()
-            self._poll.register(sock, select.POLLIN)
         except BaseException:
             sock.close()
             raise
@@ -142,13 +137,16 @@ class _EventSocket:
         with contextlib.suppress(OSError):
             self._sock.close()
 
-    def get(self, timeout: float) -> tuple[bool, bool]:
-        """Wait up to `timeout` seconds, read what is queued: (links changed, routes changed).
+    async def read(self, deadline: float) -> tuple[bool, bool]:
+        """Wait until `deadline` (trio time) at most, read what is queued: (links changed,
+        routes changed).
 
         OSError when the socket fails; ENOBUFS means messages were lost.
         """
         links = routes = False
-        if not self._poll.poll(max(math.ceil(timeout * 1000), 0)):
+        with trio.move_on_at(deadline) as waited:
+            await trio.lowlevel.wait_readable(self._sock)
+        if waited.cancelled_caught:
             return links, routes
         view = memoryview(self._buffer)
         for _ in range(_MAX_DRAIN):
@@ -178,82 +176,70 @@ def _changes(data: memoryview | bytes) -> tuple[bool, bool]:
     return links, routes
 
 
-class NetlinkWatcher:
-    """Calls `on_links()` after link changes and `on_routes()` after IPv4 route changes."""
+async def watch_netlink(
+    on_links: Callable[[], None],
+    on_routes: Callable[[], None],
+    *,
+    task_status: trio.TaskStatus[str | None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Call `on_links()` after link or address changes and `on_routes()` after IPv4 route
+    changes, until cancelled; start it with `nursery.start`.
 
-    def __init__(
-        self,
-        token: trio.lowlevel.TrioToken,
-        on_links: Callable[[], None],
-        on_routes: Callable[[], None],
-    ) -> None:
-        self._token = token
-        self._on_links = on_links
-        self._on_routes = on_routes
-        self._ready = threading.Event()
-        self.error: str | None = None
-        threading.Thread(target=self._run, name="rawfwd-netlink", daemon=True).start()
+    Started with None once subscribed (no change after that is missed), or with a one-line
+    reason when netlink events are unavailable: then it returns at once.
+    """
+    try:
+        events = _EventSocket()
+    except Exception as exc:  # netlink unavailable: run without events, say so
+        task_status.started(f"netlink events unavailable: {_describe(exc)}")
+        return
+    task_status.started(None)
+    await _watch(events, on_links, on_routes)
 
-    def wait_ready(self, timeout: float = 5.0) -> bool:
-        """True once subscribed (so no change after this call is missed)."""
-        return self._ready.wait(timeout)
 
-    def _run(self) -> None:
-        try:
-            events = _EventSocket()
-        except Exception as exc:  # netlink unavailable: run without events, say so
-            self.error = f"netlink events unavailable: {_describe(exc)}"
-            self._ready.set()
-            return
-        self._ready.set()
-        self._watch(events)
-
-    def _watch(self, first: _EventSocket) -> None:
-        events: _EventSocket | None = first
-        complain_failed, complain_reopen = _Complaint(), _Complaint()
-        failures = 0  # in a row: reading, then reopening
-        resync_at = time.monotonic() + _RESYNC_INTERVAL
-        try:
-            while True:
-                if events is None:
-                    time.sleep(_backoff(failures))
-                    try:
-                        events = _EventSocket()
-                    except Exception as exc:
-                        failures += 1
-                        complain_reopen(
-                            "netlink: cannot reopen the event socket: %s", _describe(exc)
-                        )
-                        links, routes = False, False
-                    else:
-                        links, routes = True, True  # anything may have changed meanwhile
+async def _watch(
+    first: _EventSocket, on_links: Callable[[], None], on_routes: Callable[[], None]
+) -> None:
+    events: _EventSocket | None = first
+    complain_failed, complain_reopen = _Complaint(), _Complaint()
+    failures = 0  # in a row: reading, then reopening
+    resync_at = trio.current_time() + _RESYNC_INTERVAL
+    try:
+        while True:
+            if events is None:
+                await trio.sleep(_backoff(failures))
+                try:
+                    events = _EventSocket()
+                except Exception as exc:
+                    failures += 1
+                    complain_reopen("netlink: cannot reopen the event socket: %s", _describe(exc))
+                    links, routes = False, False
                 else:
-                    try:
-                        links, routes = events.get(resync_at - time.monotonic())
-                        failures = 0
-                    except Exception as exc:
-                        failures += 1
-                        lost = isinstance(exc, OSError) and exc.errno == errno.ENOBUFS
-                        complain_failed(
-                            "netlink: %s; reopening and re-reading links and routes",
-                            "too many changes at once, some were missed"
-                            if lost
-                            else _describe(exc),
-                        )
-                        events.close()
-                        events = None
-                        continue
-                if time.monotonic() >= resync_at:
-                    links = True
-                if links:
-                    if not _post(self._token, self._on_links):
-                        return
-                    resync_at = time.monotonic() + _RESYNC_INTERVAL
-                if routes and not _post(self._token, self._on_routes):
-                    return
-        finally:
-            if events is not None:
-                events.close()
+                    links, routes = True, True  # anything may have changed meanwhile
+            else:
+                try:
+                    links, routes = await events.read(resync_at)
+                    failures = 0
+                except Exception as exc:
+                    failures += 1
+                    lost = isinstance(exc, OSError) and exc.errno == errno.ENOBUFS
+                    complain_failed(
+                        "netlink: %s; reopening and re-reading links and routes",
+                        "too many changes at once, some were missed" if lost else _describe(exc),
+                    )
+                    events.close()
+                    events = None
+                    continue
+            if trio.current_time() >= resync_at:
+                links = True
+            if links:
+                _call(on_links)
+                resync_at = trio.current_time() + _RESYNC_INTERVAL
+            if routes:
+                _call(on_routes)
+    finally:
+        if events is not None:
+            events.close()
 
 
 class _Work:
@@ -299,7 +285,7 @@ class _Work:
 
 
 class _Fib:
-    """One pyroute2 IPRoute, used only by the thread that made it."""
+    """One pyroute2 IPRoute, used only by the thread that made it (a worker thread)."""
 
     def __init__(self) -> None:
         from pyroute2 import IPRoute
@@ -346,81 +332,111 @@ class _Fib:
         return None
 
 
-class FibResolver:
-    """Looks up the interface toward sources in the kernel FIB (`ip route get`), in batches.
+class _Chunk(NamedTuple):
+    """What one worker-thread call did with a chunk of sources."""
+
+    #: the sources looked up, in order, up to the first that failed
+    answers: dict[int, str | None]
+    #: why IPRoute could not be opened (then nothing was looked up)
+    open_error: Exception | None = None
+    #: what broke the socket while looking up the source after the last answered one
+    lookup_error: Exception | None = None
+
+
+def _look_up(sources: list[int], context: Callable[[], AbstractContextManager[object]]) -> _Chunk:
+    """Look `sources` up on one IPRoute opened, used and closed in this worker thread.
+
+    Stops at the first failing lookup (the socket may be broken), and at the next source
+    once trio has abandoned the call (on cancellation).
+    """
+    answers: dict[int, str | None] = {}
+    with context():
+        try:
+            fib = _Fib()
+        except Exception as exc:
+            return _Chunk(answers, open_error=exc)
+        try:
+            for source in sources:
+                trio.from_thread.check_cancelled()
+                try:
+                    answers[source] = fib.toward(source)
+                except Exception as exc:
+                    return _Chunk(answers, lookup_error=exc)
+        finally:
+            fib.close()
+    return _Chunk(answers)
+
+
+class FibLookups:
+    """Looks up the interface toward sources in the kernel FIB (`ip route get`), in chunks.
 
     Policy routing is honoured because the kernel answers the lookup itself. The answer is
     an interface name, or None when there is no route back (unreachable, blackhole).
+
+    `ask` queues sources from the trio thread; `run`, started in a nursery, looks them up
+    and hands the answers to `on_answers`. `thread_context`, entered in the worker thread
+    around each chunk's lookups, is for tests (to look up inside a network namespace).
     """
 
     def __init__(
-        self, token: trio.lowlevel.TrioToken, on_answers: Callable[[Mapping[int, str | None]], None]
+        self,
+        *,
+        thread_context: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
     ) -> None:
-        self._token = token
-        self._on_answers = on_answers
-        self._lock = threading.Lock()
-        self._pending: set[int] = set()
-        self._wake = threading.Event()
-        threading.Thread(target=self._run, name="rawfwd-fib", daemon=True).start()
+        self._work = _Work()
+        self._wake = trio.Event()
+        self._context = thread_context
 
-    def lookup(self, sources: list[int]) -> None:
+    def ask(self, sources: Iterable[int]) -> None:
         """Ask for these sources; answers arrive later through `on_answers`."""
-        if sources:
-            with self._lock:
-                self._pending.update(sources)
-                self._wake.set()
+        self._work.add(sources)
+        if self._work:
+            self._wake.set()
 
-    def _take(self) -> set[int]:
-        with self._lock:
-            taken, self._pending = self._pending, set()
-            self._wake.clear()
-        return taken
-
-    def _run(self) -> None:
-        work = _Work()
+    async def run(
+        self,
+        on_answers: Callable[[Mapping[int, str | None]], None],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Look up what is asked for until cancelled."""
+        task_status.started()
         failed_once: set[int] = set()  # sources whose lookup broke a socket once
-        fib: _Fib | None = None
         complain_open, complain_lookup = _Complaint(), _Complaint()
         failures = 0  # in a row: lookups, then opening
-        try:
-            while True:
-                if not work:
-                    self._wake.wait()
-                work.add(self._take())
-                if not work:
-                    continue
-                if fib is None:
-                    time.sleep(_backoff(failures))
-                    try:
-                        fib = _Fib()
-                    except Exception as exc:  # the sources stay queued for the next try
-                        failures += 1
-                        complain_open("FIB lookups: cannot open netlink: %s", _describe(exc))
-                        continue
-                answers: dict[int, str | None] = {}
-                chunk = work.take(_FIB_CHUNK)
-                for index, source in enumerate(chunk):
-                    try:
-                        answers[source] = fib.toward(source)
-                        failures = 0
-                        failed_once.discard(source)
-                    except Exception as exc:  # ask once more on a fresh socket, then None
-                        failures += 1
-                        complain_lookup(
-                            "FIB lookup of %s failed: %s", IPv4Address(source), _describe(exc)
-                        )
-                        fib.close()
-                        fib = None
-                        if source in failed_once:
-                            failed_once.discard(source)
-                            answers[source] = None
-                            work.retry(chunk[index + 1 :])
-                        else:
-                            failed_once.add(source)
-                            work.retry(chunk[index:])
-                        break
-                if not _post(self._token, self._on_answers, answers):
-                    return
-        finally:
-            if fib is not None:
-                fib.close()
+        while True:
+            if not self._work:
+                self._wake = trio.Event()
+                await self._wake.wait()
+            if failures:
+                await trio.sleep(_backoff(failures))
+            chunk = self._work.take(_FIB_CHUNK)
+            done = await trio.to_thread.run_sync(
+                _look_up, chunk, self._context, abandon_on_cancel=True
+            )
+            answers = done.answers
+            if answers:
+                failures = 0
+                failed_once.difference_update(answers)
+            if done.open_error is not None:  # the sources go back, for the next try
+                failures += 1
+                complain_open("FIB lookups: cannot open netlink: %s", _describe(done.open_error))
+                self._work.retry(chunk)
+            elif done.lookup_error is not None:  # ask once more on a fresh socket, then None
+                failures += 1
+                index = len(answers)
+                source = chunk[index]
+                complain_lookup(
+                    "FIB lookup of %s failed: %s",
+                    IPv4Address(source),
+                    _describe(done.lookup_error),
+                )
+                if source in failed_once:
+                    failed_once.discard(source)
+                    answers[source] = None
+                    self._work.retry(chunk[index + 1 :])
+                else:
+                    failed_once.add(source)
+                    self._work.retry(chunk[index:])
+            if answers:
+                _call(on_answers, answers)

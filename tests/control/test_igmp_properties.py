@@ -1,5 +1,5 @@
 """Properties of the IGMP control plane: any input sequence keeps the records coherent, and
-no bytes make the router raise."""
+no bytes make the engine raise."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 
 from rawfwd.config.values import IgmpSpec
 from rawfwd.control import igmp
+from rawfwd.control.engine import Engine
 from rawfwd.control.igmp import GroupRecord, Query, RecordType, Report, V3Report
 from rawfwd.control.membership import Membership, Mode
 from rawfwd.control.querier import Querier
-from rawfwd.control.router import Router
 
 from ..support.frames import HOST_MAC, rfc1112_mac, toml_config
 
@@ -92,12 +92,12 @@ igmp = true
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["eth0", "eth1"]), st.binary(max_size=64)), max_size=20))
-def test_no_igmp_payload_makes_the_router_raise(payloads: list[tuple[str, bytes]]) -> None:
-    router = Router(toml_config(ROUTER))
+def test_no_igmp_payload_makes_the_engine_raise(payloads: list[tuple[str, bytes]]) -> None:
+    engine = Engine(toml_config(ROUTER))
     for n, (iface, payload) in enumerate(payloads):
         src = "10.1.0.5" if iface == "eth1" else "10.0.0.254"
         packet = igmp.ip_packet(int(IPv4Address(src)), int(IPv4Address("224.0.0.22")), payload)
         frame = rfc1112_mac("224.0.0.22") + HOST_MAC + b"\x08\x00" + packet
-        router.handle_batch(iface, [frame], float(n))
-        router.poll(float(n) + 0.5)
-    assert router.forwarder.snapshot(100.0).flows == ()  # IGMP is never a flow
+        engine.handle_frames(iface, [frame], float(n))
+        engine.handle_timer(float(n) + 0.5)
+    assert engine.snapshot(100.0).flows == ()  # IGMP is never a flow

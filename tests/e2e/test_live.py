@@ -241,3 +241,26 @@ def test_ingress_interface_deleted_under_traffic(lab: RouterLab) -> None:
     wait_for(flowing, what="A -> B traffic after the churn")
     assert lab.proc is not None
     assert lab.proc.poll() is None
+
+
+def test_a_router_that_falls_quiet_forgets_its_idle_flow(tmp_path: Path) -> None:
+    # the flow sweep is one of the engine's timers: no frame has to arrive for it to run
+    with RouterLab(tmp_path, CONFIG + "\n[flows]\nidle_timeout = 3.0\n") as router:
+        router.start()
+        a = router.receiver("A", GROUP)
+        tx = router.sender("S", ttl=8)
+        for i in range(30):
+            tx.sendto(b"then silence %d" % i, (GROUP, 5000))
+        assert len(drain(a, want=30)) == 30
+        flow = router.flow("eth0", "10.0.0.5", GROUP)
+        assert flow is not None
+        assert flow["packets"] == 30
+        # forgotten idle_timeout (3 s) after its last packet, plus at most one sweep (1 s),
+        # with nothing arriving: before the fix it was listed for ever
+        wait_for(
+            lambda: router.flow("eth0", "10.0.0.5", GROUP) is None,
+            timeout=10.0,
+            what="the idle flow forgotten",
+        )
+        # (not before its idle timeout: the engine's timer tests pin the exact time)
+        assert router.show()["flows"] == []

@@ -8,6 +8,7 @@ import errno
 from collections.abc import Sequence
 from pathlib import Path
 
+from rawfwd.config.load import load_config
 from rawfwd.io.daemon import Daemon
 from rawfwd.io.packet import Batch, PacketSocket
 
@@ -45,7 +46,7 @@ class ScriptedSocket:
 
 def _daemon(fail_at: dict[int, int]) -> tuple[Daemon, ScriptedSocket]:
     config = make_config(route("eth0", GROUP, "eth1"))
-    daemon = Daemon(Path("test.toml"), config, clock=lambda: 1.0)
+    daemon = Daemon(Path("test.toml"), config, load=load_config, clock=lambda: 1.0)
     sock = ScriptedSocket(fail_at)
     daemon.links["eth1"].sock = sock  # type: ignore[assignment]  # duck-typed stand-in
     return daemon, sock

@@ -5,7 +5,7 @@ run through the Forwarder with a clock that advances 1 us per frame. Scenarios: 
 two egresses, 1,000 flows (round robin over sources), and a 50 % duplicate mix (every
 packet twice), in batches of 64 as the live shell passes them (`handle_batch`), and once
 one call per frame (`handle_frame`). Each runs several times; the best run is reported
-(least disturbed). Two scenarios drive the Router instead (no route: IGMP members on both
+(least disturbed). Two scenarios drive the engine instead (no route: IGMP members on both
 egresses decide): its per-frame cost, and what one membership change costs with 100,000
 flows of other groups. This is a benchmark, not a test: nothing here asserts a speed.
 """
@@ -21,15 +21,15 @@ from ipaddress import IPv4Interface, IPv4Network
 from typing import Any
 
 from rawfwd.config.values import Config, DedupMode, DedupSpec, IgmpSpec, InterfaceSpec, Route
+from rawfwd.control.engine import Engine
 from rawfwd.control.igmp import Report
-from rawfwd.control.router import Router
 from rawfwd.core import Forwarder
 from rawfwd.lab.frames import udp_frame
 
 _GROUP = 0xEF010203  # 239.1.2.3
 
 
-def _frame(src: int, ident: int, payload_len: int = 18) -> bytes:
+def bench_frame(src: int, ident: int, payload_len: int = 18) -> bytes:
     payload = (ident.to_bytes(4, "big") * (payload_len // 4 + 1))[:payload_len]
     return udp_frame(src.to_bytes(4, "big"), _GROUP.to_bytes(4, "big"), payload, ident=ident)
 
@@ -79,14 +79,14 @@ def _igmp_config() -> Config:
     )
 
 
-def _router() -> Any:
-    """A Router whose two downstream interfaces have a member of the benchmark's group."""
-    router = Router(_igmp_config())
-    router.poll(0.0)
+def _engine() -> Any:
+    """An engine whose two downstream interfaces have a member of the benchmark's group."""
+    engine = Engine(_igmp_config())
+    engine.handle_timer(0.0)
     for name, host in (("eth1", 0x0A010005), ("eth2", 0x0A020005)):
-        router._ports[name].membership.on_report(host, Report(2, _GROUP), 0.0)
-    router.poll(0.0)
-    return router
+        engine.igmp._ports[name].membership.on_report(host, Report(2, _GROUP), 0.0)
+    engine.handle_timer(0.0)
+    return engine
 
 
 def _run(
@@ -99,7 +99,8 @@ def _run(
 ) -> Result:
     """Best of `repeat` runs; frames go in `batch`es (as the live shell hands them over;
     `batch=1` is one `handle_frame` call per frame), the clock 1 us per frame; `make`
-    builds something else with `handle_batch` (a Router) instead of a Forwarder."""
+    builds an engine (driven by `handle_frames`, as the shells drive it) instead of a
+    Forwarder."""
     best = float("inf")
     sent = 0
     for _ in range(repeat):
@@ -112,7 +113,7 @@ def _run(
                 handle("eth0", frame, now)
                 now += 1e-6
         else:
-            handle_batch = fwd.handle_batch
+            handle_batch = fwd.handle_batch if make is None else fwd.handle_frames
             for i in range(0, len(frames), batch):
                 handle_batch("eth0", frames[i : i + batch], now)
                 now += batch * 1e-6
@@ -127,7 +128,7 @@ def _membership_change(repeat: int, flows: int = 100_000, changes: int = 200) ->
     exist: a v2 join and leave of a fresh group per change, each decided at once."""
     best = float("inf")
     for _ in range(repeat):
-        router = _router()
+        engine = _engine()
         frames = [
             udp_frame(
                 (0x0A000002 + i % 60000).to_bytes(4, "big"),
@@ -137,13 +138,13 @@ def _membership_change(repeat: int, flows: int = 100_000, changes: int = 200) ->
             for i in range(flows)
         ]
         for i in range(0, flows, 64):
-            router.handle_batch("eth0", frames[i : i + 64], 1.0)
-        members = router._ports["eth1"].membership
+            engine.handle_frames("eth0", frames[i : i + 64], 1.0)
+        members = engine.igmp._ports["eth1"].membership
         start = time.perf_counter()
         for n in range(changes):
             group = 0xEF030000 + n
             members.on_report(0x0A010005, Report(2, group), 2.0)
-            router.poll(2.0)
+            engine.handle_timer(2.0)
         best = min(best, time.perf_counter() - start)
     return Result(f"membership change, {flows:,} flows", changes, best, 0)
 
@@ -157,9 +158,9 @@ def main() -> None:
     args = parser.parse_args()
     n = args.frames
     src = 0x0A000005
-    one_flow = [_frame(src, i) for i in range(n)]
-    many_flows = [_frame(src + i % 1000, i) for i in range(n)]
-    dup_mix = [f for i in range(n // 2) for f in (_frame(src, i),) * 2]
+    one_flow = [bench_frame(src, i) for i in range(n)]
+    many_flows = [bench_frame(src + i % 1000, i) for i in range(n)]
+    dup_mix = [f for i in range(n // 2) for f in (bench_frame(src, i),) * 2]
     results = [
         _run("1 flow, 2 egresses, dedup hash", one_flow, DedupMode.HASH, args.repeat),
         _run("1 flow, 2 egresses, dedup id", one_flow, DedupMode.ID, args.repeat),
@@ -167,13 +168,13 @@ def main() -> None:
         _run("1,000 flows, dedup hash", many_flows, DedupMode.HASH, args.repeat),
         _run("50 % duplicates, dedup hash", dup_mix, DedupMode.HASH, args.repeat),
         _run("1 flow, dedup hash, per frame", one_flow, DedupMode.HASH, args.repeat, batch=1),
-        _run("1 flow, by IGMP members, hash", one_flow, DedupMode.HASH, args.repeat, make=_router),
+        _run("1 flow, by IGMP members, hash", one_flow, DedupMode.HASH, args.repeat, make=_engine),
         _run(
             "1,000 flows, by IGMP members, hash",
             many_flows,
             DedupMode.HASH,
             args.repeat,
-            make=_router,
+            make=_engine,
         ),
         _membership_change(args.repeat),
     ]

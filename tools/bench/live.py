@@ -68,7 +68,7 @@ _SO_TIMESTAMPNS = 35  # asm-generic/socket.h
 _SO_RCVBUFFORCE = 33
 
 
-def _frame(size: int, n: int) -> bytes:
+def bench_frame(size: int, n: int) -> bytes:
     """An Ethernet frame of `size` bytes (no FCS): UDP to GROUP, payload numbered `n`."""
     payload_len = size - 14 - 20 - 8
     payload = (n.to_bytes(4, "big") * (payload_len // 4 + 1))[:payload_len]
@@ -88,7 +88,7 @@ def write_pcap(path: Path, size: int) -> None:
     writer = RawPcapWriter(str(path), linktype=1)
     writer.write_header(None)
     for n in range(FRAMES):
-        writer.write_packet(_frame(size, n), sec=0, usec=n % 1_000_000)
+        writer.write_packet(bench_frame(size, n), sec=0, usec=n % 1_000_000)
     writer.close()
 
 
@@ -326,32 +326,13 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def memory(flows: int = 100_000) -> dict[str, float]:
-    """Resident memory of a Forwarder with `flows` active flows and a full dedup cache."""
-    code = f"""
-import json, resource
-from ipaddress import IPv4Network
-from tools.bench.core import _frame
-from rawfwd.core import Forwarder
-from rawfwd.config.values import Config, DedupSpec, FlowSpec, InterfaceSpec, Route
-def rss():
-    return int(open('/proc/self/statm').read().split()[1]) * resource.getpagesize() / 1e6
-mac = {{n: bytes((2, 0, 0, 0, 0, i + 1)) for i, n in enumerate(('eth0', 'eth1', 'eth2'))}}
-config = Config(interfaces={{n: InterfaceSpec(name=n, mac=m) for n, m in mac.items()}},
-    routes=(Route('eth0', IPv4Network('239.0.0.0/8'), None, ('eth1', 'eth2')),),
-    dedup=DedupSpec(window=3600.0), flows=FlowSpec(max_flows={flows}))
-before = rss()
-fwd = Forwarder(config)
-for i in range({flows}):
-    fwd.handle_frame('eth0', _frame(0x0A000000 + i, i), 1.0)
-for _ in range(config.dedup.max_entries):  # the caches reach their bound: full
-    i += 1
-    fwd.handle_frame('eth0', _frame(0x0A000000 + i % {flows}, i), 1.0)
-snap = fwd.snapshot(1.0)
-print(json.dumps({{"rss_mb": rss(), "baseline_mb": before, "flows": len(snap.flows),
-                  "dedup_entries": snap.dedup_entries}}))
-"""
+    """Resident memory of the engine with `flows` active flows and a full dedup cache,
+    measured in a fresh interpreter (tools.bench.memory)."""
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "tools.bench.memory", "--flows", str(flows)],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     result: dict[str, float] = json.loads(out)
     return result

@@ -1,9 +1,9 @@
-"""The forwarder and the IGMP control plane together: what the live shell and replay drive.
+"""The IGMP router: querier, membership and proxy on every interface that runs IGMP.
 
 Theory of operation:
 
-- Frames go to the pure Forwarder, which keeps IGMP frames out of the data path and
-  hands them here (`Forwarder.take_control`). Each is parsed (bad ones counted by
+- The Forwarder keeps IGMP frames out of the data path; the engine hands them here
+  (`handle_control`). Each is parsed (bad ones counted by
   reason, RFC 3376 section 4) and goes to its interface: queries to the querier election
   and membership timers, reports to the membership, and on the proxy's upstream
   interface, queries to the upstream host side.
@@ -16,10 +16,11 @@ Theory of operation:
 - When a group's membership changes, its flows are decided again; a proxy's merged state
   for it is recomputed and reported upstream.
 - Timers: `poll(now)` runs what is due and returns the frames to send (queries and
-  reports, TTL 1 with Router Alert, built here); `next_timer()` says when to call again.
-  A querier starts once its interface is up with an address.
+  reports, TTL 1 with Router Alert, built here); `next_timer()` says when to call again,
+  remembered between changes (a hostile host's reports do not make every batch scan the
+  timers). A querier starts once its interface is up with an address.
 
-Pure like the Forwarder: no sockets, no clock; the shell passes time and random draws in.
+Pure like the Forwarder: no sockets, no clock; the engine passes time and random draws in.
 """
 
 from __future__ import annotations
@@ -31,11 +32,11 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any
 
 from ..config.values import Config, IgmpSpec
-from ..core import FlowSnapshot, Forwarder
+from ..core import Forwarder
 from ..core.table import is_link_local
 from ..core.wire import ethernet_header, group_mac
 from . import igmp
-from .igmp import ALL_SYSTEMS, IgmpError, Message, Query, Report, V3Report
+from .igmp import ALL_SYSTEMS, BadIgmp, Message, Query, Report, V3Report
 from .membership import GroupView, Membership
 from .proxy import ProxyView, UpstreamHost, merge
 from .querier import Querier
@@ -119,40 +120,44 @@ def proxy_json(view: ProxyView) -> dict[str, Any]:
     }
 
 
-class Router:
-    """A Forwarder whose egress IGMP membership extends; see the module docstring."""
+class IgmpRouter:
+    """IGMP on the interfaces that run it, extending `forwarder`'s egress by membership;
+    see the module docstring."""
 
     def __init__(
         self,
         config: Config,
+        forwarder: Forwarder,
         *,
-        fib: bool = False,
-        on_retire: Callable[[FlowSnapshot], None] | None = None,
+        live: bool = False,
         random: Callable[[], float] = lambda: 0.5,
     ) -> None:
-        self._live = fib  # live: addresses come from `set_address`, not the config
+        self._live = live  # live: addresses come from `set_address`, not the config
         self._random = random
         self._ports: dict[str, _Port] = {}
         self._addresses: dict[str, IPv4Interface | None] = {}
         self.proxy: UpstreamHost | None = None
         self.ignored: Counter[str] = Counter()  # IGMP on interfaces without igmp, by interface
-        #: set when the timers may have moved (IGMP heard, addresses, config): the shell
-        #: looks at `next_timer` again and clears it
-        self.timers_moved = True
+        #: `next_timer`'s answer, kept until something that can move a timer happens
+        self._next: float | None = None
+        self._timers_moved = True
         #: what the proxy's former upstream must still be told (a reload moved it)
         self._farewell: list[tuple[str, int, Message]] = []
         self._settle_now = True  # `next_timer` says "now" until `poll` has run
         self._networks: dict[str, tuple[IPv4Network, ...]] = {}
-        self.forwarder = Forwarder(config, fib=fib, on_retire=on_retire)
+        self.forwarder = forwarder
         self._configure(config)
         self.forwarder.set_members(self._hook())
 
     # -- configuration -----------------------------------------------------------------------
 
     def reconfigure(self, config: Config) -> None:
-        """Apply a new config; group records of interfaces that keep `igmp = true` stay."""
+        """Apply a new config; group records of interfaces that keep `igmp = true` stay.
+        The forwarder takes the config next, then `attach`."""
         self._configure(config)
-        self.forwarder.reconfigure(config)  # every flow decided again, by the new ports
+
+    def attach(self) -> None:
+        """Let membership decide the forwarder's egress where IGMP is configured."""
         if self.forwarder.members != self._hook():
             self.forwarder.set_members(self._hook())
 
@@ -161,7 +166,7 @@ class Router:
         return self._members if self._ports or self.proxy is not None else None
 
     def _configure(self, config: Config) -> None:
-        self.timers_moved = True
+        self._timers_moved = True
         if not self._live:  # replay: the configured addresses; live: `set_address`'s
             self._addresses = {n: s.address for n, s in config.interfaces.items()}
         old = self._ports
@@ -208,7 +213,7 @@ class Router:
         from (default: the address's)."""
         self._networks[name] = tuple(networks)
         self._addresses[name] = address
-        self.timers_moved = True
+        self._timers_moved = True
         port = self._ports.get(name)
         if port is not None and port.address != address:
             port.address = address
@@ -216,20 +221,17 @@ class Router:
             if port.querier.other_querier_until is None and port.spec.querier:
                 port.querier.querier_address = port.querier.address
 
+    def link_changed(self) -> None:
+        """An interface went up or down or changed MAC: a querier may start or stop."""
+        self._timers_moved = True
+
     # -- frames ------------------------------------------------------------------------------
 
-    def handle_batch(
-        self, ingress: str, frames: Sequence[bytes], now: float, outgoing: Collection[int] = ()
-    ) -> Out:
-        """Forwarder.handle_batch, plus what IGMP among `frames` makes this router send."""
-        out = self.forwarder.handle_batch(ingress, frames, now, outgoing)
-        control = self.forwarder.take_control()
-        if control:
-            out.extend(self._on_control(control, now))
-        return out
-
-    def _on_control(self, frames: list[tuple[str, bytes, int]], now: float) -> Out:
-        self.timers_moved = True
+    def handle_control(self, frames: list[tuple[str, bytes, int]], now: float) -> Out:
+        """IGMP frames the forwarder kept out of the data path, as (ingress, frame, end of
+        the IP packet): returns what they make this router send (and frames a membership
+        change releases)."""
+        self._timers_moved = True
         changed: set[int] = set()
         for name, frame, end in frames:
             source = int.from_bytes(frame[26:30], "big")
@@ -239,7 +241,7 @@ class Router:
                 if isinstance(message, Query):
                     self.proxy.on_query(source, message, now)
                     self.proxy.counters["queries"] += 1
-                elif isinstance(message, IgmpError):
+                elif isinstance(message, BadIgmp):
                     self.proxy.counters[message.reason] += 1
                 else:
                     self.proxy.counters["others_reports"] += 1  # theirs: not ours to act on
@@ -247,7 +249,7 @@ class Router:
             if port is None:
                 self.ignored[name] += 1
                 continue
-            if isinstance(message, IgmpError):
+            if isinstance(message, BadIgmp):
                 port.counters[message.reason] += 1
             elif isinstance(message, Query):
                 self._on_query(port, source, message, now)
@@ -286,6 +288,12 @@ class Router:
 
     def next_timer(self) -> float | None:
         """When `poll` has something to do next, or None."""
+        if self._timers_moved:
+            self._next = self._find_next_timer()
+            self._timers_moved = False
+        return self._next
+
+    def _find_next_timer(self) -> float | None:
         if self._settle_now or self._farewell:
             return float("-inf")
         times = []
@@ -306,6 +314,7 @@ class Router:
 
     def _settle(self, changed: set[int], now: float) -> Out:
         """Run the timers, send what is due, and apply membership changes to forwarding."""
+        self._timers_moved = True
         sends, self._farewell = self._farewell, []
         self._settle_now = False
         querier_moved = False

@@ -1,12 +1,13 @@
-"""Forwarding by IGMP membership and the IGMP proxy (rawfwd.control.router), injected time."""
+"""The engine forwarding by IGMP membership (RFC 3376 section 6.3) and as IGMP proxy (RFC 4605),
+with injected time."""
 
 from __future__ import annotations
 
 from ipaddress import IPv4Address
 
 from rawfwd.control import igmp
+from rawfwd.control.engine import Engine, Output
 from rawfwd.control.igmp import GroupRecord, Message, Query, RecordType, Report, V3Report
-from rawfwd.control.router import Router
 from tests.support.frames import (
     HOST_MAC,
     if_mac,
@@ -41,9 +42,9 @@ def ip(text: str) -> int:
     return int(IPv4Address(text))
 
 
-def router(eth0: str = "", eth1: str = "") -> Router:
-    r = Router(toml_config(ROUTER.format(eth0=eth0, eth1=eth1)))
-    r.poll(0.0)  # the startup queries
+def router(eth0: str = "", eth1: str = "") -> Engine:
+    r = Engine(toml_config(ROUTER.format(eth0=eth0, eth1=eth1)))
+    r.handle_timer(0.0)  # the startup queries
     return r
 
 
@@ -52,26 +53,31 @@ def igmp_frame(src: str, dst: str, message: Message, *, mac: bytes = HOST_MAC) -
     return rfc1112_mac(dst) + mac + b"\x08\x00" + packet
 
 
-def report(r: Router, iface: str, message: Message, now: float, src: str = "") -> list[bytes]:
+def report(r: Engine, iface: str, message: Message, now: float, src: str = "") -> list[bytes]:
     src = src or {"eth0": "10.0.0.5", "eth1": "10.1.0.5", "eth2": "10.2.0.5"}[iface]
     dst = "224.0.0.22" if isinstance(message, V3Report) else G
     if isinstance(message, Report) and message.leave:
         dst = "224.0.0.2"
     elif isinstance(message, Query):
         dst = "224.0.0.1"
-    return [f for _, fs in r.handle_batch(iface, [igmp_frame(src, dst, message)], now) for f in fs]
+    out = r.handle_frames(iface, [igmp_frame(src, dst, message)], now)
+    return [f for _, fs in out.frames for f in fs]
 
 
 _ident = iter(range(1, 1 << 16))
 
 
-def data(r: Router, iface: str, src: str, group: str = G, now: float = 0.0) -> set[str]:
-    """Where one new packet (a new IP ID: never a duplicate) goes."""
-    out = r.handle_batch(iface, [udp_frame(src, group, ident=next(_ident))], now)
-    return {name for name, frames in out if frames}
+def send(r: Engine, iface: str, src: str, group: str = G, now: float = 0.0) -> Output:
+    """One new packet (a new IP ID: never a duplicate) into the engine."""
+    return r.handle_frames(iface, [udp_frame(src, group, ident=next(_ident))], now)
 
 
-def parsed(frame: bytes) -> tuple[str, str, Message | igmp.IgmpError]:
+def data(r: Engine, iface: str, src: str, group: str = G, now: float = 0.0) -> set[str]:
+    """Where one new packet goes."""
+    return {name for name, frames in send(r, iface, src, group, now).frames if frames}
+
+
+def parsed(frame: bytes) -> tuple[str, str, Message | igmp.BadIgmp]:
     ihl = (frame[14] & 0x0F) * 4
     src = str(IPv4Address(frame[26:30]))
     dst = str(IPv4Address(frame[30:34]))
@@ -79,17 +85,17 @@ def parsed(frame: bytes) -> tuple[str, str, Message | igmp.IgmpError]:
 
 
 def flow_of(
-    r: Router, src: str, group: str = G
+    r: Engine, src: str, group: str = G
 ) -> tuple[str | None, tuple[str, ...], dict[str, int]]:
-    for f in r.forwarder.snapshot(0.0).flows:
+    for f in r.snapshot(0.0).flows:
         if f.source == src and f.group == group:
             return f.route, f.oifs, {k.value: v for k, v in f.drops.items()}
     raise AssertionError(f"no flow ({src}, {group})")
 
 
 def test_startup_queries_are_well_formed_igmp_from_each_interface() -> None:
-    r = Router(toml_config(ROUTER.format(eth0="", eth1="")))
-    out = dict(r.poll(0.0))
+    r = Engine(toml_config(ROUTER.format(eth0="", eth1="")))
+    out = dict(r.handle_timer(0.0).frames)
     assert set(out) == {"eth1", "eth2"}  # only the igmp = true interfaces
     (frame,) = out["eth1"]
     assert frame[:6] == rfc1112_mac("224.0.0.1")
@@ -103,7 +109,7 @@ def test_startup_queries_are_well_formed_igmp_from_each_interface() -> None:
     src, dst, message = parsed(frame)
     assert (src, dst) == ("10.1.0.10", "224.0.0.1")
     assert message == Query(3, 0, 10.0, qrv=2, qqi=125)
-    assert r.poll(1.0) == []  # the next startup query is 31.25 s away
+    assert r.handle_timer(1.0).frames == []  # the next startup query is 31.25 s away
     assert r.next_timer() == 31.25
 
 
@@ -121,8 +127,10 @@ def test_traffic_flows_to_an_interface_only_while_it_has_members() -> None:
     assert isinstance(query, Query)
     assert query.group == ip(G)
     assert data(r, "eth0", "10.0.0.5", now=4.5) == {"eth1"}  # until LMQT (2 s) has passed
-    assert [parsed(f)[1] for _, fs in r.poll(4.0) for f in fs] == [G]  # the second Q(G)
-    r.poll(5.0)
+    assert [parsed(f)[1] for _, fs in r.handle_timer(4.0).frames for f in fs] == [
+        G
+    ]  # the second Q(G)
+    r.handle_timer(5.0)
     assert data(r, "eth0", "10.0.0.5", now=5.1) == set()
 
 
@@ -152,8 +160,8 @@ def test_a_source_specific_member_gets_only_its_source() -> None:
 
 def test_members_add_to_a_static_route() -> None:
     route = '[[route]]\nfrom = "eth0"\ngroup = "239.1.1.1"\nto = ["eth2"]'
-    r = Router(toml_config(ROUTER.format(eth0="", eth1="") + route))
-    r.poll(0.0)
+    r = Engine(toml_config(ROUTER.format(eth0="", eth1="") + route))
+    r.handle_timer(0.0)
     assert data(r, "eth0", "10.0.0.5", now=1.0) == {"eth2"}
     report(r, "eth1", Report(2, ip(G)), 2.0)
     assert data(r, "eth0", "10.0.0.5", now=3.0) == {"eth1", "eth2"}
@@ -173,16 +181,16 @@ def test_a_lower_querier_takes_over_and_only_the_querier_forwards() -> None:
     assert [v.is_querier for v in r.igmp_views(2.0) if v.name == "eth2"] == [True]
     # the other querier falls silent: 255 s after its query we query and forward again
     report(r, "eth1", Report(2, ip(G)), 200.0)
-    assert r.poll(256.9) == []
+    assert r.handle_timer(256.9).frames == []
     assert [v.is_querier for v in r.igmp_views(256.9)] == [False, True]
-    assert r.poll(257.0)
+    assert r.handle_timer(257.0).frames
     assert [v.is_querier for v in r.igmp_views(257.0)] == [True, True]
     assert data(r, "eth0", "10.0.0.5", now=257.5) == {"eth1"}
 
 
 def test_listen_only_still_forwards_to_its_members() -> None:
-    r = Router(toml_config(ROUTER.format(eth0="", eth1="querier = false")))
-    assert list(dict(r.poll(0.0))) == ["eth2"]  # eth1 never queries
+    r = Engine(toml_config(ROUTER.format(eth0="", eth1="querier = false")))
+    assert list(dict(r.handle_timer(0.0).frames)) == ["eth2"]  # eth1 never queries
     report(r, "eth1", Report(2, ip(G)), 1.0)
     assert data(r, "eth0", "10.0.0.5", now=2.0) == {"eth1"}
 
@@ -205,7 +213,7 @@ def test_bad_igmp_is_counted_and_never_forwarded() -> None:
     unknown = raw_igmp("10.1.0.5", with_checksum(b"\x99" + good[1:]))
     not_multicast = raw_igmp("10.1.0.5", with_checksum(good[:4] + IPv4Address("10.9.9.9").packed))
     foreign = raw_igmp("192.0.2.5", good)
-    out = r.handle_batch("eth1", [bad_sum, truncated, unknown, not_multicast, foreign], 1.0)
+    out = r.handle_frames("eth1", [bad_sum, truncated, unknown, not_multicast, foreign], 1.0).frames
     assert out == []
     (view,) = [v for v in r.igmp_views(1.0) if v.name == "eth1"]
     counted = {
@@ -214,7 +222,7 @@ def test_bad_igmp_is_counted_and_never_forwarded() -> None:
     }
     assert counted == dict.fromkeys(counted, 1)
     assert view.groups == ()
-    snap = r.forwarder.snapshot(1.0)
+    snap = r.snapshot(1.0)
     assert snap.flows == ()
     assert snap.interfaces[1].igmp == 5
 
@@ -224,7 +232,7 @@ def test_bad_igmp_is_counted_and_never_forwarded() -> None:
 PROXY = {"eth0": "upstream = true"}
 
 
-def upstream(out: list[tuple[str, list[bytes]]]) -> list[tuple[str, str, Message | igmp.IgmpError]]:
+def upstream(out: list[tuple[str, list[bytes]]]) -> list[tuple[str, str, Message | igmp.BadIgmp]]:
     return [parsed(f) for name, fs in out if name == "eth0" for f in fs]
 
 
@@ -236,9 +244,9 @@ def test_the_proxy_reports_the_union_of_downstream_membership_upstream() -> None
         ("10.0.0.1", "224.0.0.22", V3Report((GroupRecord(R.CHANGE_TO_EXCLUDE, ip(G), ()),)))
     ]
     # retransmitted robustness times in all (RFC 3376 5.1), then quiet
-    again = upstream(r.poll(r.next_timer() or 0.0))
+    again = upstream(r.handle_timer(r.next_timer() or 0.0).frames)
     assert [m for _, _, m in again] == [got[0][2]]
-    assert upstream(r.poll(100.0)) == []
+    assert upstream(r.handle_timer(100.0).frames) == []
     # a second downstream INCLUDE member changes nothing: EXCLUDE({}) covers it
     record = GroupRecord(R.ALLOW_NEW_SOURCES, ip(G), (ip("192.0.2.9"),))
     assert (
@@ -263,10 +271,10 @@ def test_the_proxy_answers_queries_and_follows_an_older_querier() -> None:
     r = router(**PROXY)
     record = GroupRecord(R.ALLOW_NEW_SOURCES, ip(SSM), (ip("192.0.2.9"),))
     report(r, "eth2", V3Report((record,)), 1.0)
-    r.poll(50.0)
+    r.handle_timer(50.0)
     report(r, "eth0", Query(3, 0, 10.0, qrv=2, qqi=125), 100.0, src="10.0.0.254")
-    assert upstream(r.poll(104.9)) == []
-    answer = upstream(r.poll(105.0))  # the draw (0.5) of Max Resp Time 10 s
+    assert upstream(r.handle_timer(104.9).frames) == []
+    answer = upstream(r.handle_timer(105.0).frames)  # the draw (0.5) of Max Resp Time 10 s
     assert answer == [
         (
             "10.0.0.1",
@@ -275,7 +283,7 @@ def test_the_proxy_answers_queries_and_follows_an_older_querier() -> None:
         )
     ]
     report(r, "eth0", Query(2, 0, 10.0), 200.0, src="10.0.0.254")
-    answer = upstream(r.poll(205.0))
+    answer = upstream(r.handle_timer(205.0).frames)
     assert answer == [("10.0.0.1", SSM, Report(2, ip(SSM)))]
     assert r.proxy_view().version == 2  # type: ignore[union-attr]
 
@@ -293,30 +301,31 @@ def test_the_proxy_forwards_down_to_members_and_downstream_sources_up() -> None:
 
 def test_a_static_route_is_not_held_back_while_members_wait_for_the_fib() -> None:
     route = '[[route]]\nfrom = "eth0"\ngroup = "239.1.1.1"\nto = ["eth2"]'
-    r = Router(toml_config(ROUTER.format(eth0="", eth1="") + route), fib=True)
-    r.poll(0.0)
+    r = Engine(toml_config(ROUTER.format(eth0="", eth1="") + route), live=True)
+    r.handle_timer(0.0)
     report(r, "eth1", Report(2, ip(G)), 1.0)
     # live mode: RPF toward the source comes from the kernel FIB, asked for now
-    assert data(r, "eth0", "10.0.0.5", now=2.0) == {"eth2"}  # the route does not wait
-    assert r.forwarder.rpf_requests() == [ip("10.0.0.5")]
-    assert r.forwarder.set_rpf({ip("10.0.0.5"): "eth0"}, 2.1) == []
+    out = send(r, "eth0", "10.0.0.5", now=2.0)
+    assert [name for name, _ in out.frames] == ["eth2"]  # the route does not wait
+    assert out.rpf_lookups == [ip("10.0.0.5")]
+    assert r.set_rpf({ip("10.0.0.5"): "eth0"}, 2.1).frames == []
     assert data(r, "eth0", "10.0.0.5", now=2.2) == {"eth1", "eth2"}
 
 
 def test_frames_held_for_the_fib_go_to_members_when_it_answers() -> None:
-    r = Router(toml_config(ROUTER.format(eth0="", eth1="")), fib=True)
-    r.poll(0.0)
+    r = Engine(toml_config(ROUTER.format(eth0="", eth1="")), live=True)
+    r.handle_timer(0.0)
     report(r, "eth1", Report(2, ip(G)), 1.0)
     assert data(r, "eth0", "10.0.0.5", now=2.0) == set()  # held: RPF unknown yet
-    sent = r.forwarder.set_rpf({ip("10.0.0.5"): "eth0"}, 2.1)
-    assert [t.egress for t in sent] == ["eth1"]
+    sent = r.set_rpf({ip("10.0.0.5"): "eth0"}, 2.1)
+    assert [t.egress for t in sent.transmits()] == ["eth1"]
     assert flow_of(r, "10.0.0.5")[2] == {}  # held, not dropped
 
 
 def test_an_rpf_entry_overrides_where_a_source_is() -> None:
     rpf = '[[rpf]]\nprefix = "192.0.2.0/24"\niif = "eth0"'
-    r = Router(toml_config(ROUTER.format(eth0="", eth1="") + rpf))
-    r.poll(0.0)
+    r = Engine(toml_config(ROUTER.format(eth0="", eth1="") + rpf))
+    r.handle_timer(0.0)
     report(r, "eth1", Report(2, ip(G)), 1.0)
     assert data(r, "eth0", "192.0.2.1", now=2.0) == {"eth1"}  # no connected route: [[rpf]]
     assert data(r, "eth2", "192.0.2.2", now=2.0) == set()
@@ -337,8 +346,8 @@ def test_a_reload_keeps_the_groups_and_dropping_igmp_stops_member_forwarding() -
 
 
 def test_listen_only_follows_a_higher_querier_and_its_specific_queries() -> None:
-    r = Router(toml_config(ROUTER.format(eth0="", eth1="querier = false")))
-    r.poll(0.0)
+    r = Engine(toml_config(ROUTER.format(eth0="", eth1="querier = false")))
+    r.handle_timer(0.0)
     report(r, "eth1", Report(2, ip(G)), 1.0)
     report(r, "eth1", Query(3, 0, 10.0, qrv=2, qqi=125), 3.0, src="10.1.0.200")
     (view,) = [v for v in r.igmp_views(3.0) if v.name == "eth1"]
@@ -346,48 +355,50 @@ def test_listen_only_follows_a_higher_querier_and_its_specific_queries() -> None
     report(r, "eth1", Report(2, ip(G), leave=True), 10.0)
     for t in (10.0, 11.0):  # its Q(G)s lower our group timer to 2 x 1 s (RFC 3376 6.6.1)
         report(r, "eth1", Query(3, ip(G), 1.0, qrv=2, qqi=125), t, src="10.1.0.200")
-    r.poll(11.9)  # the first lowered it to 10 + 2 s; the second cannot raise it
+    r.handle_timer(11.9)  # the first lowered it to 10 + 2 s; the second cannot raise it
     assert data(r, "eth0", "10.0.0.5", now=11.9) == {"eth1"}
-    r.poll(12.0)
+    r.handle_timer(12.0)
     assert data(r, "eth0", "10.0.0.5", now=12.0) == set()
 
 
 def test_an_interface_without_an_address_still_runs_its_membership_timers() -> None:
     text = ROUTER.format(eth0="", eth1="").replace('address = "10.1.0.10/24"\n', "")
-    r = Router(toml_config(text.replace('10.2.0.1/24"\nigmp = true', '10.2.0.1/24"')))
-    r.poll(0.0)
+    r = Engine(toml_config(text.replace('10.2.0.1/24"\nigmp = true', '10.2.0.1/24"')))
+    r.handle_timer(0.0)
     report(r, "eth1", Report(2, ip(G)), 1.0)
     assert data(r, "eth0", "10.0.0.5", now=2.0) == {"eth1"}
-    assert r.next_timer() == 1.0 + 260.0  # the membership interval: no query, still a timer
-    r.poll(261.0)
+    # the membership interval: no query, still a timer
+    assert r.igmp.next_timer() == 1.0 + 260.0
+    r.handle_timer(261.0)
     assert data(r, "eth0", "10.0.0.5", now=262.0) == set()
 
 
 def test_flows_waiting_for_the_fib_beyond_its_limit_are_asked_for_later() -> None:
-    from rawfwd.core.forwarder import MAX_RPF_PENDING
+    from rawfwd.core.rpf import MAX_RPF_PENDING
 
     route = '[[route]]\nfrom = "eth0"\ngroup = "239.1.1.1"\nto = ["eth2"]'
-    r = Router(toml_config(ROUTER.format(eth0="", eth1="") + route), fib=True)
-    r.poll(0.0)
+    r = Engine(toml_config(ROUTER.format(eth0="", eth1="") + route), live=True)
+    r.handle_timer(0.0)
     report(r, "eth1", Report(2, ip(G)), 0.5)
     sources = [f"10.0.0.{n}" for n in range(2, 2 + MAX_RPF_PENDING + 6)]
+    asked = []
     for source in sources:
-        assert data(r, "eth0", source, now=1.0) == {"eth2"}  # the route does not wait
-    asked = r.forwarder.rpf_requests()
+        out = send(r, "eth0", source, now=1.0)
+        assert [name for name, _ in out.frames] == ["eth2"]  # the route does not wait
+        asked += out.rpf_lookups
     assert len(asked) == MAX_RPF_PENDING
-    r.forwarder.set_rpf(dict.fromkeys(asked, "eth0"), 2.0)
-    rest = r.forwarder.rpf_requests()
+    rest = r.set_rpf(dict.fromkeys(asked, "eth0"), 2.0).rpf_lookups
     assert sorted(rest) == sorted(ip(s) for s in sources[MAX_RPF_PENDING:])
-    r.forwarder.set_rpf(dict.fromkeys(rest, "eth0"), 3.0)
+    r.set_rpf(dict.fromkeys(rest, "eth0"), 3.0)
     assert data(r, "eth0", sources[-1], now=4.0) == {"eth1", "eth2"}
 
 
 def test_a_reload_that_switches_querying_on_sends_the_startup_queries() -> None:
-    r = Router(toml_config(ROUTER.format(eth0="", eth1="querier = false")))
-    r.poll(0.0)
+    r = Engine(toml_config(ROUTER.format(eth0="", eth1="querier = false")))
+    r.handle_timer(0.0)
     r.reconfigure(toml_config(ROUTER.format(eth0="", eth1="")))
     assert r.next_timer() == float("-inf")  # a reload is acted on at once
-    sent = [parsed(f) for name, fs in r.poll(5.0) if name == "eth1" for f in fs]
+    sent = [parsed(f) for name, fs in r.handle_timer(5.0).frames if name == "eth1" for f in fs]
     assert [(src, dst) for src, dst, _ in sent] == [("10.1.0.10", "224.0.0.1")]
 
 
@@ -402,9 +413,9 @@ def test_a_reload_that_makes_us_listen_only_forwards_at_once() -> None:
 
 def test_traffic_from_a_local_application_is_not_a_drop_with_igmp_on() -> None:
     r = router()
-    out = r.handle_batch("eth0", [udp_frame("10.0.0.1", G)], 1.0, outgoing=(0,))
+    out = r.handle_frames("eth0", [udp_frame("10.0.0.1", G)], 1.0, outgoing=(0,)).frames
     assert out == []
-    assert r.forwarder.snapshot(1.0).drops == {}
+    assert r.snapshot(1.0).drops == {}
 
 
 def test_moving_the_upstream_tells_the_old_upstream_router_we_left() -> None:
@@ -413,7 +424,7 @@ def test_moving_the_upstream_tells_the_old_upstream_router_we_left() -> None:
     moved = ROUTER.format(eth0="", eth1="") + '[interface.eth3]\nmac = "02:00:00:00:00:04"\n'
     moved += 'address = "10.3.0.1/24"\nupstream = true\n'
     r.reconfigure(toml_config(moved))
-    out = dict(r.poll(2.0))
+    out = dict(r.handle_timer(2.0).frames)
     (old,) = [parsed(f) for f in out["eth0"]]
     assert old[2] == V3Report((GroupRecord(R.CHANGE_TO_INCLUDE, ip(G), ()),))
     assert [parsed(f)[2] for f in out["eth3"]] == [
@@ -425,9 +436,9 @@ def test_bad_igmp_upstream_is_counted_and_reports_from_any_subnet_of_the_link_co
     r = router(eth0="upstream = true")
     good = igmp.build(Report(2, ip(G)))
     bad = good[:2] + bytes((good[2] ^ 0xFF,)) + good[3:]
-    r.handle_batch("eth0", [raw_igmp("10.0.0.254", bad)], 1.0)
+    r.handle_frames("eth0", [raw_igmp("10.0.0.254", bad)], 1.0)
     assert dict(r.proxy_view().counters) == {"bad_checksum": 1}  # type: ignore[union-attr]
-    r.set_address("eth1", r._ports["eth1"].address, [])
+    r.set_address("eth1", r.igmp._ports["eth1"].address, [])
     report(r, "eth1", Report(2, ip(G)), 2.0, src="172.16.0.5")
     assert [v.groups for v in r.igmp_views(2.0) if v.name == "eth1"] == [()]
     from ipaddress import IPv4Interface, IPv4Network

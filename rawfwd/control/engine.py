@@ -1,0 +1,176 @@
+"""The engine: the one pure entry point that `rawfwd replay` and the live shell both drive.
+
+Theory of operation (the shape of aioquic's connection and h11's events):
+
+- Inputs are calls, each with the time where time matters: frames per interface
+  (`handle_frames`), what the host reports in live mode (`set_link`, `set_address`,
+  `set_local_addresses`, `set_rpf`), a new config (`reconfigure`), and `handle_timer(now)`.
+- Every call returns one `Output`: the frames to send per egress interface (forwarded
+  copies and IGMP alike), the sources whose RPF interface the shell should look up, and the
+  flows forgotten (when asked to keep them). Nothing is left for the caller to drain, no flag
+  to clear, no callback into the caller.
+- `next_timer()` covers every timer there is: the forwarder's idle sweep, the expiry of
+  frames held for an RPF answer and the retry of unanswered lookups, and IGMP's querier,
+  membership and proxy timers. The shell calls `handle_timer(now)` when it is due and asks
+  `next_timer()` again after every call.
+
+Inside, the Forwarder (rawfwd.core) does the per-packet work and keeps IGMP out of the data
+path; the IgmpRouter turns IGMP into membership, which extends the forwarder's egress.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from ipaddress import IPv4Interface, IPv4Network
+from typing import Any
+
+from ..config.values import Config
+from ..core import FlowSnapshot, Forwarder, Snapshot, Transmit
+from .igmp_router import IgmpInterfaceView, IgmpRouter
+from .proxy import ProxyView
+
+#: copies per egress interface, each list in sending order
+Frames = list[tuple[str, list[bytes]]]
+
+
+@dataclass(slots=True)
+class Output:
+    """Everything one call asks of the shell."""
+
+    #: frames to send, per egress interface, in order (the live shell writes each list into
+    #: that interface's TX ring in one go)
+    frames: Frames = field(default_factory=list)
+    #: sources (IPv4 as int) whose RPF interface the shell should look up in the kernel FIB
+    #: and report with `set_rpf` (live mode only)
+    rpf_lookups: list[int] = field(default_factory=list)
+    #: final snapshots of flows forgotten, idle or evicted (only with `keep_retired`)
+    retired: list[FlowSnapshot] = field(default_factory=list)
+
+    def transmits(self) -> Iterator[Transmit]:
+        """The frames one at a time, as (egress, frame)."""
+        for egress, frames in self.frames:
+            for frame in frames:
+                yield Transmit(egress, frame)
+
+
+def _grouped(transmits: Iterable[Transmit]) -> Frames:
+    out: dict[str, list[bytes]] = {}
+    for egress, frame in transmits:
+        out.setdefault(egress, []).append(frame)
+    return list(out.items())
+
+
+class Engine:
+    """Forwarding, RPF and IGMP behind one facade; see the module docstring."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        live: bool = False,
+        keep_retired: bool = False,
+        random: Callable[[], float] = lambda: 0.5,
+    ) -> None:
+        """`live`: the host reports links, addresses and RPF answers (the live shell);
+        otherwise (replay) the config's MACs and addresses stand, and a source's RPF
+        interface is the one whose configured network holds it. `keep_retired`: report
+        forgotten flows in `Output.retired`. `random()` in [0, 1) draws IGMP's random
+        delays (RFC 3376 section 5.2); the default keeps replays reproducible."""
+        self.forwarder = Forwarder(config, live=live, keep_retired=keep_retired)
+        self.igmp = IgmpRouter(config, self.forwarder, live=live, random=random)
+
+    # -- inputs ------------------------------------------------------------------------------
+
+    def handle_frames(
+        self, ingress: str, frames: Sequence[bytes], now: float, outgoing: Collection[int] = ()
+    ) -> Output:
+        """Frames that arrived together on `ingress` at `now`, in order; `outgoing`: the
+        indices of frames this host's applications sent (PACKET_OUTGOING)."""
+        copies = self.forwarder.handle_batch(ingress, frames, now, outgoing)
+        control = self.forwarder.take_control()
+        if control:
+            copies.extend(self.igmp.handle_control(control, now))
+        return self._output(copies)
+
+    def handle_timer(self, now: float) -> Output:
+        """Run every timer due at `now` (see `next_timer`)."""
+        copies: Frames = []
+        due = self.forwarder.next_timer()
+        if due is not None and due <= now:
+            copies.extend(self.forwarder.handle_timer(now))
+        due = self.igmp.next_timer()
+        if due is not None and due <= now:
+            copies.extend(self.igmp.poll(now))
+        return self._output(copies)
+
+    def next_timer(self) -> float | None:
+        """When `handle_timer` has work next (-inf: at once), or None for no timer."""
+        times = [t for t in (self.forwarder.next_timer(), self.igmp.next_timer()) if t is not None]
+        return min(times, default=None)
+
+    def reconfigure(self, config: Config) -> Output:
+        """Apply a new config: flows, counters and group records that remain are kept."""
+        self.igmp.reconfigure(config)  # first: the flows are decided by the new members
+        self.forwarder.reconfigure(config)  # every flow decided again, by the new ports
+        self.igmp.attach()
+        return self._output([])
+
+    def set_link(self, name: str, *, up: bool, mac: bytes | None) -> Output:
+        """Live mode: interface `name` is up or down, with this MAC."""
+        self.forwarder.set_link(name, up=up, mac=mac)
+        self.igmp.link_changed()
+        return self._output([])
+
+    def set_address(
+        self, name: str, address: IPv4Interface | None, networks: Sequence[IPv4Network] = ()
+    ) -> Output:
+        """Live mode: the interface's first IPv4 address (IGMP's querier election and source)
+        and all its subnets (where IGMP reports may come from)."""
+        self.igmp.set_address(name, address, networks)
+        return self._output([])
+
+    def set_local_addresses(self, addresses: Iterable[int]) -> Output:
+        """Live mode: every IPv4 address of this host (MANET frames from one are ours)."""
+        self.forwarder.set_local_addresses(addresses)
+        return self._output([])
+
+    def set_rpf(self, answers: Mapping[int, str | None], now: float) -> Output:
+        """Live mode: FIB answers for sources asked for in `Output.rpf_lookups` (the
+        interface toward each, None for no route back). Held frames they decide go out."""
+        return self._output(_grouped(self.forwarder.set_rpf(answers, now)))
+
+    def rpf_sources(self) -> list[int]:
+        """Sources to look up again after the unicast routes changed."""
+        return self.forwarder.rpf_sources()
+
+    def _output(self, frames: Frames) -> Output:
+        return Output(frames, self.forwarder.take_rpf_requests(), self.forwarder.take_retired())
+
+    # -- observation -------------------------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        return self.forwarder.config
+
+    @property
+    def flow_count(self) -> int:
+        return self.forwarder.flow_count
+
+    def snapshot(self, now: float, flows: tuple[FlowSnapshot, ...] | None = None) -> Snapshot:
+        """Every counter, frozen (flows as given, from `flow_snapshots`, or all of them)."""
+        return self.forwarder.snapshot(now, flows)
+
+    def flow_snapshots(self, part: int = 2000) -> Iterator[tuple[FlowSnapshot, ...]]:
+        """Every flow's snapshot, `part` at a time (for a caller that must not stop long)."""
+        return self.forwarder.flow_snapshots(part)
+
+    def igmp_json(self, now: float) -> dict[str, Any] | None:
+        """IGMP state, JSON-ready, for the view model; None where IGMP is not configured."""
+        return self.igmp.igmp_json(now)
+
+    def igmp_views(self, now: float) -> tuple[IgmpInterfaceView, ...]:
+        return self.igmp.igmp_views(now)
+
+    def proxy_view(self) -> ProxyView | None:
+        return self.igmp.proxy_view()
