@@ -31,6 +31,7 @@ from typing import Final, NamedTuple
 
 from ..config.values import Config, DedupMode, Route
 from .dedup import DedupTable
+from .flows import FlowTable
 from .mesh import FloodGroups, RelayPolicy
 from .reasons import DropReason
 from .rpf import UNRESOLVED_HOLD, UNRESOLVED_TIMEOUT, Held, RpfAnswers
@@ -107,18 +108,13 @@ class Forwarder:
         ] = {}
         self._route_text: dict[int, str] = {}
         self._ports: dict[str, Port] = {}
-        self._flows: dict[tuple[str, bytes, bool], Flow] = {}
+        self._flows = FlowTable()
         self._relay = RelayPolicy()
         self._live_addresses: frozenset[int] | None = None  # set by the live shell
         self._local: frozenset[int] = frozenset()  # this host's addresses
         self._unknown_if: Counter[str] = Counter()
         self._touched: list[Port] = []  # ports with copies in their box
-        self._evicted = 0
-        self._expired = 0
-        self._next_sweep = float("-inf")
         self._members: MemberFunc | None = None
-        #: flows by group while membership decides (so a change visits only its groups)
-        self._by_group: dict[int, dict[tuple[str, bytes, bool], Flow]] = {}
         #: IGMP frames (ingress, frame, end of IP packet) for the control plane to take
         self._control: list[tuple[str, bytes, int]] = []
         self.control_lost = 0  #: IGMP frames beyond MAX_CONTROL in one call
@@ -140,11 +136,10 @@ class Forwarder:
                 if spec.mac is not None and not self._live:  # live: the link's own MAC
                     port.mac = spec.mac
             self._ports[name] = port
-        for key, flow in list(self._flows.items()):
-            if flow.port.name not in self._ports:
-                del self._flows[key]
-                self._held.forget(key)
-                self._unindex(flow)
+        for flow in list(self._flows):
+            if flow.port.name not in self._ports:  # its interface is gone: so is the flow
+                self._flows.remove(flow)
+                self._held.forget(flow.table_key)
                 self._detach_dedup(flow)
         self._flooding = [
             (port, FloodGroups(port.spec.groups))
@@ -155,11 +150,11 @@ class Forwarder:
         self._rpf.configure(config)
         self._route_text = {id(r): r.describe() for r in config.routes}
         if config.dedup != self._dedup.spec:  # a new kind of cache: start afresh
-            for flow in self._flows.values():
+            for flow in self._flows:
                 flow.dedup = None
             self._dedup = DedupTable(config.dedup)
         self._dedup_on = config.dedup.mode is not DedupMode.OFF
-        for flow in self._flows.values():
+        for flow in self._flows:
             if flow.dedup is None:
                 self._attach_dedup(flow)
         self._relay = self._relay_policy()
@@ -172,9 +167,7 @@ class Forwarder:
                 if spec.address is not None
             )
         )
-        flows = self.config.flows
-        self._sweep_every = min(max(flows.idle_timeout / 4, 1.0), 60.0)
-        self._next_sweep = float("-inf")
+        self._flows.configure(config.flows)
         self._resolve_all()
         self._drop_released()
 
@@ -208,10 +201,7 @@ class Forwarder:
         """Let group membership (the IGMP control plane) add egress interfaces to flows
         beside the static routes; every flow is decided again."""
         self._members = members
-        self._by_group = {}
-        if members is not None:
-            for flow in self._flows.values():
-                self._by_group.setdefault(flow.group, {})[flow.table_key] = flow
+        self._flows.index_by_group(members is not None)
         self._resolve_all()
         self._drop_released()
 
@@ -227,9 +217,8 @@ class Forwarder:
         if groups is None:
             self._resolve_all()
         else:  # the egress cache stays: its keys name the member interfaces they serve
-            index = self._by_group
             for group in groups:
-                for flow in list(index.get(group, {}).values()):
+                for flow in self._flows.in_group(group):
                     self._resolve(flow)
         released, self._released = self._released, []
         for flow, frame, end in released:
@@ -259,7 +248,7 @@ class Forwarder:
 
     def _resolve_all(self) -> None:
         self._egress_cache.clear()
-        for flow in self._flows.values():
+        for flow in self._flows:
             self._resolve(flow)
 
     # -- RPF (routes without `from`) ----------------------------------------------------------
@@ -274,7 +263,7 @@ class Forwarder:
     def rpf_sources(self) -> list[int]:
         """Sources of current flows with a FIB answer: to look up again after the unicast
         routes changed (answers for sources no flow uses any more are not worth a lookup)."""
-        return self._rpf.known_sources(f.source for f in self._flows.values())
+        return self._rpf.known_sources(f.source for f in self._flows)
 
     def set_rpf(self, answers: Mapping[int, str | None], now: float) -> list[Transmit]:
         """Record FIB answers (interface toward each source, None for no route back).
@@ -465,7 +454,7 @@ class Forwarder:
         done once. `outgoing`: the indices of frames sent by applications on this host.
         Returns the copies grouped by egress interface, each group in order: the live
         shell writes a group into that interface's TX ring in one go."""
-        if now >= self._next_sweep:  # as the timer would: a busy caller may call it late
+        if now >= self._flows.next_sweep:  # as the timer would: a busy caller may be late
             self._sweep(now)
         port = self._ports.get(ingress)
         if port is None:
@@ -611,27 +600,14 @@ class Forwarder:
         flow.port.drops[reason] += 1
 
     def _new_flow(self, port: Port, key: bytes, now: float, local: bool) -> Flow:
-        flows = self._flows
         flow = Flow(port, key, now, local)
         self._attach_dedup(flow)  # first: an evicted flow of the same (S,G) keeps it alive
-        if len(flows) >= self.config.flows.max_flows:
-            oldest = next(iter(flows))
-            self._retire(flows.pop(oldest))
-            self._evicted += 1
         self._clock = now
         self._resolve(flow)
-        (port.local_flows if local else port.flows)[key] = flow
-        flows[flow.table_key] = flow
-        if self._members is not None:
-            self._by_group.setdefault(flow.group, {})[flow.table_key] = flow
+        evicted = self._flows.add(flow)
+        if evicted is not None:
+            self._retire(evicted)
         return flow
-
-    def _unindex(self, flow: Flow) -> None:
-        flows = self._by_group.get(flow.group)
-        if flows is not None:
-            flows.pop(flow.table_key, None)
-            if not flows:
-                del self._by_group[flow.group]
 
     # -- timers -----------------------------------------------------------------------------
 
@@ -640,7 +616,7 @@ class Forwarder:
         expiry of the oldest held frame, the retry of an unanswered RPF lookup."""
         due = min(self._held.due, self._rpf.next_retry() or float("inf"))
         if self._flows:
-            due = min(due, self._next_sweep)
+            due = min(due, self._flows.next_sweep)
         return None if due == float("inf") else due
 
     def handle_timer(self, now: float) -> list[tuple[str, list[bytes]]]:
@@ -651,7 +627,7 @@ class Forwarder:
             self._expire_held(now)
         if now >= (self._rpf.next_retry() or float("inf")):
             self._rpf.ask_again(now)
-        if now >= self._next_sweep:
+        if now >= self._flows.next_sweep:
             self._sweep(now)
         return self._collect() if self._touched else []
 
@@ -667,17 +643,12 @@ class Forwarder:
         self._clock = now
         self._expire_held(now)
         self._rpf.ask_again(now)
-        self._next_sweep = now + self._sweep_every
-        horizon = now - self.config.flows.idle_timeout
-        stale = [k for k, f in self._flows.items() if f.last < horizon]
-        for k in stale:
-            self._retire(self._flows.pop(k))
-        self._expired += len(stale)
+        for flow in self._flows.sweep(now):
+            self._retire(flow)
 
     def _retire(self, flow: Flow) -> None:
-        del (flow.port.local_flows if flow.local else flow.port.flows)[flow.key]
+        """What a flow the table forgot leaves behind: held frames, its dedup share."""
         self._held.forget(flow.table_key)
-        self._unindex(flow)
         self._detach_dedup(flow)
         if self._keep_retired:
             self._retired.append(flow_snapshot(flow, self._route_text))
@@ -707,7 +678,7 @@ class Forwarder:
         100,000 flows the whole takes about half a second). Flows that come or go while it
         runs may be missed or included: each part is exact for its own flows.
         """
-        flows = list(self._flows.values())
+        flows = list(self._flows)
         for start in range(0, len(flows), part):
             yield tuple(self._flow_snapshot(f) for f in flows[start : start + part])
 
@@ -715,7 +686,7 @@ class Forwarder:
         """Immutable copy of all counters, flows in first-seen order (or the `flows` given,
         gathered with `flow_snapshots`)."""
         if flows is None:
-            flows = tuple(self._flow_snapshot(f) for f in self._flows.values())
+            flows = tuple(self._flow_snapshot(f) for f in self._flows)
         ifaces = tuple(interface_snapshot(p) for p in self._ports.values())
         return Snapshot(
             now=now,
@@ -723,6 +694,6 @@ class Forwarder:
             interfaces=ifaces,
             drops=total_drops(self._ports.values(), sum(self._unknown_if.values())),
             dedup_entries=self._dedup.pool.count,
-            flows_evicted=self._evicted,
-            flows_expired=self._expired,
+            flows_evicted=self._flows.evicted,
+            flows_expired=self._flows.expired,
         )
