@@ -1,6 +1,9 @@
-"""Test-wide settings. Hypothesis runs the same examples every time, so CI is never flaky;
+"""Test-wide settings: fixed hypothesis examples, no deadlines, and the rawfwd log collector.
+
+Hypothesis runs the same examples every time, so CI is never flaky;
 `pytest --hypothesis-profile=explore` draws new ones. No per-example deadline: machines
-differ in speed, and speed is measured by `make bench`, never asserted."""
+differ in speed, and speed is measured by `make bench`, never asserted.
+"""
 
 import logging
 from collections.abc import Iterator

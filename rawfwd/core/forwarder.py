@@ -454,8 +454,8 @@ class Forwarder:
         done once. `outgoing`: the indices of frames sent by applications on this host.
         Returns the copies grouped by egress interface, each group in order: the live
         shell writes a group into that interface's TX ring in one go."""
-        if now >= self._flows.next_sweep:  # as the timer would: a busy caller may be late
-            self._sweep(now)
+        if now >= self._flows.next_sweep or now >= self._held.due:
+            self._run_timers(now)  # as the timer would: a busy caller may call it late
         port = self._ports.get(ingress)
         if port is None:
             self._unknown_if[ingress] += len(frames)
@@ -622,6 +622,10 @@ class Forwarder:
     def handle_timer(self, now: float) -> list[tuple[str, list[bytes]]]:
         """Run what is due at `now` (see `next_timer`). Returns copies to send, grouped as
         `handle_batch`'s (none today: held frames that expire are dropped, not sent)."""
+        self._run_timers(now)
+        return self._collect() if self._touched else []
+
+    def _run_timers(self, now: float) -> None:
         self._clock = now
         if now >= self._held.due:
             self._expire_held(now)
@@ -629,7 +633,6 @@ class Forwarder:
             self._rpf.ask_again(now)
         if now >= self._flows.next_sweep:
             self._sweep(now)
-        return self._collect() if self._touched else []
 
     def _expire_held(self, now: float) -> None:
         """ipmr's 10 s limit: drop frames held that long, counted as unresolved."""

@@ -12,7 +12,7 @@ import pytest
 
 from rawfwd.config.toml import parse_toml
 from rawfwd.core import DropReason, Forwarder
-from rawfwd.core.forwarder import UNRESOLVED_HOLD, UNRESOLVED_TIMEOUT
+from rawfwd.core.rpf import UNRESOLVED_HOLD, UNRESOLVED_TIMEOUT
 from rawfwd.errors import ConfigError
 
 from ..support.frames import line_of, udp_frame
@@ -56,11 +56,11 @@ def test_replay_uses_connected_interface_as_rpf() -> None:
 
 def test_static_rpf_overrides_connected_and_fib() -> None:
     text = BASE + '\n[[rpf]]\nprefix = "10.0.0.0/16"\niif = "eth1"\n'
-    for fib in (False, True):
-        fwd = Forwarder(parse_toml(text, "t.toml"), fib=fib)
+    for live in (False, True):
+        fwd = Forwarder(parse_toml(text, "t.toml"), live=live)
         assert [t.egress for t in fwd.handle_frame("eth1", frames(1)[0], 1.0)] == ["eth2"]
         assert fwd.handle_frame("eth0", frames(1, start=1)[0], 1.1) == ()
-        assert fwd.rpf_requests() == []  # the static entry answered: no FIB lookup
+        assert fwd.take_rpf_requests() == []  # the static entry answered: no FIB lookup
 
 
 def test_longest_static_rpf_prefix_wins() -> None:
@@ -68,18 +68,18 @@ def test_longest_static_rpf_prefix_wins() -> None:
         '\n[[rpf]]\nprefix = "10.0.0.0/8"\niif = "eth1"\n'
         '\n[[rpf]]\nprefix = "10.0.0.0/24"\niif = "eth0"\n'
     )
-    fwd = Forwarder(parse_toml(text, "t.toml"), fib=True)
+    fwd = Forwarder(parse_toml(text, "t.toml"), live=True)
     assert fwd.handle_frame("eth0", frames(1)[0], 1.0)
     assert fwd.handle_frame("eth1", frames(1, src="10.9.0.1")[0], 1.0)
 
 
 def test_fib_lookup_holds_frames_then_releases_them_in_order() -> None:
-    fwd = Forwarder(parse_toml(BASE, "t.toml"), fib=True)
+    fwd = Forwarder(parse_toml(BASE, "t.toml"), live=True)
     held = frames(UNRESOLVED_HOLD + 2)
     for i, frame in enumerate(held):
         assert fwd.handle_frame("eth0", frame, 1.0 + i * 0.01) == ()
-    assert fwd.rpf_requests() == [SRC_INT]
-    assert fwd.rpf_requests() == []  # asked once, not per packet
+    assert fwd.take_rpf_requests() == [SRC_INT]
+    assert fwd.take_rpf_requests() == []  # asked once, not per packet
     # beyond ipmr's hold of 4, frames are dropped as unresolved
     assert drops(fwd, 1.5) == {DropReason.UNRESOLVED: 2}
     out = fwd.set_rpf({SRC_INT: "eth0"}, 2.0)
@@ -91,26 +91,26 @@ def test_fib_lookup_holds_frames_then_releases_them_in_order() -> None:
 
 
 def test_fib_answer_other_interface_is_wrong_if_and_none_is_no_rpf() -> None:
-    fwd = Forwarder(parse_toml(BASE, "t.toml"), fib=True)
+    fwd = Forwarder(parse_toml(BASE, "t.toml"), live=True)
     fwd.handle_frame("eth0", frames(1)[0], 1.0)
     fwd.handle_frame("eth0", frames(1, src="10.0.0.6")[0], 1.0)
-    assert sorted(fwd.rpf_requests()) == sorted([SRC_INT, int(IPv4Address("10.0.0.6"))])
+    assert sorted(fwd.take_rpf_requests()) == sorted([SRC_INT, int(IPv4Address("10.0.0.6"))])
     assert fwd.set_rpf({SRC_INT: "eth1", int(IPv4Address("10.0.0.6")): None}, 1.5) == []
     assert drops(fwd, 2.0) == {DropReason.WRONG_IF: 1, DropReason.NO_RPF: 1}
 
 
 def test_unanswered_lookup_times_out_and_is_asked_again() -> None:
-    fwd = Forwarder(parse_toml(BASE, "t.toml"), fib=True)
+    fwd = Forwarder(parse_toml(BASE, "t.toml"), live=True)
     fwd.handle_frame("eth0", frames(1)[0], 1.0)
-    assert fwd.rpf_requests() == [SRC_INT]
+    assert fwd.take_rpf_requests() == [SRC_INT]
     later = 1.0 + UNRESOLVED_TIMEOUT + 60.0  # past the timeout and the next sweep
     fwd.handle_frame("eth0", frames(1, start=1)[0], later)
     assert drops(fwd, later) == {DropReason.UNRESOLVED: 1}  # the first frame, held too long
-    assert fwd.rpf_requests() == [SRC_INT]
+    assert fwd.take_rpf_requests() == [SRC_INT]
 
 
 def test_route_change_redecides_flows() -> None:
-    fwd = Forwarder(parse_toml(BASE, "t.toml"), fib=True)
+    fwd = Forwarder(parse_toml(BASE, "t.toml"), live=True)
     fwd.handle_frame("eth0", frames(1)[0], 1.0)
     fwd.set_rpf({SRC_INT: "eth0"}, 1.0)
     assert fwd.rpf_sources() == [SRC_INT]
@@ -148,18 +148,18 @@ def test_check_describes_rpf_routes() -> None:
 
 
 def test_more_new_sources_than_outstanding_lookups_are_all_asked_in_turn() -> None:
-    from rawfwd.core.forwarder import MAX_RPF_PENDING
+    from rawfwd.core.rpf import MAX_RPF_PENDING
 
-    fwd = Forwarder(parse_toml(BASE, "t.toml"), fib=True)
+    fwd = Forwarder(parse_toml(BASE, "t.toml"), live=True)
     sources = [f"10.0.{i // 250}.{i % 250 + 1}" for i in range(MAX_RPF_PENDING + 36)]
     for i, src in enumerate(sources):
         fwd.handle_frame("eth0", frames(1, src=src, start=i)[0], 1.0)
-    asked = fwd.rpf_requests()
+    asked = fwd.take_rpf_requests()
     assert len(asked) == MAX_RPF_PENDING
     forwarded = []
     while asked:  # the shell answers each batch; the rest are asked as room frees up
         forwarded += fwd.set_rpf(dict.fromkeys(asked, "eth0"), 2.0)
-        asked = fwd.rpf_requests()
+        asked = fwd.take_rpf_requests()
     assert len(forwarded) == len(sources)  # every held first packet went out
     assert fwd.snapshot(2.0).drops == {}
 
@@ -173,12 +173,12 @@ def test_rpf_route_never_sends_back_out_of_the_arrival_interface() -> None:
 
 
 def test_held_frames_are_dropped_after_ipmrs_ten_seconds_not_at_the_next_idle_sweep() -> None:
-    fwd = Forwarder(parse_toml(BASE, "t.toml"), fib=True)  # idle_timeout 300: sweeps 60 s
+    fwd = Forwarder(parse_toml(BASE, "t.toml"), live=True)  # idle_timeout 300: sweeps 60 s
     fwd.handle_frame("eth0", frames(1)[0], 1.0)
-    assert fwd.rpf_requests() == [SRC_INT]
+    assert fwd.take_rpf_requests() == [SRC_INT]
     t = 1.0
     while t < 1.0 + UNRESOLVED_TIMEOUT + UNRESOLVED_TIMEOUT / 4 + 0.5:
         t += 0.5
         fwd.handle_frame("eth0", udp_frame("10.1.0.9", "239.9.9.9"), t)  # time passes
     assert drops(fwd, t).get(DropReason.UNRESOLVED) == 1
-    assert fwd.rpf_requests() == [SRC_INT]  # and it is asked again
+    assert fwd.take_rpf_requests() == [SRC_INT]  # and it is asked again

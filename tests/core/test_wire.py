@@ -1,10 +1,13 @@
-"""rawfwd.core.wire: RFC 1071 checksum, RFC 1624 incremental update, RFC 1112 MAC mapping."""
+"""Wire formats: RFC 1071/1624 checksums, RFC 1112 group MACs, MAC text (examples, properties)."""
 
 from __future__ import annotations
 
 import struct
+from ipaddress import IPv4Address
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rawfwd.core.wire import (
     checksum_update,
@@ -18,6 +21,9 @@ from rawfwd.core.wire import (
 )
 
 from ..support.frames import addr, ones_complement_checksum
+from ..support.strategies import headers, multicast_int
+
+FAST = settings(max_examples=150, deadline=None)
 
 # The IPv4 header used as the worked example in many texts (and Wikipedia's "IPv4 header
 # checksum" article): 192.168.0.1 -> 192.168.0.199, UDP, TTL 64, checksum 0xb861.
@@ -212,3 +218,55 @@ def test_format_mac_roundtrip() -> None:
 def test_parse_mac_errors(text: str) -> None:
     with pytest.raises(ValueError, match="is not a MAC address like 02:00:00:00:00:01"):
         parse_mac(text)
+
+
+# -- properties -----------------------------------------------------------------------------------
+
+
+@FAST
+@given(header=headers())
+def test_ttl_decrement_checksum_equals_recompute(header: bytes) -> None:
+    old = int.from_bytes(header[10:12], "big")
+    ttl = header[8]
+    decremented = bytearray(header)
+    decremented[8] = ttl - 1
+    decremented[10:12] = b"\x00\x00"
+    expected = ones_complement_checksum(bytes(decremented))
+    assert ttl_decrement_checksum(old) == expected
+    decremented[10:12] = expected.to_bytes(2, "big")
+    assert ones_complement_checksum(bytes(decremented)) == 0
+
+
+@FAST
+@given(header=headers(), data=st.data())
+def test_checksum_update_equals_recompute(header: bytes, data: st.DataObject) -> None:
+    words = len(header) // 2
+    index = data.draw(st.integers(min_value=0, max_value=words - 1).filter(lambda i: i != 5))
+    new = data.draw(st.integers(min_value=0, max_value=0xFFFF))
+    old = int.from_bytes(header[2 * index : 2 * index + 2], "big")
+    hc = int.from_bytes(header[10:12], "big")
+    changed = bytearray(header)
+    changed[2 * index : 2 * index + 2] = new.to_bytes(2, "big")
+    changed[10:12] = b"\x00\x00"
+    assert checksum_update(hc, old, new) == ones_complement_checksum(bytes(changed))
+
+
+@FAST
+@given(data=st.binary(max_size=80))
+def test_internet_checksum_equals_reference(data: bytes) -> None:
+    assert internet_checksum(data) == ones_complement_checksum(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(group=multicast_int)
+def test_group_mac_rfc1112(group: int) -> None:
+    mac = group_mac(group)
+    octets = IPv4Address(group).packed
+    # 01-00-5E, then a 0 bit, then the low-order 23 bits of the group.
+    assert mac == bytes([0x01, 0x00, 0x5E, octets[1] & 0x7F, octets[2], octets[3]])
+    assert int.from_bytes(mac, "big") >> 23 == 0x01005E000000 >> 23
+    assert mac[0] & 1  # a group (multicast) address
+    assert not mac[0] & 2  # globally administered
+    # The five dropped bits: any group differing only there maps to the same MAC.
+    for high in range(32):
+        assert group_mac(0xE0000000 | (high << 23) | (group & 0x7FFFFF)) == mac

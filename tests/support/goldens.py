@@ -3,10 +3,10 @@
 Each scenario lists its input frames (built with scapy) and what must come out, written as
 the rules say it should (frames per egress, drops per reason). `make goldens` rebuilds the
 inputs, replays them, checks those expectations and writes the expected outputs; review the
-diff before committing. tests/test_goldens.py replays the committed inputs and compares
+diff before committing. tests/replay/test_goldens.py replays the committed inputs and compares
 byte for byte, and checks the same expectations.
 
-    python tests/goldens.py --regenerate
+    python -m tests.support.goldens --regenerate
 """
 
 from __future__ import annotations

@@ -49,7 +49,10 @@ def test_bounded_and_newest_kept(bound: int, count: int) -> None:
     cache = DuplicateCache(spec, pool)
     for n in range(count):
         assert not cache.seen(*packet(n), 1.0 + n / 1000)
-        assert len(cache) <= max(bound, 2)  # two generations of bound // 2 (one at least)
+        # two generations of bound // 2 (one at least): the one before the current is full
+        generation = max(1, bound // 2)
+        held = n + 1 if n < generation else generation + n % generation + 1
+        assert len(cache) == held  # so never more than max(bound, 2)
         # the last `bound` packets are always remembered
         last = max(1, bound // 2)
         assert all(cache.seen(*packet(m), 1.5) for m in range(max(0, n + 1 - last), n + 1))

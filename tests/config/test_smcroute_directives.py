@@ -1,4 +1,4 @@
-"""smcroute.conf support: phyint, mroute, include, warnings, and errors with file and line."""
+"""smcroute.conf directives: phyint and mroute (any word order, 0.0.0.0 as *), warnings, errors."""
 
 from __future__ import annotations
 
@@ -13,25 +13,23 @@ from rawfwd.config.smcroute import load_smcroute
 from rawfwd.config.values import Config, Origin
 from rawfwd.errors import ConfigError
 
+from ..support.configs import smcroute_error as error
+from ..support.configs import smcroute_load as load
+from ..support.configs import write
 from ..support.frames import line_of
 
 
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text))
-    return path
+def load_line(tmp_path: Path, line: str) -> Config:
+    """The Config of an smcroute.conf of `phyint eth0` and `line`."""
+    return load_smcroute(write(tmp_path / "smcroute.conf", f"phyint eth0\n{line}\n"))
 
 
-def load(path: Path) -> Config:
-    return load_smcroute(path)
-
-
-def error(path: Path) -> ConfigError:
-    with pytest.raises(ConfigError) as info:
-        load_smcroute(path)
-    err = info.value
-    where = err.path if err.line is None else f"{err.path}:{err.line}"
-    assert str(err) == f"{where}: {err.reason}"
+def line_error(tmp_path: Path, line: str) -> ConfigError:
+    """The error `line` (after `phyint eth0`) raises, reported at line 2 of its file."""
+    path = write(tmp_path / "smcroute.conf", f"phyint eth0\n{line}\n")
+    err = error(path)
+    assert (err.path, err.line) == (str(path), 2)
+    assert str(err) == f"{path}:2: {err.reason}"
     return err
 
 
@@ -88,87 +86,6 @@ def test_load_config_recognises_smcroute(tmp_path: Path) -> None:
     assert len(cfg.routes) == 3
     assert looks_like_smcroute(BASIC)
     assert not looks_like_smcroute("# x\n[interface.eth0]\n")
-
-
-def test_include_glob_relative_to_including_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    main = write(
-        tmp_path / "etc" / "smcroute.conf",
-        """\
-        phyint eth0
-        include smcroute.d/*.conf
-        mroute from eth0 group 239.9.9.9 to eth3
-        """,
-    )
-    b = write(
-        tmp_path / "etc" / "smcroute.d" / "b.conf", "mroute from eth0 group 239.0.0.2 to eth2\n"
-    )
-    a = write(
-        tmp_path / "etc" / "smcroute.d" / "a.conf",
-        "# first\nphyint eth1 ttl-threshold 3\nmroute from eth0 group 239.0.0.1 to eth1\n",
-    )
-    write(tmp_path / "etc" / "smcroute.d" / "c.txt", "this is not smcroute syntax\n")
-    elsewhere = tmp_path / "cwd"
-    elsewhere.mkdir()
-    monkeypatch.chdir(elsewhere)  # relative to the including file, not the working directory
-    cfg = load(main)
-    assert [str(r.group.network_address) for r in cfg.routes] == [
-        "239.0.0.1",
-        "239.0.0.2",
-        "239.9.9.9",
-    ]
-    assert cfg.routes[0].origin == Origin(str(a), 3)
-    assert cfg.routes[1].origin == Origin(str(b), 1)
-    assert cfg.routes[2].origin == Origin(str(main), 3)
-    assert cfg.interfaces["eth1"].ttl_threshold == 3
-    assert cfg.interfaces["eth1"].origin == Origin(str(a), 2)
-
-
-def test_include_glob_without_matches_is_fine(tmp_path: Path) -> None:
-    path = write(tmp_path / "smcroute.conf", "include conf.d/*.conf\nphyint eth0\n")
-    assert list(load(path).interfaces) == ["eth0"]
-
-
-def test_include_missing_file(tmp_path: Path) -> None:
-    text = "phyint eth0\ninclude extra.conf\n"
-    path = write(tmp_path / "smcroute.conf", text)
-    err = error(path)
-    assert (err.path, err.line) == (str(path), 2)
-    assert err.reason == f"include: no such file {tmp_path / 'extra.conf'}"
-
-
-def test_include_needs_one_argument(tmp_path: Path) -> None:
-    path = write(tmp_path / "smcroute.conf", "include\n")
-    err = error(path)
-    assert err.line == 1
-    assert err.reason == "include takes one file name or glob pattern"
-
-
-def test_include_loop(tmp_path: Path) -> None:
-    a = write(tmp_path / "a.conf", "phyint eth0\ninclude b.conf\n")
-    b = write(tmp_path / "b.conf", "# b\n\ninclude a.conf\n")
-    err = error(a)
-    # Reported at the include that closes the loop.
-    assert (err.path, err.line) == (str(b), 3)
-    assert err.reason.startswith("include loop: ")
-    assert "a.conf" in err.reason
-
-
-def test_include_self(tmp_path: Path) -> None:
-    a = write(tmp_path / "a.conf", "phyint eth0\ninclude *.conf\n")
-    err = error(a)
-    assert (err.path, err.line) == (str(a), 2)
-    assert err.reason.startswith("include loop: ")
-
-
-def test_include_same_file_twice_not_a_loop(tmp_path: Path) -> None:
-    write(tmp_path / "routes.conf", "mroute from eth0 group 239.0.0.1 to eth1\n")
-    main = write(tmp_path / "main.conf", "include routes.conf\ninclude routes.conf\n")
-    # Not a loop, but the same route twice: the duplicate error points at the second read.
-    err = error(main)
-    assert err.path == str(tmp_path / "routes.conf")
-    assert err.reason.startswith("duplicate route (*, 239.0.0.1) from eth0 to eth1")
 
 
 def test_mgroup_and_mrdisc_are_warnings(tmp_path: Path) -> None:
@@ -316,3 +233,105 @@ def test_unreadable_file(tmp_path: Path) -> None:
     err = error(path)
     assert (err.path, err.line) == (str(path), None)
     assert err.reason.startswith("cannot read: ")
+
+
+# -- source 0.0.0.0 is (*,G) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", ["0.0.0.0", "0.0.0.0/0", "0.0.0.0/32"])
+def test_source_any_means_star_g(tmp_path: Path, source: str) -> None:
+    cfg = load_line(tmp_path, f"mroute from eth0 source {source} group 225.3.2.1 to eth1 eth2")
+    (r,) = cfg.routes
+    assert r.source is None
+    assert r.group == IPv4Network("225.3.2.1/32")
+    assert r.describe() == "(*, 225.3.2.1) from eth0 to eth1, eth2"
+
+
+def test_source_any_and_no_source_are_the_same_route(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "smcroute.conf",
+        "mroute from eth0 group 225.3.2.1 to eth1\n"
+        "mroute from eth0 source 0.0.0.0 group 225.3.2.1 to eth2\n",
+    )
+    err = error(path)
+    assert err.line == 2
+    assert err.reason.startswith("duplicate route (*, 225.3.2.1) from eth0 to eth2")
+
+
+def test_other_zero_sources_are_still_refused(tmp_path: Path) -> None:
+    err = line_error(tmp_path, "mroute from eth0 source 0.0.0.0/8 group 225.3.2.1 to eth1")
+    assert err.reason == "source '0.0.0.0/8' is not a unicast address"
+
+
+# -- ttl-threshold takes ASCII digits -------------------------------------------------------
+
+
+# superscript two, Arabic-Indic three and fullwidth one pass str.isdigit(); none is a number
+@pytest.mark.parametrize("value", ["\u00b2", "\u0663", "\uff11", "+5", "5.0", "0x10"])
+def test_ttl_threshold_needs_an_ascii_number(tmp_path: Path, value: str) -> None:
+    path = write(tmp_path / "smcroute.conf", f"phyint eth0 ttl-threshold {value}\n")
+    err = error(path)
+    assert err.line == 1
+    assert err.reason == "ttl-threshold needs a number from 1 to 255"
+
+
+def test_ttl_threshold_with_leading_zero_is_a_number(tmp_path: Path) -> None:
+    cfg = load_smcroute(write(tmp_path / "smcroute.conf", "phyint eth0 ttl-threshold 007\n"))
+    assert cfg.interfaces["eth0"].ttl_threshold == 7
+
+
+# -- keywords are not interface names -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("mroute from eth0 group 239.1.1.1 to eth1 to eth2", "mroute: 'to' given twice"),
+        ("mroute from eth0 from eth3 group 239.1.1.1 to eth1", "mroute: 'from' given twice"),
+        (
+            "mroute from eth0 group 239.1.1.1 group 239.1.1.2 to eth1",
+            "mroute: 'group' given twice",
+        ),
+        (
+            "mroute from eth0 source 10.0.0.1 source 10.0.0.2 group 239.1.1.1 to eth1",
+            "mroute: 'source' given twice",
+        ),
+        (
+            "mroute from eth0 to eth1 group 239.1.1.1",
+            "mroute: 'group' after 'to': give from, source and group before 'to' "
+            "(the words after it are outgoing interfaces)",
+        ),
+        (
+            "mroute from to group 239.1.1.1 to eth1",
+            "mroute: 'from' needs an interface name, not the keyword 'to'",
+        ),
+        (
+            "mroute from eth0 group to eth1",
+            "mroute: 'group' needs a group, not the keyword 'to'",
+        ),
+        (
+            "mroute from eth0 source group 239.1.1.1 to eth1",
+            "mroute: 'source' needs a source address, not the keyword 'group'",
+        ),
+        ("phyint to", "'to' is an smcroute.conf keyword, not an interface name"),
+        ("phyint source", "'source' is an smcroute.conf keyword, not an interface name"),
+        (
+            "mroute from eth0 group 239.1.1.1 to eth1 enable",
+            "'enable' is an smcroute.conf keyword, not an interface name",
+        ),
+    ],
+)
+def test_keywords_are_not_interface_names(tmp_path: Path, line: str, reason: str) -> None:
+    assert line_error(tmp_path, line).reason == reason
+
+
+def test_keyword_order_before_to_is_free(tmp_path: Path) -> None:
+    cfg = load_line(tmp_path, "mroute group 239.1.1.1 source 10.0.0.1 from eth0 to eth1")
+    (r,) = cfg.routes
+    assert (r.iif, str(r.source), str(r.group), r.oifs) == (
+        "eth0",
+        "10.0.0.1/32",
+        "239.1.1.1/32",
+        ("eth1",),
+    )
+    assert "to" not in cfg.interfaces

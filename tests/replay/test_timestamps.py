@@ -1,0 +1,121 @@
+"""Replay time: pcapng timestamp rules, frames out of time order, and timers across long gaps."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Collection, Sequence
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+import rawfwd.replay as replay_module
+from rawfwd.control.engine import Output
+from rawfwd.replay import replay
+
+from ..support.captures import NS, T0, config, epb, frame, idb, option, pcap, read_pcap, shb, spb
+from ..support.frames import toml_config
+
+# -- pcapng timestamps: Simple Packet Blocks, if_tsresol, if_tsoffset -----------------------
+
+
+def test_simple_packet_blocks_borrow_the_previous_timestamp(tmp_path: Path) -> None:
+    a, b, c = frame(1), frame(2), frame(3)
+    t_b = (T0 + 1) * 1_000_000 + 500_000  # microseconds, the default if_tsresol
+    capture = tmp_path / "in.pcapng"
+    # a comes before any timestamp: it takes the first one there is (b's)
+    capture.write_bytes(shb() + idb() + spb(a) + epb(t_b, b) + spb(c))
+    out = tmp_path / "out"
+    result = replay(config(), [("eth0", capture)], out)
+    records = read_pcap(out / "eth1.pcap", nano=True)  # pcapng input: nanosecond output
+    assert [t for t, _ in records] == [t_b * 1000] * 3
+    assert [data[-len(b"hello, multicast") - 8 :] for _, data in records] == [
+        f[-len(b"hello, multicast") - 8 :] for f in (a, b, c)
+    ]
+    assert [data[18:20] for _, data in records] == [b"\0\x01", b"\0\x02", b"\0\x03"]
+    assert result.outputs == {"eth1": 3}
+    assert result.notes == (
+        f"eth0={capture}: 2 Simple Packet Blocks without a timestamp took the previous frame's "
+        "time (or, before any, the first in the file)",
+    )
+
+
+def test_simple_packet_blocks_without_any_timestamp_are_at_time_zero(tmp_path: Path) -> None:
+    capture = tmp_path / "in.pcapng"
+    capture.write_bytes(shb() + idb() + spb(frame(1)) + spb(frame(2)))
+    out = tmp_path / "out"
+    result = replay(config(), [("eth0", capture)], out)
+    records = read_pcap(out / "eth1.pcap", nano=True)
+    assert [t for t, _ in records] == [0, 0]
+    assert result.snapshot.now == 0.0
+
+
+def test_pcapng_timestamp_resolution_and_offset_are_applied(tmp_path: Path) -> None:
+    # if_tsresol 9 (nanoseconds), if_tsoffset 1000 s
+    options = option(9, bytes([9])) + option(14, struct.pack("<q", 1000)) + option(0, b"")
+    ticks = T0 * NS + 123
+    capture = tmp_path / "in.pcapng"
+    capture.write_bytes(shb() + idb(options=options) + epb(ticks, frame(1)))
+    out = tmp_path / "out"
+    replay(config(), [("eth0", capture)], out)
+    records = read_pcap(out / "eth1.pcap", nano=True)
+    assert [t for t, _ in records] == [(T0 + 1000) * NS + 123]
+
+
+# -- frames out of time order ---------------------------------------------------------------
+
+
+class _ClockSpy(replay_module.Engine):
+    """The engine replay drives, noting the time it is given for each frame."""
+
+    nows: ClassVar[list[float]] = []
+
+    def handle_frames(
+        self, ingress: str, frames: Sequence[bytes], now: float, outgoing: Collection[int] = ()
+    ) -> Output:
+        _ClockSpy.nows.extend(now for _ in frames)
+        return super().handle_frames(ingress, frames, now, outgoing)
+
+
+def test_out_of_order_frames_hold_the_clock_and_keep_their_stamps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(replay_module, "Engine", _ClockSpy)
+    monkeypatch.setattr(_ClockSpy, "nows", [])
+    capture = tmp_path / "in.pcap"
+    capture.write_bytes(
+        pcap([(T0 + 10, frame(1)), (T0 + 5, frame(2)), (T0 + 7, frame(3)), (T0 + 12, frame(4))])
+    )
+    out = tmp_path / "out"
+    result = replay(config(), [("eth0", capture)], out)
+    assert _ClockSpy.nows == [T0 + 10, T0 + 10, T0 + 10, T0 + 12]
+    records = read_pcap(out / "eth1.pcap", nano=False)
+    assert [t // NS for t, _ in records] == [T0 + 10, T0 + 5, T0 + 7, T0 + 12]
+    assert result.notes == (f"eth0={capture}: 2 frames out of time order",)
+    (flow,) = result.snapshot.flows
+    assert (flow.first_seen, flow.last_seen) == (T0 + 10, T0 + 12)
+    assert result.snapshot.now == T0 + 12
+
+
+def test_in_order_inputs_get_no_time_order_note(tmp_path: Path) -> None:
+    capture = tmp_path / "in.pcap"
+    capture.write_bytes(pcap([(T0, frame(1)), (T0, frame(2)), (T0 + 1, frame(3))]))
+    result = replay(config(), [("eth0", capture)], tmp_path / "out")
+    assert not [n for n in result.notes if "time order" in n]
+
+
+# -- timers across a gap ---------------------------------------------------------------------
+
+
+def test_a_long_gap_between_frames_runs_every_igmp_query_it_spans(tmp_path: Path) -> None:
+    igmp_config = toml_config(
+        '[interface.eth0]\nmac = "02:00:00:00:00:01"\n'
+        '[interface.eth1]\nmac = "02:00:00:00:00:02"\naddress = "10.1.0.1/24"\nigmp = true\n'
+        "query_interval = 20\n"
+    )
+    capture = tmp_path / "in.pcap"
+    gap = 30 * 86400  # a month without traffic: about 130,000 query intervals
+    capture.write_bytes(pcap([(T0, frame(1)), (T0 + gap, frame(2))]))
+    result = replay(igmp_config, [("eth0", capture)], tmp_path / "out")
+    # the startup queries (2, 5 s apart), then one every 20 s until the last frame
+    assert result.outputs["eth1"] == 2 + (gap - 5) // 20

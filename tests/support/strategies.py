@@ -1,0 +1,55 @@
+"""Hypothesis strategies for the core's property tests: addresses, IPv4 headers, frames."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+
+from hypothesis import strategies as st
+
+from rawfwd.core.wire import ipv4_header
+
+from .frames import udp_frame
+
+#: sources a router may forward from: not 0/8, 127/8, 224/4 or 240/4 (RFC 1812 5.3.7)
+unicast = (
+    st.integers(min_value=0x01000000, max_value=0xDFFFFFFF)
+    .filter(lambda n: n >> 24 != 127)
+    .map(lambda n: IPv4Address(n).packed)
+)
+multicast_int = st.integers(min_value=0xE0000000, max_value=0xEFFFFFFF)
+any_addr = st.binary(min_size=4, max_size=4)
+options = st.integers(min_value=0, max_value=10).flatmap(
+    lambda n: st.binary(min_size=4 * n, max_size=4 * n)
+)
+
+
+@st.composite
+def headers(draw: st.DrawFn) -> bytes:
+    """A valid IPv4 header (any field values, options included) with a correct checksum."""
+    return ipv4_header(
+        draw(any_addr),
+        draw(any_addr),
+        ttl=draw(st.integers(min_value=1, max_value=255)),
+        proto=draw(st.integers(min_value=0, max_value=255)),
+        payload_len=draw(st.integers(min_value=0, max_value=1400)),
+        ident=draw(st.integers(min_value=0, max_value=0xFFFF)),
+        frag=draw(st.integers(min_value=0, max_value=0xFFFF)),
+        options=draw(options),
+        tos=draw(st.integers(min_value=0, max_value=255)),
+    )
+
+
+@st.composite
+def valid_frames(draw: st.DrawFn) -> bytes:
+    group = IPv4Address(draw(multicast_int))
+    source = IPv4Address(draw(unicast))
+    return udp_frame(
+        str(source),
+        str(group),
+        ttl=draw(st.integers(min_value=0, max_value=255)),
+        payload=draw(st.binary(max_size=64)),
+        ident=draw(st.integers(min_value=0, max_value=0xFFFF)),
+        frag=draw(st.integers(min_value=0, max_value=0xFFFF)),
+        options=draw(options),
+        padding=draw(st.binary(max_size=8)),
+    )
