@@ -27,11 +27,9 @@ from typing import Any
 
 from ..config.values import Config
 from ..core import FlowSnapshot, Forwarder, Snapshot, Transmit
+from ..core.forwarder import Frames
 from .igmp_router import IgmpInterfaceView, IgmpRouter
 from .proxy import ProxyView
-
-#: copies per egress interface, each list in sending order
-Frames = list[tuple[str, list[bytes]]]
 
 
 @dataclass(slots=True)

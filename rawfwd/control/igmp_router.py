@@ -33,6 +33,7 @@ from typing import Any
 
 from ..config.values import Config, IgmpSpec
 from ..core import Forwarder
+from ..core.forwarder import Frames
 from ..core.table import is_link_local
 from ..core.wire import ethernet_header, group_mac
 from . import igmp
@@ -40,8 +41,6 @@ from .igmp import ALL_SYSTEMS, BadIgmp, Message, Query, Report, V3Report
 from .membership import GroupView, Membership
 from .proxy import ProxyView, UpstreamHost, merge
 from .querier import Querier
-
-Out = list[tuple[str, list[bytes]]]
 
 
 def _ip(value: int) -> str:
@@ -227,7 +226,7 @@ class IgmpRouter:
 
     # -- frames ------------------------------------------------------------------------------
 
-    def handle_control(self, frames: list[tuple[str, bytes, int]], now: float) -> Out:
+    def handle_control(self, frames: list[tuple[str, bytes, int]], now: float) -> Frames:
         """IGMP frames the forwarder kept out of the data path, as (ingress, frame, end of
         the IP packet): returns what they make this router send (and frames a membership
         change releases)."""
@@ -282,7 +281,7 @@ class IgmpRouter:
 
     # -- timers ------------------------------------------------------------------------------
 
-    def poll(self, now: float) -> Out:
+    def poll(self, now: float) -> Frames:
         """Run every timer due at `now`; returns the frames to send."""
         return self._settle(set(), now)
 
@@ -312,7 +311,7 @@ class IgmpRouter:
     def _ready(self, port: _Port) -> bool:
         return port.address is not None and self.forwarder.port_mac(port.name) is not None
 
-    def _settle(self, changed: set[int], now: float) -> Out:
+    def _settle(self, changed: set[int], now: float) -> Frames:
         """Run the timers, send what is due, and apply membership changes to forwarding."""
         self._timers_moved = True
         sends, self._farewell = self._farewell, []
@@ -331,7 +330,7 @@ class IgmpRouter:
             if forwarding != port.forwarding:
                 port.forwarding = forwarding
                 querier_moved = True
-        released: Out = []
+        released: Frames = []
         if querier_moved:
             released = self.forwarder.members_changed(None, now)
         elif changed:
@@ -355,7 +354,7 @@ class IgmpRouter:
             states = [state for m in members if (state := m.filter(group)) is not None]
             proxy.update(group, merge(states), now)
 
-    def _frames(self, sends: list[tuple[str, int, Message]]) -> Out:
+    def _frames(self, sends: list[tuple[str, int, Message]]) -> Frames:
         out: dict[str, list[bytes]] = {}
         for name, destination, message in sends:
             mac = self.forwarder.port_mac(name)

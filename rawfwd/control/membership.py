@@ -39,7 +39,11 @@ from enum import Enum
 from .igmp import GroupRecord, Query, RecordType, Report, V3Report
 from .querier import Querier, QuerierSpec
 
-_R = RecordType
+#: records whose sources are added to what the group wants (RFC 3376 6.4.1, 6.4.2)
+_ADDING_SOURCES = frozenset(
+    {RecordType.MODE_IS_INCLUDE, RecordType.ALLOW_NEW_SOURCES, RecordType.CHANGE_TO_INCLUDE}
+)
+
 #: Bounds on what reports can make a router remember (anyone on the link may send them):
 #: beyond them new groups or sources are ignored and counted, existing ones still work.
 MAX_GROUPS = 4096  #: group records per interface
@@ -197,7 +201,7 @@ class Membership:
             if self.compat(g, now) == 1:
                 self.ignored["leave_in_v1_mode"] += 1  # RFC 3376 7.3.2
                 return
-            self._apply(g, _R.CHANGE_TO_INCLUDE, set(), now)
+            self._apply(g, RecordType.CHANGE_TO_INCLUDE, set(), now)
             self._settle(g)
             return
         g = self._record(group)
@@ -209,11 +213,11 @@ class Membership:
             g.v1_until = until
         else:
             g.v2_until = until
-        self._apply(g, _R.MODE_IS_EXCLUDE, set(), now)
+        self._apply(g, RecordType.MODE_IS_EXCLUDE, set(), now)
 
     def _on_record(self, reporter: int, record: GroupRecord, now: float) -> None:
         kind, sources = record.kind, set(record.sources)
-        exclude = kind in (_R.MODE_IS_EXCLUDE, _R.CHANGE_TO_EXCLUDE)
+        exclude = kind in (RecordType.MODE_IS_EXCLUDE, RecordType.CHANGE_TO_EXCLUDE)
         if exclude and is_ssm(record.group):
             self.ignored["ssm_exclude"] += 1  # RFC 4604 2.2.4
             return
@@ -226,13 +230,13 @@ class Membership:
                 return
         mode = self.compat(g, now)
         if mode < 3:  # RFC 3376 7.3.2
-            if kind is _R.BLOCK_OLD_SOURCES:
+            if kind is RecordType.BLOCK_OLD_SOURCES:
                 self.ignored["block_in_old_mode"] += 1
                 self._settle(g)
                 return
-            if kind is _R.CHANGE_TO_EXCLUDE:
+            if kind is RecordType.CHANGE_TO_EXCLUDE:
                 sources = set()
-            if mode == 1 and kind is _R.CHANGE_TO_INCLUDE:  # a v1 host cannot leave
+            if mode == 1 and kind is RecordType.CHANGE_TO_INCLUDE:  # a v1 host cannot leave
                 self.ignored["leave_in_v1_mode"] += 1
                 self._settle(g)
                 return
@@ -269,16 +273,20 @@ class Membership:
     def _apply(self, g: _Group, kind: RecordType, b: set[int], now: float) -> None:
         before = g.state()
         gmi = now + self.group_membership_interval
-        if kind in (_R.MODE_IS_INCLUDE, _R.ALLOW_NEW_SOURCES, _R.CHANGE_TO_INCLUDE):
+        if kind in (
+            RecordType.MODE_IS_INCLUDE,
+            RecordType.ALLOW_NEW_SOURCES,
+            RecordType.CHANGE_TO_INCLUDE,
+        ):
             old = set(g.sources)
             for s in b:  # INCLUDE(A+B) / EXCLUDE(X+A, Y-A); (B) = GMI
                 g.sources[s] = gmi
                 g.excluded.discard(s)
-            if kind is _R.CHANGE_TO_INCLUDE:
+            if kind is RecordType.CHANGE_TO_INCLUDE:
                 self._query_sources(g, old - b, now)  # Q(G,A-B) / Q(G,X-A)
                 if g.mode is Mode.EXCLUDE:
                     self._query_group(g, now)  # and Q(G)
-        elif kind in (_R.MODE_IS_EXCLUDE, _R.CHANGE_TO_EXCLUDE):
+        elif kind in (RecordType.MODE_IS_EXCLUDE, RecordType.CHANGE_TO_EXCLUDE):
             if g.mode is Mode.INCLUDE:
                 # EXCLUDE(A*B, B-A); (B-A) = 0; Delete(A-B)
                 g.sources = {s: t for s, t in g.sources.items() if s in b}
@@ -286,15 +294,15 @@ class Membership:
                 asked = set(g.sources)  # TO_EX: Q(G,A*B)
             else:
                 # EXCLUDE(B-Y, Y*B); (B-X-Y) = GMI for IS_EX, the group timer for TO_EX
-                fresh = gmi if kind is _R.MODE_IS_EXCLUDE else g.timer
+                fresh = gmi if kind is RecordType.MODE_IS_EXCLUDE else g.timer
                 g.sources = {s: g.sources.get(s, fresh) for s in b - g.excluded}
                 g.excluded &= b
                 asked = set(g.sources)  # TO_EX: Q(G,B-Y)
             g.mode = Mode.EXCLUDE
-            if kind is _R.CHANGE_TO_EXCLUDE:
+            if kind is RecordType.CHANGE_TO_EXCLUDE:
                 self._query_sources(g, asked, now)
             g.timer = gmi
-        elif kind is _R.BLOCK_OLD_SOURCES:
+        elif kind is RecordType.BLOCK_OLD_SOURCES:
             if g.mode is Mode.INCLUDE:
                 self._query_sources(g, set(g.sources) & b, now)  # Q(G,A*B)
             else:

@@ -42,7 +42,6 @@ from .membership import Mode
 
 #: what one v3 report may hold: records of 8 bytes plus 4 per source within a 1500-byte MTU
 _REPORT_BUDGET = 1400
-_R = RecordType
 
 #: a group's filter state: INCLUDE(sources) or EXCLUDE(sources)
 State = tuple[Mode, frozenset[int]]
@@ -65,21 +64,30 @@ def merge(states: Iterable[State]) -> State | None:
     return (Mode.INCLUDE, frozenset(included)) if included else None
 
 
+def _change_to(mode: Mode) -> RecordType:
+    """The filter-mode-change record that moves a router to `mode` (RFC 3376 4.2.12)."""
+    return RecordType.CHANGE_TO_EXCLUDE if mode is Mode.EXCLUDE else RecordType.CHANGE_TO_INCLUDE
+
+
 def changes(old: State | None, new: State | None) -> list[tuple[RecordType, frozenset[int]]]:
     """State-change records from `old` to `new` (RFC 3376 section 5.1)."""
     before = old or (Mode.INCLUDE, frozenset())
     after = new or (Mode.INCLUDE, frozenset())
     if before[0] is not after[0]:
-        kind = _R.CHANGE_TO_EXCLUDE if after[0] is Mode.EXCLUDE else _R.CHANGE_TO_INCLUDE
+        kind = (
+            RecordType.CHANGE_TO_EXCLUDE
+            if after[0] is Mode.EXCLUDE
+            else RecordType.CHANGE_TO_INCLUDE
+        )
         return [(kind, after[1])]
     gone, added = before[1] - after[1], after[1] - before[1]
     if after[0] is Mode.EXCLUDE:  # excluding more blocks, excluding fewer allows
         gone, added = added, gone
     out = []
     if added:
-        out.append((_R.ALLOW_NEW_SOURCES, added))
+        out.append((RecordType.ALLOW_NEW_SOURCES, added))
     if gone:
-        out.append((_R.BLOCK_OLD_SOURCES, gone))
+        out.append((RecordType.BLOCK_OLD_SOURCES, gone))
     return out
 
 
@@ -206,7 +214,11 @@ class UpstreamHost:
             if self.version == 3:
                 if first is None:  # a retransmission: the whole state (section 5.1)
                     mode, sources = state or (Mode.INCLUDE, frozenset())
-                    kind = _R.CHANGE_TO_EXCLUDE if mode is Mode.EXCLUDE else _R.CHANGE_TO_INCLUDE
+                    kind = (
+                        RecordType.CHANGE_TO_EXCLUDE
+                        if mode is Mode.EXCLUDE
+                        else RecordType.CHANGE_TO_INCLUDE
+                    )
                     first = [(kind, sources)]
                 for kind, sources in first:
                     records.append(GroupRecord(kind, group, tuple(sorted(sources))))
@@ -230,7 +242,7 @@ class UpstreamHost:
             return [(group, Report(self.version, group)) for group, _ in states]
         records = [
             GroupRecord(
-                _R.MODE_IS_EXCLUDE if mode is Mode.EXCLUDE else _R.MODE_IS_INCLUDE,
+                RecordType.MODE_IS_EXCLUDE if mode is Mode.EXCLUDE else RecordType.MODE_IS_INCLUDE,
                 group,
                 tuple(sorted(sources)),
             )
@@ -279,7 +291,7 @@ def _split(record: GroupRecord) -> list[GroupRecord]:
     n = _MAX_RECORD_SOURCES
     if len(record.sources) <= n:
         return [record]
-    if record.kind in (_R.MODE_IS_EXCLUDE, _R.CHANGE_TO_EXCLUDE):
+    if record.kind in (RecordType.MODE_IS_EXCLUDE, RecordType.CHANGE_TO_EXCLUDE):
         return [GroupRecord(record.kind, record.group, record.sources[:n])]
     return [
         GroupRecord(record.kind, record.group, record.sources[i : i + n])

@@ -41,7 +41,7 @@ from .stats import FlowSnapshot, Snapshot
 from .table import RPF_PENDING, RouteTable, RpfAnswer, RpfFunc, is_link_local
 from .wire import ethernet_header, frame_problem, group_mac
 
-__all__ = ["UNRESOLVED_HOLD", "UNRESOLVED_TIMEOUT", "Forwarder", "MemberFunc", "Out", "Transmit"]
+__all__ = ["UNRESOLVED_HOLD", "UNRESOLVED_TIMEOUT", "Forwarder", "Frames", "MemberFunc", "Transmit"]
 
 _NOTHING: Final[tuple[()]] = ()
 _FIRST: Final = (0,)  # handle_frame's `outgoing` for its one frame
@@ -72,8 +72,9 @@ def _transmits(groups: list[tuple[str, list[bytes]]]) -> list[Transmit]:
 MemberFunc = Callable[[str, int, int], tuple[tuple[str, ...], bool]]
 
 
-#: copies grouped by egress interface, as `handle_batch` returns them
-Out = list[tuple[str, list[bytes]]]
+#: frames per egress interface, each list in sending order (how `handle_batch` returns its
+#: copies, and the engine every frame it sends)
+Frames = list[tuple[str, list[bytes]]]
 
 
 class Transmit(NamedTuple):
@@ -210,7 +211,7 @@ class Forwarder:
         """The membership hook in use (`set_members`)."""
         return self._members
 
-    def members_changed(self, groups: Collection[int] | None = None, now: float = 0.0) -> Out:
+    def members_changed(self, groups: Collection[int] | None = None, now: float = 0.0) -> Frames:
         """Membership of `groups` (None: of any group) changed: decide their flows again.
         Frames held for a flow that is now decided are forwarded: returned, grouped by
         egress like `handle_batch`'s."""
