@@ -1,6 +1,7 @@
 """The forwarder's mutable per-interface and per-flow state (slotted: it is on the hot path).
 
-Only `forwarder.py` changes these; everything else sees them through snapshots.
+Only the forwarder and the modules it drives (`flows`, `rpf`) change these; everything else
+sees them through snapshots (`snapshots`).
 """
 
 from __future__ import annotations
