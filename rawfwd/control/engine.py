@@ -21,9 +21,8 @@ path; the IgmpRouter turns IGMP into membership, which extends the forwarder's e
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from ipaddress import IPv4Interface, IPv4Network
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..config.values import Config
 from ..core import FlowSnapshot, Forwarder, Snapshot, Transmit
@@ -32,24 +31,26 @@ from .igmp_router import IgmpInterfaceView, IgmpRouter
 from .proxy import ProxyView
 
 
-@dataclass(slots=True)
-class Output:
-    """Everything one call asks of the shell."""
+class Output(NamedTuple):
+    """Everything one call asks of the shell (a tuple: one is made per received batch)."""
 
     #: frames to send, per egress interface, in order (the live shell writes each list into
     #: that interface's TX ring in one go)
-    frames: Frames = field(default_factory=list)
+    frames: Frames
     #: sources (IPv4 as int) whose RPF interface the shell should look up in the kernel FIB
     #: and report with `set_rpf` (live mode only)
-    rpf_lookups: list[int] = field(default_factory=list)
+    rpf_lookups: Sequence[int] = ()
     #: final snapshots of flows forgotten, idle or evicted (only with `keep_retired`)
-    retired: list[FlowSnapshot] = field(default_factory=list)
+    retired: Sequence[FlowSnapshot] = ()
 
     def transmits(self) -> Iterator[Transmit]:
         """The frames one at a time, as (egress, frame)."""
         for egress, frames in self.frames:
             for frame in frames:
                 yield Transmit(egress, frame)
+
+
+_new_tuple = tuple.__new__
 
 
 def _grouped(transmits: Iterable[Transmit]) -> Frames:
@@ -104,8 +105,10 @@ class Engine:
 
     def next_timer(self) -> float | None:
         """When `handle_timer` has work next (-inf: at once), or None for no timer."""
-        times = [t for t in (self.forwarder.next_timer(), self.igmp.next_timer()) if t is not None]
-        return min(times, default=None)
+        ours, igmp = self.forwarder.next_timer(), self.igmp.next_timer()
+        if ours is None or (igmp is not None and igmp < ours):
+            return igmp
+        return ours
 
     def reconfigure(self, config: Config) -> Output:
         """Apply a new config: flows, counters and group records that remain are kept."""
@@ -143,7 +146,9 @@ class Engine:
         return self.forwarder.rpf_sources()
 
     def _output(self, frames: Frames) -> Output:
-        return Output(frames, self.forwarder.take_rpf_requests(), self.forwarder.take_retired())
+        forwarder = self.forwarder
+        # tuple.__new__: a NamedTuple's own __new__ costs more than the rest of this call
+        return _new_tuple(Output, (frames, forwarder.take_rpf_requests(), forwarder.take_retired()))
 
     # -- observation -------------------------------------------------------------------------
 

@@ -226,7 +226,7 @@ class IgmpRouter:
 
     # -- frames ------------------------------------------------------------------------------
 
-    def handle_control(self, frames: list[tuple[str, bytes, int]], now: float) -> Frames:
+    def handle_control(self, frames: Sequence[tuple[str, bytes, int]], now: float) -> Frames:
         """IGMP frames the forwarder kept out of the data path, as (ingress, frame, end of
         the IP packet): returns what they make this router send (and frames a membership
         change releases)."""

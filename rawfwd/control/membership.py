@@ -273,11 +273,7 @@ class Membership:
     def _apply(self, g: _Group, kind: RecordType, b: set[int], now: float) -> None:
         before = g.state()
         gmi = now + self.group_membership_interval
-        if kind in (
-            RecordType.MODE_IS_INCLUDE,
-            RecordType.ALLOW_NEW_SOURCES,
-            RecordType.CHANGE_TO_INCLUDE,
-        ):
+        if kind in _ADDING_SOURCES:
             old = set(g.sources)
             for s in b:  # INCLUDE(A+B) / EXCLUDE(X+A, Y-A); (B) = GMI
                 g.sources[s] = gmi

@@ -74,12 +74,7 @@ def changes(old: State | None, new: State | None) -> list[tuple[RecordType, froz
     before = old or (Mode.INCLUDE, frozenset())
     after = new or (Mode.INCLUDE, frozenset())
     if before[0] is not after[0]:
-        kind = (
-            RecordType.CHANGE_TO_EXCLUDE
-            if after[0] is Mode.EXCLUDE
-            else RecordType.CHANGE_TO_INCLUDE
-        )
-        return [(kind, after[1])]
+        return [(_change_to(after[0]), after[1])]
     gone, added = before[1] - after[1], after[1] - before[1]
     if after[0] is Mode.EXCLUDE:  # excluding more blocks, excluding fewer allows
         gone, added = added, gone
@@ -214,12 +209,7 @@ class UpstreamHost:
             if self.version == 3:
                 if first is None:  # a retransmission: the whole state (section 5.1)
                     mode, sources = state or (Mode.INCLUDE, frozenset())
-                    kind = (
-                        RecordType.CHANGE_TO_EXCLUDE
-                        if mode is Mode.EXCLUDE
-                        else RecordType.CHANGE_TO_INCLUDE
-                    )
-                    first = [(kind, sources)]
+                    first = [(_change_to(mode), sources)]
                 for kind, sources in first:
                     records.append(GroupRecord(kind, group, tuple(sorted(sources))))
             elif state is not None:

@@ -17,11 +17,13 @@ Theory of operation:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Final
 
 from ..config.values import FlowSpec
 from .state import Flow
 
 FlowKey = tuple[str, bytes, bool]  #: (ingress, source + group bytes, local)
+_NEVER: Final = float("inf")
 
 
 class FlowTable:
@@ -34,12 +36,14 @@ class FlowTable:
         self.evicted = 0  #: flows pushed out by `max_flows`
         self.expired = 0  #: flows forgotten after `idle_timeout` of silence
         self.next_sweep = float("-inf")
+        self.due = _NEVER  #: `next_sweep` while there are flows: the timer's view
         self._sweep_every = 60.0
 
     def configure(self, spec: FlowSpec) -> None:
         self.spec = spec
         self._sweep_every = min(max(spec.idle_timeout / 4, 1.0), 60.0)
         self.next_sweep = float("-inf")
+        self.due = self.next_sweep if self._flows else _NEVER
 
     def __len__(self) -> int:
         return len(self._flows)
@@ -71,6 +75,7 @@ class FlowTable:
         port = flow.port
         (port.local_flows if flow.local else port.flows)[flow.key] = flow
         self._flows[flow.table_key] = flow
+        self.due = self.next_sweep
         if self._by_group is not None:
             self._by_group.setdefault(flow.group, {})[flow.table_key] = flow
         return oldest
@@ -79,6 +84,8 @@ class FlowTable:
         """Forget `flow` everywhere it is kept."""
         key = flow.table_key
         del self._flows[key]
+        if not self._flows:
+            self.due = _NEVER
         port_flows = flow.port.local_flows if flow.local else flow.port.flows
         port_flows.pop(flow.key, None)
         if self._by_group is not None:
@@ -97,4 +104,5 @@ class FlowTable:
         for flow in stale:
             self.remove(flow)
         self.expired += len(stale)
+        self.due = self.next_sweep if self._flows else _NEVER
         return stale

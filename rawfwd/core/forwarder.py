@@ -15,8 +15,9 @@ Theory of operation, in the order of Linux's ipmr (net/ipv4/ipmr.c):
 5. One frame per egress: its prebuilt header + the patched IP packet; counters.
 
 Nothing here opens a socket or reads a clock. Work that is not per packet lives beside
-this module: RPF answers and held frames (`rpf`), snapshots (`snapshots`), the route table
-(`table`), duplicate detection (`dedup`), the MANET relay decision (`mesh`). The engine
+this module: the flow table (`flows`), RPF answers and held frames (`rpf`), snapshots
+(`snapshots`), the route table (`table`), duplicate detection (`dedup`), the MANET relay
+decision (`mesh`). The engine
 (`rawfwd.control.engine`) is what the shells drive; it runs this forwarder's timer
 (`next_timer`/`handle_timer`: the idle sweep and held frames) with every other.
 """
@@ -44,6 +45,7 @@ from .wire import ethernet_header, frame_problem, group_mac
 __all__ = ["UNRESOLVED_HOLD", "UNRESOLVED_TIMEOUT", "Forwarder", "Frames", "MemberFunc", "Transmit"]
 
 _NOTHING: Final[tuple[()]] = ()
+_NEVER: Final = float("inf")
 _FIRST: Final = (0,)  # handle_frame's `outgoing` for its one frame
 _TTL_PROTO_CSUM: Final = struct.Struct("!BBH").pack  # IPv4 header bytes 8-11, patched
 #: First source octets a router must not forward from (RFC 1812 section 5.3.7): network 0,
@@ -215,6 +217,7 @@ class Forwarder:
         """Membership of `groups` (None: of any group) changed: decide their flows again.
         Frames held for a flow that is now decided are forwarded: returned, grouped by
         egress like `handle_batch`'s."""
+        self._clock = now  # a lookup this asks for is asked now
         if groups is None:
             self._resolve_all()
         else:  # the egress cache stays: its keys name the member interfaces they serve
@@ -226,9 +229,11 @@ class Forwarder:
             self._forward(flow, frame, end, now)
         return self._collect() if self._touched else []
 
-    def take_control(self) -> list[tuple[str, bytes, int]]:
+    def take_control(self) -> Sequence[tuple[str, bytes, int]]:
         """The IGMP frames received since the last call, as (ingress, frame, end of the IP
         packet): they are the control plane's and are never forwarded (RFC 3376 section 4)."""
+        if not self._control:
+            return _NOTHING
         taken, self._control = self._control, []
         return taken
 
@@ -257,7 +262,7 @@ class Forwarder:
     def _toward(self, source: int) -> RpfAnswer:
         return self._rpf.toward(source, self._clock)
 
-    def take_rpf_requests(self) -> list[int]:
+    def take_rpf_requests(self) -> Sequence[int]:
         """Sources (as ints) whose RPF interface the caller should look up in the FIB."""
         return self._rpf.take_requests()
 
@@ -615,10 +620,12 @@ class Forwarder:
     def next_timer(self) -> float | None:
         """When `handle_timer` has work: the next idle sweep while there are flows, the
         expiry of the oldest held frame, the retry of an unanswered RPF lookup."""
-        due = min(self._held.due, self._rpf.next_retry() or float("inf"))
-        if self._flows:
-            due = min(due, self._flows.next_sweep)
-        return None if due == float("inf") else due
+        due = self._held.due
+        if self._rpf.retry < due:
+            due = self._rpf.retry
+        if self._flows.due < due:
+            due = self._flows.due
+        return None if due == _NEVER else due
 
     def handle_timer(self, now: float) -> list[tuple[str, list[bytes]]]:
         """Run what is due at `now` (see `next_timer`). Returns copies to send, grouped as
@@ -630,7 +637,7 @@ class Forwarder:
         self._clock = now
         if now >= self._held.due:
             self._expire_held(now)
-        if now >= (self._rpf.next_retry() or float("inf")):
+        if now >= self._rpf.retry:
             self._rpf.ask_again(now)
         if now >= self._flows.next_sweep:
             self._sweep(now)
@@ -644,9 +651,6 @@ class Forwarder:
 
     def _sweep(self, now: float) -> None:
         """Forget flows idle for longer than `[flows] idle_timeout` (amortised, not per packet)."""
-        self._clock = now
-        self._expire_held(now)
-        self._rpf.ask_again(now)
         for flow in self._flows.sweep(now):
             self._retire(flow)
 
@@ -657,8 +661,10 @@ class Forwarder:
         if self._keep_retired:
             self._retired.append(flow_snapshot(flow, self._route_text))
 
-    def take_retired(self) -> list[FlowSnapshot]:
+    def take_retired(self) -> Sequence[FlowSnapshot]:
         """Final snapshots of the flows forgotten since the last call (`keep_retired`)."""
+        if not self._retired:
+            return _NOTHING  # the common case costs no list
         retired, self._retired = self._retired, []
         return retired
 

@@ -17,12 +17,13 @@ Theory of operation (RFC 1812 section 5.2.1.2's RPF check; Linux ipmr's unresolv
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
 from cachetools import LRUCache
 
 from ..config.values import Config
+from .flows import FlowKey
 from .table import RPF_PENDING, RpfAnswer, prefix_list
 
 if TYPE_CHECKING:
@@ -33,8 +34,7 @@ if TYPE_CHECKING:
 UNRESOLVED_HOLD: Final = 4
 UNRESOLVED_TIMEOUT: Final = 10.0
 MAX_RPF_PENDING: Final = 64
-
-FlowKey = tuple[str, bytes, bool]  #: (ingress, source + group bytes, local)
+_NEVER: Final = float("inf")
 
 
 class RpfAnswers:
@@ -47,6 +47,9 @@ class RpfAnswers:
         #: FIB answers by source, least recently answered evicted first
         self._known: LRUCache[int, str | None] = LRUCache(maxsize=1)
         self._asked: dict[int, float] = {}  # sources handed to the shell, and when
+        #: when the oldest of them is asked for again (infinity: none is out); it may be
+        #: earlier than that, never later, once answers came
+        self.retry = _NEVER
         self._new: list[int] = []  # sources not yet handed to the shell
 
     def configure(self, config: Config) -> None:
@@ -78,6 +81,7 @@ class RpfAnswers:
             and len(self._asked) < MAX_RPF_PENDING
         ):
             self._asked[source] = now
+            self.retry = min(self.retry, now + UNRESOLVED_TIMEOUT)
             self._new.append(source)
         return known
 
@@ -95,8 +99,10 @@ class RpfAnswers:
         """True while lookups are out (their answers may never come: see `ask_again`)."""
         return bool(self._asked)
 
-    def take_requests(self) -> list[int]:
+    def take_requests(self) -> Sequence[int]:
         """Sources to look up that were not handed out yet."""
+        if not self._new:
+            return ()  # the common case costs no list
         new, self._new = self._new, []
         return new
 
@@ -107,7 +113,8 @@ class RpfAnswers:
         moved = False
         known = self._known
         for source, iif in answers.items():
-            self._asked.pop(source, None)
+            if self._asked.pop(source, None) is not None and not self._asked:
+                self.retry = _NEVER
             old = known.get(source, RPF_PENDING)
             known[source] = iif
             if old is RPF_PENDING:
@@ -118,15 +125,11 @@ class RpfAnswers:
 
     def ask_again(self, now: float) -> None:
         """Lookups out for UNRESOLVED_TIMEOUT without an answer are asked for again."""
-        horizon = now - UNRESOLVED_TIMEOUT
         for source, asked in self._asked.items():
-            if asked <= horizon:
+            if asked + UNRESOLVED_TIMEOUT <= now:  # the sum `retry` holds, to the bit
                 self._asked[source] = now
                 self._new.append(source)
-
-    def next_retry(self) -> float | None:
-        """When the oldest outstanding lookup is asked for again, if any is out."""
-        return min(self._asked.values()) + UNRESOLVED_TIMEOUT if self._asked else None
+        self.retry = min(self._asked.values()) + UNRESOLVED_TIMEOUT if self._asked else _NEVER
 
     def known_sources(self, sources: Iterable[int]) -> list[int]:
         """Those of `sources` with a FIB answer: what to look up again after the unicast
@@ -147,7 +150,7 @@ class Held:
         #: flows a static route forwards while the RPF answer that would let members have
         #: them too is pending: decided again when it comes, never held back meanwhile
         self.member_wait: dict[FlowKey, Flow] = {}
-        self.due = float("inf")
+        self.due = _NEVER
 
     def hold(self, flow: Flow, frame: bytes, end: int, now: float) -> bool:
         """Keep a frame of a waiting flow; False if its queue is full (the frame is lost)."""
@@ -170,14 +173,14 @@ class Held:
         """Drop frames held UNRESOLVED_TIMEOUT or longer: (flow, how many) for each."""
         if now < self.due:
             return []
-        horizon = now - UNRESOLVED_TIMEOUT
         expired = []
-        due = float("inf")
+        due = _NEVER
         for flow in self.flows.values():
             queue = flow.queue
             if not queue:
                 continue
-            kept = [held for held in queue if held[2] > horizon]
+            # compared as `due` was computed (t + timeout), so the timer always moves on
+            kept = [held for held in queue if held[2] + UNRESOLVED_TIMEOUT > now]
             if len(kept) < len(queue):
                 expired.append((flow, len(queue) - len(kept)))
                 flow.queue = kept

@@ -4,11 +4,11 @@ Theory of operation:
 - One AF_PACKET socket per configured interface (rawfwd.io.packet; mmap'd TPACKET rings
   from rawfwd.io.ring unless `--io sockets`), opened when the interface exists and
   reopened when it is recreated. A receiver task per socket waits for readiness, drains up
-  to BATCH frames and runs them through the Forwarder right away: trio runs one task at a
+  to BATCH frames and runs them through the engine right away: trio runs one task at a
   time, so the core has one user at any instant without a channel hop per batch.
   Backpressure is the socket itself: while a batch is processed nothing is read, and the
   kernel ring absorbs, then drops, the excess.
-- Every call into the engine returns an `Output`, and `_transmit` is the one place that
+- Every call into the engine returns an `Output`, and `_act_on` is the one place that
   acts on it: frames into the egress interfaces' TX rings (flushed once per call), RPF
   lookups to the FIB task, and the timer task re-armed at `engine.next_timer()`, which
   covers every timer (flow idle sweep, held frames, IGMP).
@@ -161,7 +161,7 @@ class _Link:
 
 
 class Daemon:
-    """The live forwarder: owns the Forwarder, the sockets and the tasks around them."""
+    """The live forwarder: owns the engine, the sockets and the tasks around them."""
 
     def __init__(
         self,
@@ -299,9 +299,9 @@ class Daemon:
         engine still has a single user at any instant, and no channel hop (about 15 us per
         wakeup in `make bench`) stands between a frame and its copies.
         """
-        self._transmit(self.engine.handle_frames(name, batch.frames, self.clock(), batch.outgoing))
+        self._act_on(self.engine.handle_frames(name, batch.frames, self.clock(), batch.outgoing))
 
-    def _transmit(self, out: Output) -> None:
+    def _act_on(self, out: Output) -> None:
         """The one place that acts on an engine `Output`: send its frames (one TX flush per
         link), hand its RPF lookups to the FIB task, re-arm the timer task."""
         links, touched = self.links, self._touched
@@ -434,7 +434,7 @@ class Daemon:
 
     async def _timers(self) -> None:
         """Run the engine's timers when due (flow idle sweep, frames held for RPF, IGMP
-        queries, reports and membership expiry); woken early by `_transmit` when an input
+        queries, reports and membership expiry); woken early by `_act_on` when an input
         brought the next one forward."""
         engine = self.engine
         while True:
@@ -443,7 +443,7 @@ class Daemon:
             now = self.clock()
             if due is not None and due <= now:
                 self._timer_due = -math.inf  # what this run returns must not wake us again
-                self._transmit(engine.handle_timer(now))
+                self._act_on(engine.handle_timer(now))
                 await trio.lowlevel.checkpoint()
                 continue
             self._timer_due = math.inf if due is None else due
@@ -456,12 +456,12 @@ class Daemon:
         for link in self.links.values():
             self._reconcile(link, starting)
             addresses = link_addresses(link.name)
-            self._transmit(
+            self._act_on(
                 self.engine.set_address(
                     link.name, addresses[0] if addresses else None, [a.network for a in addresses]
                 )
             )
-        self._transmit(self.engine.set_local_addresses(local_addresses()))
+        self._act_on(self.engine.set_local_addresses(local_addresses()))
 
     def _reconcile(self, link: _Link, starting: bool = False) -> None:
         """Bring our socket and the core's view of `link` in line with the system."""
@@ -498,7 +498,7 @@ class Daemon:
         """Tell the core about a change (only a change: it decides flows again for it)."""
         if link.pushed != (up, mac):
             link.pushed = (up, mac)
-            self._transmit(self.engine.set_link(link.name, up=up, mac=mac))
+            self._act_on(self.engine.set_link(link.name, up=up, mac=mac))
 
     def _open(self, link: _Link) -> bool:
         try:
@@ -546,7 +546,7 @@ class Daemon:
     # -- RPF ---------------------------------------------------------------------------------
 
     def _on_rpf(self, answers: Mapping[int, str | None]) -> None:
-        self._transmit(self.engine.set_rpf(answers, self.clock()))
+        self._act_on(self.engine.set_rpf(answers, self.clock()))
 
     def _on_routes(self) -> None:
         self._routes_changed.set()  # the current event: the refresher replaces it each time
@@ -582,7 +582,7 @@ class Daemon:
             self.links.setdefault(name, _Link(name))
         self.config = config
         self._reconcile_all()
-        self._transmit(out)
+        self._act_on(out)
         log.info(
             "reloaded %s: %d interfaces, %d routes",
             self.config_path,

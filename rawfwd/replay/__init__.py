@@ -47,7 +47,7 @@ def _plural(n: int, word: str) -> str:
 
 
 def replay(config: Config, inputs: Sequence[tuple[str, Path]], out_dir: Path) -> ReplayResult:
-    """Run the captures through a fresh Forwarder and write DIR/IFACE.pcap per egress.
+    """Run the captures through a fresh engine and write DIR/IFACE.pcap per egress.
 
     On any error nothing is written to DIR/IFACE.pcap (files already there stay as they were).
     """

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv4Network
 
+import pytest
+
 from rawfwd.config.values import FlowSpec, Route
 from rawfwd.control.engine import Engine, Output
 from rawfwd.core import DropReason
@@ -50,18 +52,23 @@ def test_the_flow_is_kept_while_it_is_not_idle_long_enough() -> None:
     assert engine.flow_count == 1
 
 
-def test_frames_held_for_rpf_are_dropped_at_ten_seconds_with_no_frame_arriving() -> None:
+@pytest.mark.parametrize("start", [1.0, 0.1, 0.3, 7.7])
+def test_frames_held_for_rpf_are_dropped_at_ten_seconds_with_no_frame_arriving(
+    start: float,
+) -> None:
+    # some starts make (t + 10) - 10 < t in floating point: the timer must still move on
     # a route without `from`: RPF decides where the source's packets must come from
     config = make_config(Route(None, IPv4Network("239.1.2.3/32"), None, ("eth1",)))
     engine = Engine(config, live=True)  # RPF from the FIB: the shell must answer
-    out = engine.handle_frames("eth0", [udp_frame(SOURCE, "239.1.2.3")], 1.0)
+    out = engine.handle_frames("eth0", [udp_frame(SOURCE, "239.1.2.3")], start)
     assert out.frames == []  # held
     assert out.rpf_lookups == [int(IPv4Address(SOURCE))]
-    before = run_timers(engine, 1.0 + UNRESOLVED_TIMEOUT - 0.001)
-    assert engine.snapshot(11.0).drops == {}  # still held just before 10 s
+    expiry = start + UNRESOLVED_TIMEOUT
+    before = run_timers(engine, expiry - 0.001)
+    assert engine.snapshot(expiry).drops == {}  # still held just before 10 s
     assert all(out.frames == [] for _, out in before)
-    ran = run_timers(engine, 1.0 + UNRESOLVED_TIMEOUT)
-    assert ran[-1][0] == 1.0 + UNRESOLVED_TIMEOUT  # the timer fired at the expiry itself
-    assert engine.snapshot(11.0).drops == {DropReason.UNRESOLVED: 1}
+    ran = run_timers(engine, expiry)
+    assert ran[-1][0] == expiry  # the timer fired at the expiry itself
+    assert engine.snapshot(expiry).drops == {DropReason.UNRESOLVED: 1}
     # the lookup that never answered is asked for again
     assert [s for _, o in ran for s in o.rpf_lookups] == [int(IPv4Address(SOURCE))]

@@ -129,7 +129,7 @@ def test_forgotten_flows_are_kept_for_take_retired() -> None:
         fwd.handle_frame("eth0", udp_frame(src, GROUP), 1.0 + i)
     retired += fwd.take_retired()
     assert [(f.source, f.packets, f.forwarded) for f in retired] == [("10.0.0.1", 1, 1)]
-    assert fwd.take_retired() == []  # each handed over once
+    assert list(fwd.take_retired()) == []  # each handed over once
     fwd.handle_frame("eth0", udp_frame("10.0.0.4", GROUP), 100.0)  # sweeps the idle ones
     retired += fwd.take_retired()
     assert [f.source for f in retired] == ["10.0.0.1", "10.0.0.2", "10.0.0.3"]

@@ -60,7 +60,7 @@ def test_static_rpf_overrides_connected_and_fib() -> None:
         fwd = Forwarder(parse_toml(text, "t.toml"), live=live)
         assert [t.egress for t in fwd.handle_frame("eth1", frames(1)[0], 1.0)] == ["eth2"]
         assert fwd.handle_frame("eth0", frames(1, start=1)[0], 1.1) == ()
-        assert fwd.take_rpf_requests() == []  # the static entry answered: no FIB lookup
+        assert list(fwd.take_rpf_requests()) == []  # the static entry answered: no FIB lookup
 
 
 def test_longest_static_rpf_prefix_wins() -> None:
@@ -79,7 +79,7 @@ def test_fib_lookup_holds_frames_then_releases_them_in_order() -> None:
     for i, frame in enumerate(held):
         assert fwd.handle_frame("eth0", frame, 1.0 + i * 0.01) == ()
     assert fwd.take_rpf_requests() == [SRC_INT]
-    assert fwd.take_rpf_requests() == []  # asked once, not per packet
+    assert list(fwd.take_rpf_requests()) == []  # asked once, not per packet
     # beyond ipmr's hold of 4, frames are dropped as unresolved
     assert drops(fwd, 1.5) == {DropReason.UNRESOLVED: 2}
     out = fwd.set_rpf({SRC_INT: "eth0"}, 2.0)
