@@ -7,7 +7,8 @@ packet twice), in batches of 64 as the live shell passes them (`handle_batch`), 
 one call per frame (`handle_frame`). Each runs several times; the best run is reported
 (least disturbed). The last scenarios drive the engine as the live shell does (no route:
 IGMP members on both egresses decide), in batches and one frame per call, and time what one
-membership change costs with 100,000 flows of other groups. This is a benchmark, not a test: nothing here asserts a speed.
+membership change costs with 100,000 flows of other groups. This is a benchmark, not a
+test: nothing here asserts a speed.
 """
 
 from __future__ import annotations
