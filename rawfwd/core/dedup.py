@@ -68,7 +68,9 @@ class DuplicateCache:
         self._generation = max(1, min(spec.max_per_flow, spec.max_entries // 2))
         self._by_id = spec.mode is DedupMode.ID
         self._pool = pool if pool is not None else DedupPool()
-        self._cur: dict[int, float] = {}
+        #: no dict of its own until the first packet (`seen` rotates first): with many
+        #: flows, most caches stay empty or are cleared by the global bound
+        self._cur: dict[int, float] = _EMPTY
         self._prev = _EMPTY
         self._rotate_at = float("-inf")
         self.users = 0  #: flows (one per arrival interface) sharing this cache
@@ -110,8 +112,8 @@ class DuplicateCache:
     def clear(self) -> None:
         """Forget everything (the global bound was reached, or the flow went away)."""
         self._pool.count -= len(self._cur) + len(self._prev)
-        self._cur = {}
-        self._prev = _EMPTY
+        self._cur = self._prev = _EMPTY
+        self._rotate_at = float("-inf")  # the next packet starts a generation (and a dict)
 
     def __len__(self) -> int:
         """Identities held, expired ones not yet dropped included: the memory in use."""

@@ -22,7 +22,6 @@ from typing import Final
 from ..config.values import FlowSpec
 from .state import Flow
 
-FlowKey = tuple[str, bytes, bool]  #: (ingress, source + group bytes, local)
 _NEVER: Final = float("inf")
 
 
@@ -30,8 +29,10 @@ class FlowTable:
     """The flows; see the module docstring."""
 
     def __init__(self) -> None:
-        self._flows: dict[FlowKey, Flow] = {}
-        self._by_group: dict[int, dict[FlowKey, Flow]] | None = None  # while indexed
+        #: every flow, oldest first (a dict for its order: a flow is its own key, by identity,
+        #: which costs no key object per flow)
+        self._flows: dict[Flow, None] = {}
+        self._by_group: dict[int, dict[Flow, None]] | None = None  # while indexed
         self.spec = FlowSpec()
         self.evicted = 0  #: flows pushed out by `max_flows`
         self.expired = 0  #: flows forgotten after `idle_timeout` of silence
@@ -49,7 +50,7 @@ class FlowTable:
         return len(self._flows)
 
     def __iter__(self) -> Iterator[Flow]:
-        return iter(self._flows.values())
+        return iter(self._flows)
 
     def index_by_group(self, on: bool) -> None:
         """Keep (or stop keeping) the index by group that `in_group` reads."""
@@ -57,33 +58,32 @@ class FlowTable:
             self._by_group = None
             return
         self._by_group = {}
-        for flow in self._flows.values():
-            self._by_group.setdefault(flow.group, {})[flow.table_key] = flow
+        for flow in self._flows:
+            self._by_group.setdefault(flow.group, {})[flow] = None
 
     def in_group(self, group: int) -> list[Flow]:
         """The flows of `group` (the index must be on)."""
         assert self._by_group is not None
-        return list(self._by_group.get(group, {}).values())
+        return list(self._by_group.get(group, ()))
 
     def add(self, flow: Flow) -> Flow | None:
         """Add a new flow; returns the oldest, removed to make room, if the table was full."""
         oldest = None
         if len(self._flows) >= self.spec.max_flows:
-            oldest = next(iter(self._flows.values()))
+            oldest = next(iter(self._flows))
             self.remove(oldest)
             self.evicted += 1
         port = flow.port
         (port.local_flows if flow.local else port.flows)[flow.key] = flow
-        self._flows[flow.table_key] = flow
+        self._flows[flow] = None
         self.due = self.next_sweep
         if self._by_group is not None:
-            self._by_group.setdefault(flow.group, {})[flow.table_key] = flow
+            self._by_group.setdefault(flow.group, {})[flow] = None
         return oldest
 
     def remove(self, flow: Flow) -> None:
         """Forget `flow` everywhere it is kept."""
-        key = flow.table_key
-        del self._flows[key]
+        del self._flows[flow]
         if not self._flows:
             self.due = _NEVER
         port_flows = flow.port.local_flows if flow.local else flow.port.flows
@@ -91,7 +91,7 @@ class FlowTable:
         if self._by_group is not None:
             flows = self._by_group.get(flow.group)
             if flows is not None:
-                flows.pop(key, None)
+                flows.pop(flow, None)
                 if not flows:
                     del self._by_group[flow.group]
 
@@ -100,7 +100,7 @@ class FlowTable:
         is one period from `now`."""
         self.next_sweep = now + self._sweep_every
         horizon = now - self.spec.idle_timeout
-        stale = [f for f in self._flows.values() if f.last < horizon]
+        stale = [f for f in self._flows if f.last < horizon]
         for flow in stale:
             self.remove(flow)
         self.expired += len(stale)

@@ -28,7 +28,7 @@ import struct
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from ..config.values import Config, DedupMode, Route
 from .dedup import DedupTable
@@ -110,6 +110,8 @@ class Forwarder:
             tuple[tuple[Egress, ...], tuple[int, ...], tuple[str, ...]],
         ] = {}
         self._route_text: dict[int, str] = {}
+        #: egress thresholds and names, one object per distinct value (memory: per flow)
+        self._shared: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._ports: dict[str, Port] = {}
         self._flows = FlowTable()
         self._relay = RelayPolicy()
@@ -142,7 +144,7 @@ class Forwarder:
         for flow in list(self._flows):
             if flow.port.name not in self._ports:  # its interface is gone: so is the flow
                 self._flows.remove(flow)
-                self._held.forget(flow.table_key)
+                self._held.forget(flow)
                 self._detach_dedup(flow)
         self._flooding = [
             (port, FloodGroups(port.spec.groups))
@@ -311,8 +313,7 @@ class Forwarder:
         has sent it there already, exactly once.
         """
         port = flow.port
-        key = flow.table_key
-        self._held.member_wait.pop(key, None)
+        self._held.member_wait.pop(flow, None)
         manet = port.spec.manet
         rpf: RpfFunc = self._toward if not manet else lambda _source: port.name
         found = self._table.lookup(port.name, flow.source, flow.group, rpf)
@@ -332,10 +333,10 @@ class Forwarder:
         if flow.verdict is DropReason.UNRESOLVED:
             if flow.queue is None:
                 flow.queue = []
-            self._held.flows[key] = flow
+            self._held.flows[flow] = None
             return
         if flow.queue is not None:  # it was waiting for RPF: its held frames go on now
-            self._held.flows.pop(key, None)
+            self._held.flows.pop(flow, None)
             self._released.extend((flow, frame, end) for frame, end, _ in flow.queue)
             flow.queue = None
         route = flow.route if flow.verdict is None else None
@@ -348,8 +349,11 @@ class Forwarder:
         cache_key = (id(route) if route is not None else 0, flow.group, skip, flow.flood, members)
         shared = self._egress_cache.get(cache_key)
         if shared is None:
-            if len(self._egress_cache) > 2 * self.config.flows.max_flows:
-                self._egress_cache.clear()  # bounded: flows keep theirs, only sharing is lost
+            if len(self._egress_cache) >= max(1024, self.config.flows.max_flows // 4):
+                # bounded: flows keep theirs, only sharing is lost; an entry no flow uses
+                # any more is memory for nothing, and with many groups most are
+                self._egress_cache.clear()
+                self._shared.clear()
             shared = self._egress_for(route, flow.group, skip, flow.flood, members)
             self._egress_cache[cache_key] = shared
         flow.egress, flow.thresholds, flow.oifs = shared
@@ -378,7 +382,7 @@ class Forwarder:
             toward = rpf(flow.source)
             if toward is RPF_PENDING:
                 if flow.verdict is None:  # the route forwards now, members once RPF says
-                    self._held.member_wait[flow.table_key] = flow
+                    self._held.member_wait[flow] = None
                 else:
                     flow.route, flow.verdict = None, DropReason.UNRESOLVED
                 return ()
@@ -412,20 +416,19 @@ class Forwarder:
             ]
         names += [name for name in members if name not in names]
         dst = group_mac(group)
-        egress = []
-        for name in names:
-            out = self._ports[name]
-            if out.up and out.mac is not None and name != skip:
-                eth = ethernet_header(dst, out.mac)
-                egress.append(Egress(name, out, eth, out.spec.ttl_threshold, out.box))
+        usable = [
+            self._ports[name]
+            for name in names
+            if name != skip and self._ports[name].up and self._ports[name].mac is not None
+        ]
         # lowest threshold first: the copies a TTL allows are a prefix (bisect, not a loop)
-        egress.sort(key=lambda e: e.threshold)
-        usable = {e.name for e in egress}
-        return (
-            tuple(egress),
-            tuple(e.threshold for e in egress),
-            tuple(name for name in names if name in usable),
-        )
+        usable.sort(key=lambda port: port.spec.ttl_threshold)
+        egress = tuple(Egress(ethernet_header(dst, p.mac or b""), p) for p in usable)
+        shared = self._shared  # few distinct threshold and name lists: one object each
+        thresholds = tuple(p.spec.ttl_threshold for p in usable)
+        kept = {p.name for p in usable}
+        oifs = tuple(name for name in names if name in kept)
+        return egress, shared.setdefault(thresholds, thresholds), shared.setdefault(oifs, oifs)
 
     def _drop_released(self) -> None:
         """Held frames whose flow was decided by a config or link change: dropped, counted."""
@@ -589,11 +592,11 @@ class Forwarder:
         csum = ~((csum & 0xFFFF) + (csum >> 16)) & 0xFFFF
         packet = b"".join((frame[14:22], _TTL_PROTO_CSUM(ttl - 1, frame[23], csum), body))
         egress = flow.egress
-        for e in egress[:count] if count < len(egress) else egress:
-            box = e.box
+        for eth, out in egress[:count] if count < len(egress) else egress:
+            box = out.box
             if not box:
-                self._touched.append(e.port)
-            box.append(e.eth + packet)
+                self._touched.append(out)
+            box.append(eth + packet)
         flow.forwarded += 1
         flow.copies += count
         flow.port.relayed += 1
@@ -656,7 +659,7 @@ class Forwarder:
 
     def _retire(self, flow: Flow) -> None:
         """What a flow the table forgot leaves behind: held frames, its dedup share."""
-        self._held.forget(flow.table_key)
+        self._held.forget(flow)
         self._detach_dedup(flow)
         if self._keep_retired:
             self._retired.append(flow_snapshot(flow, self._route_text))

@@ -20,10 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
-from cachetools import LRUCache
-
 from ..config.values import Config
-from .flows import FlowKey
 from .table import RPF_PENDING, RpfAnswer, prefix_list
 
 if TYPE_CHECKING:
@@ -44,8 +41,10 @@ class RpfAnswers:
         self.from_fib = from_fib
         self._static: list[tuple[int, int, str]] = []
         self._connected: list[tuple[int, int, str]] = []
-        #: FIB answers by source, least recently answered evicted first
-        self._known: LRUCache[int, str | None] = LRUCache(maxsize=1)
+        #: FIB answers by source, in the order they were answered (the oldest answer is
+        #: forgotten first beyond `_most`: a plain dict, a fraction of an LRU's memory)
+        self._known: dict[int, str | None] = {}
+        self._most = 1
         self._asked: dict[int, float] = {}  # sources handed to the shell, and when
         #: when the oldest of them is asked for again (infinity: none is out); it may be
         #: earlier than that, never later, once answers came
@@ -60,8 +59,14 @@ class RpfAnswers:
             for name, spec in config.interfaces.items()
             if spec.address is not None
         )
-        if self._known.maxsize != 4 * config.flows.max_flows:  # a few answers per flow
-            self._known = LRUCache(maxsize=4 * config.flows.max_flows)
+        # one answer per flow at most is worth keeping: flows beyond max_flows are gone
+        self._most = config.flows.max_flows
+        self._trim()
+
+    def _trim(self) -> None:
+        known = self._known
+        while len(known) > self._most:
+            del known[next(iter(known))]
 
     def toward(self, source: int, now: float) -> RpfAnswer:
         """The interface toward `source`, None for no route back, or RPF_PENDING (then it
@@ -115,12 +120,13 @@ class RpfAnswers:
         for source, iif in answers.items():
             if self._asked.pop(source, None) is not None and not self._asked:
                 self.retry = _NEVER
-            old = known.get(source, RPF_PENDING)
-            known[source] = iif
+            old = known.pop(source, RPF_PENDING)
+            known[source] = iif  # to the back: the newest answer
             if old is RPF_PENDING:
                 newly.add(source)
             elif old != iif:
                 moved = True
+        self._trim()
         return newly, moved
 
     def ask_again(self, now: float) -> None:
@@ -146,10 +152,10 @@ class Held:
     """
 
     def __init__(self) -> None:
-        self.flows: dict[FlowKey, Flow] = {}
+        self.flows: dict[Flow, None] = {}  # in the order they began to wait
         #: flows a static route forwards while the RPF answer that would let members have
         #: them too is pending: decided again when it comes, never held back meanwhile
-        self.member_wait: dict[FlowKey, Flow] = {}
+        self.member_wait: dict[Flow, None] = {}
         self.due = _NEVER
 
     def hold(self, flow: Flow, frame: bytes, end: int, now: float) -> bool:
@@ -161,13 +167,13 @@ class Held:
         self.due = min(self.due, now + UNRESOLVED_TIMEOUT)
         return True
 
-    def forget(self, key: FlowKey) -> None:
-        self.flows.pop(key, None)
-        self.member_wait.pop(key, None)
+    def forget(self, flow: Flow) -> None:
+        self.flows.pop(flow, None)
+        self.member_wait.pop(flow, None)
 
     def waiting(self) -> list[Flow]:
         """Every flow that an RPF answer would decide."""
-        return [*self.flows.values(), *self.member_wait.values()]
+        return [*self.flows, *self.member_wait]
 
     def expire(self, now: float) -> list[tuple[Flow, int]]:
         """Drop frames held UNRESOLVED_TIMEOUT or longer: (flow, how many) for each."""
@@ -175,7 +181,7 @@ class Held:
             return []
         expired = []
         due = _NEVER
-        for flow in self.flows.values():
+        for flow in self.flows:
             queue = flow.queue
             if not queue:
                 continue

@@ -53,13 +53,11 @@ class Port:
 
 
 class Egress(NamedTuple):
-    """One outgoing interface of a flow, with its Ethernet header built once."""
+    """One outgoing interface of a flow, with its Ethernet header built once (two fields
+    only: there is one per flow and interface, and a flood of groups makes many)."""
 
-    name: str
-    port: Port
     eth: bytes  #: group MAC (RFC 1112 section 6.4), the egress MAC, ethertype
-    threshold: int
-    box: list[bytes]  #: the port's
+    port: Port
 
 
 class Flow:
@@ -78,7 +76,6 @@ class Flow:
         "first",
         "flood",
         "forwarded",
-        "group",
         "key",
         "last",
         "local",
@@ -89,7 +86,6 @@ class Flow:
         "port",
         "queue",
         "route",
-        "source",
         "thresholds",
         "verdict",
     )
@@ -98,8 +94,6 @@ class Flow:
         self.port = port
         self.key = key
         self.local = local
-        self.source = int.from_bytes(key[:4], "big")
-        self.group = int.from_bytes(key[4:], "big")
         self.route: Route | None = None
         self.verdict: DropReason | None = None
         self.egress: tuple[Egress, ...] = ()
@@ -121,6 +115,11 @@ class Flow:
         self.queue: list[tuple[bytes, int, float]] | None = None
 
     @property
-    def table_key(self) -> tuple[str, bytes, bool]:
-        """Its key in the forwarder's table of all flows."""
-        return (self.port.name, self.key, self.local)
+    def source(self) -> int:
+        """The source address as an int (per-flow decisions only: not kept, memory)."""
+        return int.from_bytes(self.key[:4], "big")
+
+    @property
+    def group(self) -> int:
+        """The group address as an int (per-flow decisions only: not kept, memory)."""
+        return int.from_bytes(self.key[4:], "big")

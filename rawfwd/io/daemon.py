@@ -197,6 +197,7 @@ class Daemon:
         self._nursery: trio.Nursery | None = None
         self._fib: FibLookups | None = None
         self._routes_changed = trio.Event()
+        self._reload_wanted = trio.Event()
 
     # -- what the UI and `rawfwd show` see ---------------------------------------------------
 
@@ -265,6 +266,7 @@ class Daemon:
                 if self.live_view:
                     nursery.start_soon(self._refresh_view)
                 self._reconcile_all(starting=True)
+                nursery.start_soon(self._reloader)
                 nursery.start_soon(self._signals, nursery.cancel_scope)
                 log.info(
                     "forwarding: %d interfaces, %d routes, control socket %s",
@@ -286,7 +288,7 @@ class Daemon:
         with trio.open_signal_receiver(signal.SIGHUP, signal.SIGINT, signal.SIGTERM) as signals:
             async for signum in signals:
                 if signum == signal.SIGHUP:
-                    self.reload()
+                    self._reload_wanted.set()  # the reloader reads it, off the packet path
                 else:
                     log.info("stopping on %s", signal.Signals(signum).name)
                     scope.cancel()
@@ -562,16 +564,33 @@ class Daemon:
 
     # -- reload ------------------------------------------------------------------------------
 
-    def reload(self) -> bool:
-        """Re-read the config; on any error keep the running one. True if applied."""
+    async def _reloader(self) -> None:
+        """Reload on SIGHUP: signals that come during a reload make one more afterwards."""
+        while True:
+            await self._reload_wanted.wait()
+            self._reload_wanted = trio.Event()
+            await self.reload()
+
+    async def reload(self) -> bool:
+        """Re-read the config; on any error keep the running one. True if applied.
+
+        The file is read and validated in a worker thread: forwarding goes on meanwhile
+        (a big file takes a while to parse); the new config then replaces the old one in
+        one step between two batches, so no frame sees half of each.
+        """
         try:
-            config = self._load(self.config_path)
+            config = await trio.to_thread.run_sync(self._load, self.config_path)
         except RawfwdError as exc:
             log.error("reload failed, keeping the running config: %s", exc)
             return False
         except Exception as exc:  # a bug in reading it: keep forwarding, say what happened
             log.error("reload failed, keeping the running config: %s: %s", type(exc).__name__, exc)
             return False
+        self.apply(config)
+        return True
+
+    def apply(self, config: Config) -> None:
+        """Forward by `config` from now on (flows, counters and group records stay)."""
         for warning in config.warnings:
             log.warning("%s", warning)
         out = self.engine.reconfigure(config)
@@ -589,7 +608,6 @@ class Daemon:
             len(self.links),
             len(config.routes),
         )
-        return True
 
 
 def check_privileges() -> None:
