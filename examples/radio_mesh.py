@@ -11,9 +11,9 @@ nftables rules let a node hear only its neighbours (line, diamond or grid), star
     manet = true
 
 sends --packets datagrams from node 1 and prints, per node, what its applications
-received and what its rawfwd did. Then it waits (Ctrl-C removes everything) so you can
-look around, e.g. `ip netns exec NS .venv/bin/rawfwd show` on any node; --once exits
-straight away.
+received and what its rawfwd did. Then it waits (Ctrl-C, SIGTERM or SIGHUP removes
+everything) so you can look around, e.g. `ip netns exec NS .venv/bin/rawfwd show` on any
+node; --once exits straight away.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ import argparse
 import contextlib
 import signal
 import sys
-import tempfile
 from pathlib import Path
 
 # the lab that builds the radio network lives beside the benchmarks, in this checkout
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from rawfwd.lab.netns import ended_by_signals, scratch_dir
 from tools.lab.mesh import TOPOLOGIES, RadioMesh, address, take
 
 GROUP = "239.5.5.5"
@@ -44,10 +44,12 @@ def main() -> int:
         parser.error("--size must be from 2 to 12")
     edges = TOPOLOGIES[args.topology](args.size)
     with (
-        tempfile.TemporaryDirectory(prefix="rawfwd-mesh-") as tmp,
-        RadioMesh(edges, Path(tmp)) as mesh,
+        ended_by_signals(),  # SIGTERM and SIGHUP remove everything, as Ctrl-C does
+        scratch_dir("rawfwd-mesh-") as tmp,
+        RadioMesh(edges, tmp) as mesh,
     ):
         print(f"{args.topology}: nodes {mesh.nodes}, neighbours {mesh.edges}")
+        print(f"namespaces {mesh.lab.tag}-*, files in {tmp}", flush=True)
         mesh.start()
         listeners = {n: mesh.receiver(n, GROUP) for n in mesh.nodes if n != 1}
         payloads = [b"packet %d" % i for i in range(args.packets)]
@@ -73,4 +75,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # ended before the report was done; all is removed all the same
+        sys.exit(130)

@@ -73,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
         help="after a frame, keep looking for the next one for US microseconds instead of "
         "sleeping: lower latency for a CPU kept busy (default 0: sleep at once)",
     )
+    run.add_argument(
+        "--keep-privileges",
+        action="store_true",
+        help="keep every capability for the whole run (default: only CAP_NET_RAW once "
+        "started, see README, Privileges)",
+    )
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     _control_option(run)
 
@@ -187,6 +193,7 @@ def _run(args: argparse.Namespace) -> int:
             cpu=args.cpu,
             rings=args.io == "rings",
             busy_poll=args.busy_poll,
+            keep_privileges=args.keep_privileges,
         )
     if args.command == "show":
         from .runner import show

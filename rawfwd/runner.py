@@ -49,6 +49,7 @@ def run(
     cpu: int | None = None,
     rings: bool = True,
     busy_poll: float = 0.0,
+    keep_privileges: bool = False,
 ) -> int:
     """Run the forwarder in the foreground until SIGINT/SIGTERM."""
     # until the daemon's signal task runs, SIGHUP would kill the process: ignore it early
@@ -73,6 +74,7 @@ def run(
         rings=rings,
         live_view=live,
         busy_poll=busy_poll / 1e6,
+        drop_privileges=not keep_privileges,
     )
 
     async def live_table(d: Daemon) -> None:

@@ -52,7 +52,7 @@ from ..core import FlowSnapshot, Snapshot
 from ..core.wire import parse_mac
 from ..errors import RawfwdError
 from ..view import LinkStatus, RateTracker, View
-from . import control_socket
+from . import control_socket, privileges
 from .netlink import FibLookups, watch_netlink
 from .packet import Batch, NotEthernetError, PacketSocket
 from .ring import RingSocket
@@ -174,6 +174,7 @@ class Daemon:
         rings: bool = True,
         live_view: bool = False,
         busy_poll: float = 0.0,
+        drop_privileges: bool = False,
     ) -> None:
         self.config_path = config_path
         self.config = config
@@ -182,6 +183,8 @@ class Daemon:
         self.rings = rings  # mmap'd TPACKET rings; plain sockets where they are unavailable
         #: seconds a receiver keeps polling after its last frame before it sleeps
         self.busy_poll = busy_poll
+        #: give up all but CAP_NET_RAW once started (rawfwd.io.privileges); off in tests
+        self.drop_privileges = drop_privileges
         self._touched: set[_Link] = set()  # links sent on in this batch: flush them once
         self.clock = clock
         #: every decision: forwarding, RPF, IGMP
@@ -266,6 +269,12 @@ class Daemon:
                 if self.live_view:
                     nursery.start_soon(self._refresh_view)
                 self._reconcile_all(starting=True)
+                if self.drop_privileges:  # what needs more than CAP_NET_RAW is open by now
+                    dropped = await privileges.drop_privileges_everywhere()
+                    level = logging.INFO if dropped.clean else logging.WARNING
+                    log.log(level, "%s", privileges.describe(dropped))
+                else:
+                    log.info("%s", privileges.KEPT_ALL)
                 nursery.start_soon(self._reloader)
                 nursery.start_soon(self._signals, nursery.cancel_scope)
                 log.info(

@@ -9,7 +9,8 @@ ttl), and every second a burst of the same frame five times (dropped as duplicat
 239.3.3.3, which no route names: eth2 runs IGMP, B joins it for six seconds and leaves for
 four, over and over, so it is forwarded to B only while B is a member (no_members
 otherwise). The live table shows each flow, why its packets were dropped, and the IGMP
-groups. Everything is removed on exit, also on Ctrl-C.
+groups. Everything is removed on exit, also on Ctrl-C, SIGTERM or SIGHUP: rawfwd runs in a
+session of its own, so that only the demo signals it, once, whatever stopped the demo.
 """
 
 from __future__ import annotations
@@ -18,14 +19,21 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 from ..errors import RawfwdError
 from .frames import udp_frame
-from .netns import Lab, rawfwd_in, router_topology, socket_in
+from .netns import (
+    Lab,
+    cleaning_up,
+    ended_by_signals,
+    rawfwd_in,
+    router_topology,
+    scratch_dir,
+    socket_in,
+    stop,
+)
 
 ROUTED, MISROUTED, LEARNED = "239.1.1.1", "239.2.2.2", "239.3.3.3"
 JOINED, LEFT = 6.0, 4.0  #: seconds B is a member of LEARNED, then is not
@@ -165,12 +173,16 @@ def _wait_ready(lab: Lab, router: subprocess.Popen[bytes]) -> None:
 
 
 def demo(*, duration: float | None, ui: bool | None) -> int:
-    """Run the demo until Ctrl-C (or `duration` seconds); returns rawfwd's exit status."""
+    """Run the demo until Ctrl-C, SIGTERM or SIGHUP (or `duration` seconds); returns
+    rawfwd's exit status."""
     if os.geteuid() != 0:
         raise RawfwdError("rawfwd demo creates network namespaces: run it as root")
-    with tempfile.TemporaryDirectory(prefix="rawfwd-demo-") as tmp, Lab("rfdemo") as lab:
-        config = Path(tmp) / "demo.toml"
+    with ended_by_signals(), scratch_dir("rawfwd-demo-") as tmp, Lab("rfdemo") as lab:
+        config = tmp / "demo.toml"
         config.write_text(CONFIG)
+        print(
+            f"rawfwd demo: namespaces {lab.tag}-*, config {config}; Ctrl-C to stop", file=sys.stderr
+        )
         router_topology(lab)
         traffic = _Traffic(lab)
         cmd = rawfwd_in(lab.ns("R"), "run", "-c", str(config))
@@ -178,33 +190,23 @@ def demo(*, duration: float | None, ui: bool | None) -> int:
             cmd.append("--ui" if ui else "--no-ui")
         if ui is False:
             cmd += ["--stats-interval", "1"]
-        print(
-            f"rawfwd demo: namespaces {lab.tag}-*, config {config}; Ctrl-C to stop", file=sys.stderr
-        )
-        router = subprocess.Popen(cmd)
-        code = 0
+        router: subprocess.Popen[bytes] | None = None
         try:
+            router = subprocess.Popen(cmd, start_new_session=True)
             _wait_ready(lab, router)
             traffic.start()
-            if duration is None:
-                code = router.wait()
-            else:
-                try:
-                    code = router.wait(timeout=duration)
-                except subprocess.TimeoutExpired:
-                    router.terminate()
-                    code = router.wait()
-        except KeyboardInterrupt:
-            code = router.wait()  # it got the same Ctrl-C and stops on its own
+            router.wait(timeout=duration)
+        except (KeyboardInterrupt, subprocess.TimeoutExpired):
+            pass  # stopped (Ctrl-C, SIGTERM, SIGHUP) or time is up: rawfwd is stopped below
         finally:
-            if router.poll() is None:
-                router.kill()
-                router.wait()
-            traffic.join()
+            with cleaning_up():
+                if router is not None:
+                    stop([router])
+                traffic.join()
         print(
             f"rawfwd demo: sent {traffic.sent} packets and {(traffic.sent + 9) // 10} bursts of "
             f"duplicates to {ROUTED}; receiver A got {traffic.received['A']}, receiver B got "
             f"{traffic.received['B']}; B got {traffic.learned} of {LEARNED} while a member",
             file=sys.stderr,
         )
-        return code
+        return router.returncode if router is not None else 0

@@ -5,27 +5,95 @@ exit, even after an error; deleting a namespace deletes its veth ends. `socket_i
 socket inside a namespace from this process: a socket stays in the namespace it was created
 in, so one short-lived thread enters the namespace (setns(2) affects only the calling
 thread), creates it and ends.
+
+A lab program (the demo, examples/radio_mesh.py) runs inside `ended_by_signals()`, so a
+supervisor's SIGTERM or a closed terminal's SIGHUP removes everything as Ctrl-C does; its
+cleanup runs inside `cleaning_up()`, so that no signal cuts it short.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
 import secrets
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
-from types import TracebackType
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from types import FrameType, TracebackType
 from typing import Any, Self, TypeVar
 
 from ..errors import RawfwdError
 
 _CLONE_NEWNET = 0x40000000
+_ENDING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 T = TypeVar("T")
+
+
+class _Ending:
+    """What `ended_by_signals` knows: whether the program was told to end, and whether a
+    cleanup is running (a signal then waits for it)."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None  # the signal that ended the program
+        self.cleanups = 0  # `cleaning_up` blocks running
+        self.deferred: int | None = None  # a signal that came during one
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.signum is not None:
+            return  # already ending: a second signal must not cut the cleanup short
+        if self.cleanups:
+            self.deferred = signum
+            return
+        self.signum = signum
+        raise KeyboardInterrupt
+
+
+_ending: list[_Ending] = []  # innermost last
+
+
+@contextlib.contextmanager
+def ended_by_signals() -> Iterator[None]:
+    """Within: SIGINT, SIGTERM and SIGHUP all raise KeyboardInterrupt, once; the first
+    ends the program, later ones are ignored while it cleans up. The handlers there were
+    before come back on exit (main thread only, as for any signal handler)."""
+    state = _Ending()
+    before = {signum: signal.getsignal(signum) for signum in _ENDING}
+    _ending.append(state)
+    try:
+        for signum in _ENDING:
+            signal.signal(signum, state.handle)
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+        _ending.remove(state)
+
+
+@contextlib.contextmanager
+def cleaning_up() -> Iterator[None]:
+    """Within: an ending signal waits, and interrupts as the outermost such block ends,
+    so that a cleanup is never left half done."""
+    state = _ending[-1] if _ending else None
+    if state is None:
+        yield
+        return
+    state.cleanups += 1
+    try:
+        yield
+    finally:
+        state.cleanups -= 1
+        if not state.cleanups and state.deferred is not None and state.signum is None:
+            state.signum = state.deferred
+            raise KeyboardInterrupt
 
 
 def _setns(path: str) -> None:
@@ -75,14 +143,72 @@ def ip(*args: str, netns: str | None = None) -> None:
 def stop(procs: Sequence[subprocess.Popen[Any]], timeout: float = 10.0) -> None:
     """SIGTERM every process, then wait for each; one still running after `timeout`
     seconds is killed (a test or demo must never leave a rawfwd behind)."""
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
+    with cleaning_up():
+        for proc in procs:
+            proc.terminate()
+        deadline = time.monotonic() + timeout
+        for proc in procs:
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _children_in(namespaces: Sequence[str]) -> list[int]:
+    """This process's children inside `namespaces` (zombies have left theirs).
+
+    `ip netns exec` becomes the command it runs, so a child started in a namespace is
+    found here whatever it runs.
+    """
+    ids = set()
+    for name in namespaces:
+        with contextlib.suppress(OSError):
+            st = os.stat(f"/run/netns/{name}")
+            ids.add((st.st_dev, st.st_ino))
+    if not ids:
+        return []
+    me, found = os.getpid(), []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
         try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            st = os.stat(f"/proc/{entry}/ns/net")
+            ppid = int(Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == me and (st.st_dev, st.st_ino) in ids:
+            found.append(int(entry))
+    return found
+
+
+def _end_children_in(namespaces: Sequence[str], timeout: float = 5.0) -> None:
+    """SIGTERM this process's children still in `namespaces`, SIGKILL those there after
+    `timeout`: a process left inside keeps a namespace alive after its name is deleted.
+    Normally whoever started them has stopped them already; this ends one that a signal
+    kept from being recorded (it came as its Popen was being made)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        pids = _children_in(namespaces)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + timeout
+        while pids and time.monotonic() < deadline:
+            time.sleep(0.02)
+            pids = _children_in(namespaces)
+        if not pids:
+            return
+
+
+@contextlib.contextmanager
+def scratch_dir(prefix: str) -> Iterator[Path]:
+    """A temporary directory, removed on exit even if a signal comes meanwhile."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        with cleaning_up():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def wait_running(netns: str, ifname: str, timeout: float = 5.0) -> None:
@@ -154,8 +280,12 @@ class Lab:
     def host(self, host: str, sysctls: Sequence[str] = ()) -> str:
         """Create the namespace for `host` with loopback up; returns its name."""
         name = self.ns(host)
-        ip("netns", "add", name)
-        self.hosts.append(name)
+        self.hosts.append(name)  # first: one that a signal interrupts is deleted too
+        try:
+            ip("netns", "add", name)
+        except RawfwdError:
+            self.hosts.remove(name)  # not made, or not ours (the name was taken)
+            raise
         ip("link", "set", "lo", "up", netns=name)
         for setting in sysctls:
             self.sysctl(host, setting)
@@ -195,10 +325,13 @@ class Lab:
             wait_running(self.ns(host), ifname)
 
     def close(self) -> None:
-        """Delete every namespace created (their interfaces go with them)."""
-        for name in reversed(self.hosts):
-            subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
-        self.hosts.clear()
+        """End this process's children still inside, then delete every namespace created
+        (their interfaces go with them)."""
+        with cleaning_up():
+            _end_children_in(self.hosts)
+            for name in reversed(self.hosts):
+                subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+            self.hosts.clear()
 
 
 def router_topology(lab: Lab) -> None:

@@ -22,7 +22,16 @@ from pathlib import Path
 from typing import Any, Final
 
 from rawfwd.errors import RawfwdError
-from rawfwd.lab.netns import Built, Lab, ip, rawfwd_in, socket_in, stop, wait_running
+from rawfwd.lab.netns import (
+    Built,
+    Lab,
+    cleaning_up,
+    ip,
+    rawfwd_in,
+    socket_in,
+    stop,
+    wait_running,
+)
 
 SUBNET = "10.100.0"
 PORT = 5000
@@ -112,14 +121,16 @@ class RadioMesh(Built):
 
     def start(self) -> None:
         """Start `rawfwd run` on every node, configured with nothing but a MANET radio0,
-        and wait until each answers."""
+        and wait until each answers. Each runs in a session of its own: only this process
+        signals it (once, as it stops), not the terminal's Ctrl-C as well."""
         config = self.workdir / "node.toml"
         config.write_text(NODE_CONFIG)
         for n in self.nodes:
-            log = (self.workdir / f"rawfwd-n{n}.log").open("wb")
             cmd = rawfwd_in(self.ns(n), "run", "-c", str(config), "--no-ui")
-            self.procs[n] = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
-            log.close()  # the child has its own copy
+            with (self.workdir / f"rawfwd-n{n}.log").open("wb") as log:  # the child has a copy
+                self.procs[n] = subprocess.Popen(
+                    cmd, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True
+                )
         deadline = time.monotonic() + 30
         waiting = set(self.nodes)
         while waiting:
@@ -192,12 +203,14 @@ class RadioMesh(Built):
         self.procs.clear()
 
     def close(self) -> None:
-        """Stop rawfwd, close the applications' sockets, delete every namespace."""
-        self.stop()
-        for s in self.sockets:
-            s.close()
-        self.sockets.clear()
-        self.lab.close()
+        """Stop rawfwd, close the applications' sockets, delete every namespace; a signal
+        meanwhile waits until all is done."""
+        with cleaning_up():
+            self.stop()
+            for s in self.sockets:
+                s.close()
+            self.sockets.clear()
+            self.lab.close()
 
 
 def take(sock: socket.socket, timeout: float, want: int | None = None) -> list[tuple[bytes, int]]:
