@@ -118,10 +118,11 @@ def _parser() -> argparse.ArgumentParser:
 def _control_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--control-socket",
-        default="@rawfwd",
+        default=None,
         metavar="ADDR",
-        help="control socket: @NAME (abstract, private to the network namespace; default "
-        "@rawfwd) or a file path",
+        help="control socket: a file path, or @NAME (abstract: any user of the network "
+        "namespace can take the name first); default /run/rawfwd/netns-INODE.sock, one per "
+        "network namespace, in a directory only root can write",
     )
 
 

@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -43,7 +44,7 @@ def run(
     config_path: Path,
     *,
     ui: bool | None,
-    control_address: str,
+    control_address: str | None,
     stats_interval: float,
     log_level: str = "INFO",
     cpu: int | None = None,
@@ -56,6 +57,8 @@ def run(
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     config = load_config(config_path)
     check_privileges()
+    if control_address is None:
+        control_address = control_socket.default_address(create=True)
     if cpu is not None:
         try:
             os.sched_setaffinity(0, {cpu})
@@ -100,15 +103,20 @@ def run(
     return 0
 
 
-def show(what: str, *, as_json: bool, control_address: str) -> int:
-    """Print what the running instance's table shows: flows, interfaces, or both."""
-    reply = control_socket.request(control_address, "view")
-    view = View.from_json(reply)
+def show(what: str, *, as_json: bool, control_address: str | None) -> int:
+    """Print what the running instance's table shows: flows, interfaces, groups or all.
+
+    The reply is checked before anything is printed: a malformed one is a one-line error,
+    and the table gets its strings without control characters (a terminal would obey
+    them). `--json` prints the reply's own strings: `json.dumps` escapes those characters.
+    """
+    address = control_address if control_address is not None else control_socket.default_address()
+    reply = control_socket.request(address, "view")
     if as_json:
-        print(json.dumps(_show_json(view, what), indent=2))
+        print(json.dumps(_show_json(_view_of(reply, address), what), indent=2))
         return 0
-    width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160"))
-    console = Console(width=width)
+    view = _view_of(reply, address, for_terminal=True)
+    console = Console(width=None if sys.stdout.isatty() else _columns())
     if what in ("interfaces", "all"):
         console.print(interfaces_table(view))
     if what in ("groups", "all") and (what == "groups" or view.igmp):
@@ -119,6 +127,140 @@ def show(what: str, *, as_json: bool, control_address: str) -> int:
     if what in ("flows", "all"):
         console.print(flows_table(view, max_rows=10_000))
     return 0
+
+
+def _columns() -> int:
+    """The width to print at when not on a terminal: $COLUMNS if it is a width, else 160."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isascii() and columns.isdigit() and 0 < len(columns) <= 5 and int(columns) > 0:
+        return int(columns)
+    return 160
+
+
+def _map_strings(value: Any, change: Callable[[str], str]) -> Any:
+    """`value` (JSON) with `change` applied to every string in it, keys too."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {change(str(k)): _map_strings(v, change) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_map_strings(v, change) for v in value]
+    return value
+
+
+def _view_of(reply: dict[str, Any], address: str, *, for_terminal: bool = False) -> View:
+    """The View in `reply`; RawfwdError, in one line, for anything else.
+
+    `for_terminal`: with no control characters in any string. (The tables draw strings as
+    rich `Text`, never as markup, so "[link=...]" in a name stays text.)
+    """
+    try:
+        if for_terminal:
+            reply = _map_strings(reply, control_socket.printable)
+        problem = _shape_problem(reply.get("igmp"), _IGMP, "igmp")
+        if problem is None:
+            return View.from_json(reply)
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+    reason = control_socket.printable(problem)[:200]
+    raise RawfwdError(f"control socket {address}: not a rawfwd answer ({reason})")
+
+
+class _ListOf:
+    """A shape: a JSON list whose items all have `item`'s shape."""
+
+    def __init__(self, item: _Shape) -> None:
+        self.item = item
+
+
+class _MapOf:
+    """A shape: a JSON object with any keys, whose values all have `value`'s shape."""
+
+    def __init__(self, value: _Shape) -> None:
+        self.value = value
+
+
+class _Maybe:
+    """A shape: null, or `shape`."""
+
+    def __init__(self, shape: _Shape) -> None:
+        self.shape = shape
+
+
+#: a type (or types) a value must have, an object's required keys (and their shapes), or
+#: one of the classes above
+_Shape = type | tuple[type, ...] | dict[str, "_Shape"] | _ListOf | _MapOf | _Maybe
+
+_ANY = object
+_OPT_NUMBER = (int, float, type(None))
+#: what the groups table and `show --json` read of the IGMP part (the View keeps it as JSON)
+_IGMP = _Maybe(
+    {
+        "interfaces": _ListOf(
+            {
+                "interface": _ANY,
+                "address": _ANY,
+                "querier": _ANY,
+                "is_querier": _ANY,
+                "listen_only": _ANY,
+                "groups": _ListOf(
+                    {
+                        "group": _ANY,
+                        "mode": _ANY,
+                        "sources": _MapOf(_OPT_NUMBER),
+                        "excluded": _ListOf(str),
+                        "expires": _OPT_NUMBER,
+                        "compat": _ANY,
+                        "last_reporter": _ANY,
+                    }
+                ),
+            }
+        ),
+        "proxy": _Maybe(
+            {
+                "upstream": _ANY,
+                "version": _ANY,
+                "querier": _ANY,
+                "groups": _ListOf({"group": _ANY, "mode": _ANY, "sources": _ListOf(str)}),
+            }
+        ),
+    }
+)
+
+
+def _shape_problem(value: Any, shape: _Shape, where: str) -> str | None:
+    """What in `value` (found at `where`) does not have `shape`; None if it all does."""
+    if isinstance(shape, _Maybe):
+        return None if value is None else _shape_problem(value, shape.shape, where)
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            return f"{where} is not an object"
+        for key, inner in shape.items():
+            if key not in value:
+                return f"{where} has no {key!r}"
+            problem = _shape_problem(value[key], inner, f"{where}.{key}")
+            if problem is not None:
+                return problem
+        return None
+    if isinstance(shape, _ListOf):
+        if not isinstance(value, list):
+            return f"{where} is not a list"
+        for i, item in enumerate(value):
+            problem = _shape_problem(item, shape.item, f"{where}[{i}]")
+            if problem is not None:
+                return problem
+        return None
+    if isinstance(shape, _MapOf):
+        if not isinstance(value, dict):
+            return f"{where} is not an object"
+        for key, item in value.items():
+            problem = _shape_problem(item, shape.value, f"{where}[{key!r}]")
+            if problem is not None:
+                return problem
+        return None
+    if not isinstance(value, shape):
+        return f"{where} has the wrong type ({type(value).__name__})"
+    return None
 
 
 def _show_json(view: View, what: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
 
+from .control.unserved import table_hint
 from .core.reasons import DropReason
 from .core.stats import FlowSnapshot, InterfaceSnapshot
 from .view import LinkStatus, View
@@ -419,10 +420,16 @@ def _seconds(value: Any) -> str:
     return "-" if value is None else human_duration(float(value))
 
 
+#: the warning of an interface whose members go unserved: seen, not a dim caption
+_WARNING: Final = "bold red not dim not italic"
+
+
 def groups_table(view: View) -> Table:
     """IGMP groups per interface (RFC 3376 section 6.2): filter mode, the sources wanted
     with their timers (INCLUDE) or excluded (EXCLUDE), the group timer, the oldest host
-    version heard, the last reporter; each interface's querier in the title column."""
+    version heard, the last reporter; each interface's querier in the title column.
+    Below: a warning line per interface whose JSON says `"unserved": true` (another
+    querier there does not forward to members we could serve), then the proxy's state."""
     cols = [
         _Col("interface"),
         _Col("querier"),
@@ -457,8 +464,12 @@ def groups_table(view: View) -> Table:
                     Text(str(g["last_reporter"])),
                 ]
             )
+    caption = Text()
+    for iface in igmp.get("interfaces", []):
+        if iface.get("unserved") is True:  # older rawfwd answers have no such field
+            elected = str(iface["querier"]) if iface["querier"] else None
+            caption.append(table_hint(str(iface["interface"]), elected) + "\n", style=_WARNING)
     proxy = igmp.get("proxy")
-    caption = None
     if proxy:
         told = ", ".join(
             f"{g['group']} {g['mode']}"
@@ -466,11 +477,15 @@ def groups_table(view: View) -> Table:
             for g in proxy["groups"]
         )
         querier = proxy["querier"] or "not heard yet"
-        caption = (
+        caption.append(
             f"proxy upstream {proxy['upstream']} (v{proxy['version']}, querier {querier}): "
             f"{told or 'no groups'}"
         )
-    return _table("IGMP groups", (cols, rows), caption)
+    table = _table("IGMP groups", (cols, rows))
+    if caption:
+        caption.rstrip()
+        table.caption = caption
+    return table
 
 
 class _Dashboard:

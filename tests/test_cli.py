@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import io
 import json
+import os
+import secrets
+import socket
 import subprocess
 import sys
+import threading
+import unicodedata
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from rawfwd import runner
 from rawfwd.cli import main
+from rawfwd.errors import RawfwdError
 
 from .support.goldens import DATA
+from .support.views import busy_view
 
 ROUTING = DATA / "routing"
 
@@ -180,3 +196,290 @@ def test_check_shows_igmp_settings_and_the_proxy_upstream() -> None:
     lines = {line.split(":")[0].strip(): line for line in result.stdout.splitlines()}
     assert lines["up0"].endswith("igmp proxy upstream")
     assert "igmp v3 querier (robustness 2, query interval 125 s" in lines["eth1"]
+
+
+# -- show: what a reply may put on the terminal ------------------------------------------------
+
+ESC = "\x1b[2J\x1b]0;owned\x07\x9b1m"  #: clear screen, set the title, C1 CSI
+SHOWN = "?[2J?]0;owned??1m"  #: what of it reaches the terminal
+IGMP: dict[str, Any] = {
+    "interfaces": [
+        {
+            "interface": "eth1",
+            "version": 3,
+            "address": "10.1.0.1",
+            "querier": "10.1.0.1",
+            "is_querier": True,
+            "listen_only": False,
+            "next_query": 10.0,
+            "other_querier_expires": None,
+            "groups": [
+                {
+                    "group": "239.1.2.3",
+                    "mode": "include",
+                    "sources": {"10.0.0.5": 200.0},
+                    "excluded": [],
+                    "expires": None,
+                    "compat": 3,
+                    "last_reporter": "10.1.0.2",
+                }
+            ],
+            "counters": {},
+        }
+    ],
+    "proxy": {
+        "upstream": "eth0",
+        "version": 3,
+        "querier": None,
+        "groups": [{"group": "239.1.2.3", "mode": "include", "sources": ["10.0.0.5"]}],
+        "counters": {},
+    },
+    "ignored": {},
+    "lost": 0,
+}
+
+
+def _reply() -> dict[str, Any]:
+    """A good answer: the busy view (flows, interfaces, drops) with IGMP and a proxy."""
+    return busy_view().to_json() | {"igmp": copy.deepcopy(IGMP)}
+
+
+@contextlib.contextmanager
+def _fake_rawfwd(reply: dict[str, Any] | bytes) -> Iterator[str]:
+    """A control socket (ours, so trusted) on a fresh abstract name answering `reply` once."""
+    data = reply if isinstance(reply, bytes) else json.dumps(reply).encode() + b"\n"
+    address = f"@rawfwd-test-{secrets.token_hex(4)}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind("\0" + address[1:])
+        listener.listen(1)
+        listener.settimeout(20)  # never a thread left waiting if nobody comes
+
+        def answer() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(64)
+                conn.sendall(data)
+
+        thread = threading.Thread(target=answer)
+        thread.start()
+        try:
+            yield address
+        finally:
+            thread.join()
+
+
+def _show(address: str, *args: str, columns: str = "300") -> subprocess.CompletedProcess[str]:
+    """`rawfwd show ARGS` against `address`, not on a terminal, no colours forced."""
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    return subprocess.run(
+        [sys.executable, "-m", "rawfwd", "show", *args, "--control-socket", address],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env | {"COLUMNS": columns},
+    )
+
+
+def _with_escapes(reply: dict[str, Any]) -> dict[str, Any]:
+    """`reply` with escape sequences in names that every table shows."""
+    snap = reply["snapshot"]
+    snap["interfaces"][0]["name"] = reply["links"][0]["name"] = "eth0" + ESC
+    snap["flows"][0]["iif"] = "eth0" + ESC
+    snap["flows"][0]["source"] = "10.0.0.5" + ESC
+    group = reply["igmp"]["interfaces"][0]["groups"][0]
+    group["sources"] = {"10.0.0.5" + ESC: 200.0}
+    group["last_reporter"] = "10.1.0.2" + ESC
+    reply["igmp"]["proxy"]["upstream"] = "up0" + ESC
+    return reply
+
+
+def _control_characters(text: str) -> set[str]:
+    return {c for c in text if unicodedata.category(c) == "Cc" and c != "\n"}
+
+
+def test_show_never_prints_control_characters_from_the_reply() -> None:
+    with _fake_rawfwd(_with_escapes(_reply())) as address:
+        result = _show(address, "all")
+    assert result.returncode == 0, result.stderr
+    assert _control_characters(result.stdout) == set()
+    for shown in ("eth0" + SHOWN, "10.0.0.5" + SHOWN, "10.1.0.2" + SHOWN, "up0" + SHOWN):
+        assert shown in result.stdout
+
+
+def test_show_json_escapes_control_characters_and_keeps_the_strings() -> None:
+    with _fake_rawfwd(_with_escapes(_reply())) as address:
+        result = _show(address, "all", "--json")
+    assert result.returncode == 0, result.stderr
+    assert _control_characters(result.stdout) == set()
+    doc = json.loads(result.stdout)
+    assert doc["interfaces"][0]["name"] == "eth0" + ESC
+    assert doc["proxy"]["upstream"] == "up0" + ESC
+
+
+def test_show_prints_markup_in_the_reply_as_it_is() -> None:
+    reply = _reply()
+    reply["igmp"]["proxy"]["upstream"] = "[/x][link=http://example.com]up0[/link]"
+    with _fake_rawfwd(reply) as address:
+        result = _show(address, "groups")
+    assert result.returncode == 0, result.stderr
+    caption = " ".join(result.stdout.split())  # as one line, however the table wrapped it
+    assert "proxy upstream [/x][link=http://example.com]up0[/link] (v3" in caption
+
+
+def _drop(path: str) -> Callable[[dict[str, Any]], None]:
+    *parents, last = path.split(".")
+
+    def change(reply: dict[str, Any]) -> None:
+        at: Any = reply
+        for key in parents:
+            at = at[int(key)] if isinstance(at, list) else at[key]
+        del at[last]
+
+    return change
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    *parents, last = path.split(".")
+
+    def change(reply: dict[str, Any]) -> None:
+        at: Any = reply
+        for key in parents:
+            at = at[int(key)] if isinstance(at, list) else at[key]
+        if isinstance(at, list):
+            at[int(last)] = value
+        else:
+            at[last] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (_drop("snapshot"), "KeyError: 'snapshot'"),
+        (_drop("snapshot.flows.0.packets"), "KeyError: 'packets'"),
+        (_set("links", 5), "TypeError: 'int' object is not iterable"),
+        (_set("snapshot.interfaces.0", "eth0"), "TypeError: string indices must be integers"),
+        (_set("snapshot.drops", {"gremlins": 1}), "ValueError: 'gremlins' is not a"),
+        (_set("links.0.state", "sideways"), "ValueError: link state 'sideways' is not one of"),
+        (_set("started", [1]), "TypeError: float() argument must be"),
+        (_set("igmp", []), "igmp is not an object"),
+        (_drop("igmp.interfaces.0.groups"), "igmp.interfaces[0] has no 'groups'"),
+        (_set("igmp.interfaces.0.groups.0.expires", "soon"), "igmp.interfaces[0].groups[0]."),
+        (
+            _set("igmp.interfaces.0.groups.0.sources", {"10.0.0.5": "x"}),
+            "igmp.interfaces[0].groups[0].sources['10.0.0.5'] has the wrong type (str)",
+        ),
+        (_set("igmp.proxy.groups", None), "igmp.proxy.groups is not a list"),
+    ],
+    ids=[
+        "no-snapshot",
+        "no-packets",
+        "links-a-number",
+        "interface-a-string",
+        "unknown-drop",
+        "bad-state",
+        "started-a-list",
+        "igmp-a-list",
+        "igmp-no-groups",
+        "igmp-expires-text",
+        "igmp-source-timer-text",
+        "proxy-groups-null",
+    ],
+)
+@pytest.mark.parametrize("as_json", [False, True], ids=["table", "json"])
+def test_show_of_a_malformed_reply_is_one_clear_line(
+    change: Callable[[dict[str, Any]], None],
+    reason: str,
+    as_json: bool,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    reply = _reply()
+    change(reply)
+    with _fake_rawfwd(reply) as address:
+        code = main(["show", "all", "--control-socket", address, *(["--json"] * as_json)])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, ""), err
+    assert err.startswith(f"rawfwd: error: control socket {address}: not a rawfwd answer ({reason}")
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["table", "json"])
+def test_show_of_a_malformed_reply_names_the_problem_without_control_characters(
+    as_json: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reply = _reply()
+    reply["snapshot"]["drops"] = {ESC: 1}
+    with _fake_rawfwd(reply) as address:
+        code = main(["show", "all", "--control-socket", address, *(["--json"] * as_json)])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, ""), err
+    assert "is not a valid DropReason" in err
+    assert _control_characters(err) == set()
+
+
+@pytest.mark.parametrize("columns", ["abc", "0", "-3", "\uff11\uff12\uff10"])
+def test_show_with_a_columns_that_is_not_a_width(
+    columns: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", columns)
+    with _fake_rawfwd(_reply()) as address:
+        code = main(["show", "interfaces", "--control-socket", address])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "eth0" in out
+
+
+def _json_values() -> st.SearchStrategy[Any]:
+    """Any JSON a reply could carry through the control socket's checks."""
+    leaves = st.none() | st.booleans() | st.text(max_size=8)
+    leaves |= st.integers(-(2**63), 2**63) | st.floats(-1e18, 1e18, allow_nan=False)
+    return st.recursive(
+        leaves,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+        max_leaves=6,
+    )
+
+
+def _paths(value: Any, path: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    """Every place in `value` (JSON) that a mutation can replace or delete."""
+    found = [path] if path else []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            found.extend(_paths(inner, (*path, key)))
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            found.extend(_paths(inner, (*path, i)))
+    return found
+
+
+@given(data=st.data(), as_json=st.booleans())
+@settings(max_examples=100)
+def test_show_of_any_mangled_reply_is_a_table_or_one_clear_error(
+    data: st.DataObject, as_json: bool
+) -> None:
+    """Whatever one part of a good reply is replaced by (or without it): never a bug."""
+    reply = _reply()
+    path = data.draw(st.sampled_from(_paths(reply)))
+    parent: Any = reply
+    for key in path[:-1]:
+        parent = parent[key]
+    if data.draw(st.booleans()) and isinstance(parent, dict):
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = data.draw(_json_values())
+    out = io.StringIO()
+    error: RawfwdError | None = None
+    with (
+        mock.patch.object(runner.control_socket, "request", return_value=reply),
+        contextlib.redirect_stdout(out),
+    ):
+        try:
+            runner.show("all", as_json=as_json, control_address="@x")
+        except RawfwdError as exc:
+            error = exc
+    if error is None:
+        assert out.getvalue()  # a table, or JSON
+    else:
+        assert str(error).startswith("control socket @x: not a rawfwd answer (")
+        assert "\n" not in str(error)

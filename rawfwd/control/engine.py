@@ -42,6 +42,8 @@ class Output(NamedTuple):
     rpf_lookups: Sequence[int] = ()
     #: final snapshots of flows forgotten, idle or evicted (only with `keep_retired`)
     retired: Sequence[FlowSnapshot] = ()
+    #: things to say in the log once (e.g. members a silent querier leaves unserved)
+    notices: Sequence[str] = ()
 
     def transmits(self) -> Iterator[Transmit]:
         """The frames one at a time, as (egress, frame)."""
@@ -148,7 +150,11 @@ class Engine:
     def _output(self, frames: Frames) -> Output:
         forwarder = self.forwarder
         # tuple.__new__: a NamedTuple's own __new__ costs more than the rest of this call
-        return _new_tuple(Output, (frames, forwarder.take_rpf_requests(), forwarder.take_retired()))
+        igmp = self.igmp
+        notices = igmp.take_notices() if igmp.has_notices else ()
+        return _new_tuple(
+            Output, (frames, forwarder.take_rpf_requests(), forwarder.take_retired(), notices)
+        )
 
     # -- observation -------------------------------------------------------------------------
 

@@ -6,7 +6,9 @@ Theory of operation:
   (`handle_control`). Each is parsed (bad ones counted by
   reason, RFC 3376 section 4) and goes to its interface: queries to the querier election
   and membership timers, reports to the membership, and on the proxy's upstream
-  interface, queries to the upstream host side.
+  interface, queries to the upstream host side. Queries and reports from outside the
+  interface's subnets are counted and ignored: RFC 3376 section 9 keeps forged messages
+  from elsewhere out, so no host off the link becomes our querier or member.
 - Membership decides egress through `Forwarder.set_members`: a flow arriving on the RPF
   interface toward its source goes to every `igmp = true` interface where a member wants
   (S,G) and this router forwards, i.e. is the querier, or was told `querier = false`
@@ -17,8 +19,9 @@ Theory of operation:
   for it is recomputed and reported upstream.
 - Timers: `poll(now)` runs what is due and returns the frames to send (queries and
   reports, TTL 1 with Router Alert, built here); `next_timer()` says when to call again,
-  remembered between changes (a hostile host's reports do not make every batch scan the
-  timers). A querier starts once its interface is up with an address.
+  remembered between changes. Neither scans the group records: each membership keeps its
+  timers in a heap, so a hostile host's reports cost what they say, not what it made us
+  remember. A querier starts once its interface is up with an address.
 
 Pure like the Forwarder: no sockets, no clock; the engine passes time and random draws in.
 """
@@ -41,10 +44,13 @@ from .igmp import ALL_SYSTEMS, BadIgmp, Message, Query, Report, V3Report
 from .membership import GroupView, Membership
 from .proxy import ProxyView, UpstreamHost, merge
 from .querier import Querier
+from .unserved import Facts, Unserved, Withheld
 
 
 def _ip(value: int) -> str:
-    return str(IPv4Address(value))
+    """Dotted quad: what str(IPv4Address(value)) says, at a third of its cost (the live
+    table writes thousands of them a second)."""
+    return ".".join(map(str, value.to_bytes(4, "big")))
 
 
 @dataclass(eq=False)
@@ -73,11 +79,16 @@ class IgmpInterfaceView:
     listen_only: bool
     next_query: float | None  #: seconds until our next general query
     other_querier_expires: float | None  #: seconds until we take over from the querier
-    groups: tuple[GroupView, ...]
+    groups: tuple[GroupView, ...]  #: the lowest MAX_VIEW_GROUPS of them
     counters: dict[str, int]
+    groups_truncated: int = 0  #: group records not listed in `groups`
+    #: another querier here leaves members we could serve without traffic (issue 12)
+    unserved: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        """JSON-ready; what a view leaves out is counted where it is left out ("truncated":
+        sources of a group, "groups_truncated": groups), only when something is."""
+        out = {
             "interface": self.name,
             "version": self.version,
             "address": self.address,
@@ -86,20 +97,29 @@ class IgmpInterfaceView:
             "listen_only": self.listen_only,
             "next_query": _secs(self.next_query),
             "other_querier_expires": _secs(self.other_querier_expires),
-            "groups": [
-                {
-                    "group": _ip(g.group),
-                    "mode": g.mode.value,
-                    "sources": {_ip(s): round(t, 1) for s, t in g.sources},
-                    "excluded": [_ip(s) for s in g.excluded],
-                    "expires": _secs(g.expires),
-                    "compat": g.compat,
-                    "last_reporter": _ip(g.reporter),
-                }
-                for g in self.groups
-            ],
+            "groups": [_group_json(g) for g in self.groups],
             "counters": dict(sorted(self.counters.items())),
         }
+        if self.groups_truncated:
+            out["groups_truncated"] = self.groups_truncated
+        if self.unserved:
+            out["unserved"] = True
+        return out
+
+
+def _group_json(g: GroupView) -> dict[str, Any]:
+    out = {
+        "group": _ip(g.group),
+        "mode": g.mode.value,
+        "sources": {_ip(s): round(t, 1) for s, t in g.sources},
+        "excluded": [_ip(s) for s in g.excluded],
+        "expires": _secs(g.expires),
+        "compat": g.compat,
+        "last_reporter": _ip(g.reporter),
+    }
+    if g.truncated:
+        out["truncated"] = g.truncated
+    return out
 
 
 def _secs(value: float | None) -> float | None:
@@ -144,6 +164,10 @@ class IgmpRouter:
         self._farewell: list[tuple[str, int, Message]] = []
         self._settle_now = True  # `next_timer` says "now" until `poll` has run
         self._networks: dict[str, tuple[IPv4Network, ...]] = {}
+        #: a querier elsewhere that does not forward to members we could serve
+        self.withheld = Withheld()
+        self.unserved = Unserved()
+        self._notices: list[str] = []  # log lines for the engine's next Output
         self.forwarder = forwarder
         self._configure(config)
         self.forwarder.set_members(self._hook())
@@ -166,6 +190,7 @@ class IgmpRouter:
 
     def _configure(self, config: Config) -> None:
         self._timers_moved = True
+        self.withheld.forget()  # the forwarder decides every flow again with the config
         if not self._live:  # replay: the configured addresses; live: `set_address`'s
             self._addresses = {n: s.address for n, s in config.interfaces.items()}
         old = self._ports
@@ -237,7 +262,9 @@ class IgmpRouter:
             message = igmp.parse(frame[14 + (frame[14] & 0x0F) * 4 : end])
             port = self._ports.get(name)
             if self.proxy is not None and name == self.proxy.interface:
-                if isinstance(message, Query):
+                if isinstance(message, Query) and not self._on_link(name, source):
+                    self.proxy.counters["foreign_query"] += 1  # forged from off the link
+                elif isinstance(message, Query):
                     self.proxy.on_query(source, message, now)
                     self.proxy.counters["queries"] += 1
                 elif isinstance(message, BadIgmp):
@@ -259,6 +286,11 @@ class IgmpRouter:
         return self._settle(changed, now)
 
     def _on_query(self, port: _Port, source: int, query: Query, now: float) -> None:
+        if not self._on_link(port.name, source):
+            # forged from off the link (RFC 3376 9.1 keeps such queries out): however low
+            # its address, it must not stop us querying (and forwarding) nor set our timers
+            port.counters["foreign_query"] += 1
+            return
         port.counters["queries"] += 1
         if query.version < port.spec.version:
             port.counters["older_querier"] += 1  # RFC 3376 7.3.1: configure it, or us
@@ -267,17 +299,24 @@ class IgmpRouter:
             port.membership.on_query(query, now)
 
     def _on_report(self, port: _Port, source: int, report: Report | V3Report, now: float) -> None:
-        address = port.address
-        if source and address is not None:
-            nets = self._networks.get(port.name) or (address.network,)
-            if not any(IPv4Address(source) in net for net in nets):
-                port.counters["foreign_source"] += 1  # RFC 3376 section 9.2
-                return
+        if not self._on_link(port.name, source):
+            port.counters["foreign_source"] += 1  # RFC 3376 section 9.2
+            return
         if isinstance(report, Report):
             port.counters["leaves" if report.leave else f"v{report.version}_reports"] += 1
         else:
             port.counters["v3_reports"] += 1
         port.membership.on_report(source, report, now)
+
+    def _on_link(self, name: str, source: int) -> bool:
+        """Is `source` in one of interface `name`'s subnets? True too for 0.0.0.0 (a host
+        without an address may report, RFC 3376 4.2.13; a query from it elects no one) and
+        while the interface has no address to tell by."""
+        address = self._addresses.get(name)
+        if not source or address is None:
+            return True
+        nets = self._networks.get(name) or (address.network,)
+        return any(IPv4Address(source) in net for net in nets)
 
     # -- timers ------------------------------------------------------------------------------
 
@@ -306,6 +345,9 @@ class IgmpRouter:
             t = self.proxy.next_timer()
             if t is not None:
                 times.append(t)
+        t = self.unserved.next_timer()
+        if t is not None:
+            times.append(t)
         return min(times, default=None)
 
     def _ready(self, port: _Port) -> bool:
@@ -332,9 +374,13 @@ class IgmpRouter:
                 querier_moved = True
         released: Frames = []
         if querier_moved:
+            self.withheld.forget()
             released = self.forwarder.members_changed(None, now)
         elif changed:
+            self.withheld.forget(changed)
             released = self.forwarder.members_changed(changed, now)
+        facts = {port.name: self._facts(port) for port in self._ports.values()}
+        self._notices.extend(self.unserved.update(now, facts))
         if self.proxy is not None:
             self._refresh_proxy(None if querier_moved else changed, now)
             sends.extend((self.proxy.interface, dst, m) for dst, m in self.proxy.poll(now))
@@ -378,7 +424,30 @@ class IgmpRouter:
 
     # -- forwarding by membership ------------------------------------------------------------
 
+    def _facts(self, port: _Port) -> Facts:
+        """Is another router querier on `port`'s link (we do not forward there), while its
+        members want traffic we have that does not arrive there?"""
+        other = port.querier.querier_address
+        querier = _ip(other) if not port.forwarding and other else None
+        return Facts(querier, self.withheld.starved(port.name))
+
+    @property
+    def has_notices(self) -> bool:
+        return bool(self._notices)
+
+    def take_notices(self) -> list[str]:
+        """Log lines since the last call (members a silent querier leaves unserved)."""
+        notices, self._notices = self._notices, []
+        return notices
+
     def _members(self, ingress: str, source: int, group: int) -> tuple[tuple[str, ...], bool]:
+        silent = [
+            name
+            for name, port in self._ports.items()
+            if not port.forwarding and port.membership.wants(source, group)
+        ]
+        if self.withheld.note(ingress, group, silent):
+            self._settle_now = self._timers_moved = True  # `unserved` is fed by `poll`
         oifs = tuple(
             name
             for name, port in self._ports.items()
@@ -401,6 +470,10 @@ class IgmpRouter:
             q = port.querier
             next_query = q.next_timer() if q.is_querier else None
             other = q.other_querier_until
+            groups = port.membership.views(now)
+            counters = port.counters + Counter(port.membership.ignored)
+            if q.clamped:
+                counters["query_values_clamped"] = q.clamped
             out.append(
                 IgmpInterfaceView(
                     name=port.name,
@@ -411,8 +484,10 @@ class IgmpRouter:
                     listen_only=not port.spec.querier,
                     next_query=max(0.0, next_query - now) if next_query is not None else None,
                     other_querier_expires=max(0.0, other - now) if other is not None else None,
-                    groups=tuple(port.membership.views(now)),
-                    counters=dict(port.counters + Counter(port.membership.ignored)),
+                    groups=tuple(groups),
+                    counters=dict(counters),
+                    groups_truncated=len(port.membership.groups) - len(groups),
+                    unserved=self.unserved.unserved(port.name),
                 )
             )
         return tuple(out)

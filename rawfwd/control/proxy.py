@@ -8,16 +8,23 @@ Theory of operation:
   the sources every excluding interface excludes and no including interface includes;
   otherwise INCLUDE of the union. (`merge`.)
 - A change of that state is reported at once as state-change records (section 5.1:
-  ALLOW/BLOCK for a source list change, TO_IN/TO_EX for a filter mode change), computed
-  from what the last report told upstream, so a change undone before its retransmissions
-  are over is undone upstream too. The retransmissions (robustness - 1 more) say the
-  whole current state as a filter mode change record, TO_EX(Y) or TO_IN(A): right
-  whichever earlier report upstream missed.
+  ALLOW/BLOCK for a source list change, TO_IN/TO_EX for a filter mode change) and
+  retransmitted robustness - 1 more times as the same records, never as a filter mode
+  change that did not happen: an RFC 3376 router answers a TO_IN with specific queries
+  (section 6.4.2). Per group the report keeps counts (section 5.1), each run down by every
+  report sent: how many more times the filter mode change is to be said (as TO_IN/TO_EX
+  of the current state, which says every source too) and each changed source (once no
+  mode change is due: ALLOW if it is wanted now, BLOCK if not). A further change
+  meanwhile is merged in: it sets the counts of what it changed (a mode change clears the
+  sources'), and the merged report goes out at once. A change undone before it was sent
+  sends nothing; what was pending before it still goes.
 - Queries are answered with current-state records (IS_IN/IS_EX) after a delay drawn
   from the query's Max Resp Time (section 5.2); a general query's answer covers all.
 - Older queriers (section 7.2.1): while a v1 or v2 query was heard within the
   older-version-querier-present timeout, reports are v1/v2 (a v2 leave when a group is
-  left; v1 has none) and source lists cannot be said.
+  left; v1 has none) and source lists cannot be said. Nor can a source-specific group
+  (232/8) be asked for: v1/v2 reports and leaves for it are withheld, and counted as
+  `ssm_withheld` (RFC 4604 section 2.2).
 
 Pure: time and the random draw are passed in; `poll` returns (destination, message) pairs.
 """
@@ -26,7 +33,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .igmp import (
     ALL_ROUTERS,
@@ -38,7 +45,7 @@ from .igmp import (
     Report,
     V3Report,
 )
-from .membership import Mode
+from .membership import Mode, is_ssm
 
 #: what one v3 report may hold: records of 8 bytes plus 4 per source within a 1500-byte MTU
 _REPORT_BUDGET = 1400
@@ -86,6 +93,47 @@ def changes(old: State | None, new: State | None) -> list[tuple[RecordType, froz
     return out
 
 
+@dataclass(slots=True)
+class _Pending:
+    """A group's state-change report still to be (re)transmitted (RFC 3376 section 5.1)."""
+
+    sent: State | None  #: the state when it last went out: what upstream was last told
+    mode: int = 0  #: filter-mode-change records still to send
+    sources: dict[int, int] = field(default_factory=dict)  #: source -> source-list records due
+    fresh: bool = False  #: changed since it last went out
+    #: the counts as the last transmission left them: what changes since are merged into
+    kept_mode: int = 0
+    kept_sources: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return not self.mode and not self.sources
+
+    def merge(self, state: State | None, robustness: int) -> bool:
+        """Merge the change from what upstream was last told to `state` into the counts
+        the last transmission left (section 5.1); False if there is none (undone)."""
+        self.mode, self.sources = self.kept_mode, dict(self.kept_sources)
+        delta = changes(self.sent, state)
+        for kind, sources in delta:
+            if kind in (RecordType.CHANGE_TO_INCLUDE, RecordType.CHANGE_TO_EXCLUDE):
+                self.mode = robustness
+                self.sources.clear()  # a filter mode change record states every source
+            else:
+                self.sources.update(dict.fromkeys(sources, robustness))
+        self.fresh = bool(delta)
+        return self.fresh
+
+    def count_down(self, state: State | None) -> None:
+        """One transmission went out (whatever it could say)."""
+        self.mode = max(0, self.mode - 1)
+        for source in list(self.sources):
+            self.sources[source] -= 1
+            if self.sources[source] <= 0:
+                del self.sources[source]
+        self.sent, self.fresh = state, False
+        self.kept_mode, self.kept_sources = self.mode, dict(self.sources)
+
+
 @dataclass(frozen=True, slots=True)
 class ProxyView:
     """The upstream side as the table and `rawfwd show groups` see it."""
@@ -115,11 +163,10 @@ class UpstreamHost:
         self.random = random  # a draw from [0, 1): the shell's RNG, a constant in tests
         self.reported: dict[int, State] = {}  #: what upstream is told we want
         self.querier = 0
-        self.counters: Counter[str] = Counter()  #: what was heard upstream, by kind
+        #: what was heard upstream, by kind, and what was withheld (`ssm_withheld`)
+        self.counters: Counter[str] = Counter()
         self._older: dict[int, float] = {}  # querier version 1/2 -> present until
-        self._told: dict[int, State] = {}  # what our last report of a group said
-        self._first: dict[int, list[tuple[RecordType, frozenset[int]]]] = {}  # next to say
-        self._left: dict[int, int] = {}  # transmissions left of a group's change
+        self._pending: dict[int, _Pending] = {}  # groups with a state-change report due
         self._next_change: float | None = None
         self._general_at: float | None = None
         self._group_at: dict[int, tuple[float, frozenset[int]]] = {}
@@ -140,15 +187,13 @@ class UpstreamHost:
             del self.reported[group]
         else:
             self.reported[group] = state
-        first = changes(self._told.get(group), state)
-        if not first and self.version == 3:  # back to what upstream was told: nothing due
-            self._first.pop(group, None)
-            self._left.pop(group, None)
-            return
-        self._first[group] = first
-        self._left[group] = self.robustness
-        self._group_at.pop(group, None)
-        self._next_change = now
+        pending = self._pending.setdefault(group, _Pending(old))
+        changed = pending.merge(state, self.robustness)
+        if pending.done:  # back to what upstream was told, nothing left to repeat
+            del self._pending[group]
+        if changed:  # the merged report goes out at once
+            self._group_at.pop(group, None)
+            self._next_change = now
 
     def on_query(self, source: int, query: Query, now: float) -> None:
         """A query from the upstream querier: answer it in a while (section 5.2)."""
@@ -187,7 +232,9 @@ class UpstreamHost:
         if self._next_change is not None and self._next_change <= now:
             out.extend(self._state_changes())
             self._next_change = (
-                now + max(self.random(), 0.05) * self.unsolicited_interval if self._left else None
+                now + max(self.random(), 0.05) * self.unsolicited_interval
+                if self._pending
+                else None
             )
         if self._general_at is not None and self._general_at <= now:
             self._general_at = None
@@ -201,35 +248,36 @@ class UpstreamHost:
         return out
 
     def _state_changes(self) -> list[tuple[int, Message]]:
+        """One transmission of every pending state-change report (RFC 3376 section 5.1)."""
         out: list[tuple[int, Message]] = []
         records: list[GroupRecord] = []
-        for group in list(self._left):
+        for group, pending in list(self._pending.items()):
             state = self.reported.get(group)
-            first = self._first.pop(group, None)
             if self.version == 3:
-                if first is None:  # a retransmission: the whole state (section 5.1)
-                    mode, sources = state or (Mode.INCLUDE, frozenset())
-                    first = [(_change_to(mode), sources)]
-                for kind, sources in first:
-                    records.append(GroupRecord(kind, group, tuple(sorted(sources))))
-            elif state is not None:
-                out.append((group, Report(self.version, group)))
-            elif self.version == 2 and first is not None:
-                out.append((ALL_ROUTERS, Report(2, group, leave=True)))  # one leave (RFC 2236)
-            if state is None:
-                self._told.pop(group, None)
-            else:
-                self._told[group] = state
-            self._left[group] -= 1
-            if self._left[group] <= 0:
-                del self._left[group]
+                records.extend(_change_records(group, pending, state))
+            elif state is not None or (self.version == 2 and pending.fresh):
+                if is_ssm(group):  # RFC 4604 section 2.2: no v1/v2 report of an SSM group
+                    self.counters["ssm_withheld"] += 1
+                elif state is not None:
+                    out.append((group, Report(self.version, group)))
+                else:  # one leave (RFC 2236 section 3)
+                    out.append((ALL_ROUTERS, Report(2, group, leave=True)))
+            pending.count_down(state)
+            if pending.done:
+                del self._pending[group]
         out.extend((IGMPV3_ROUTERS, V3Report(part)) for part in _packed(records))
         return out
 
     def _current(self, states: Iterable[tuple[int, State]]) -> list[tuple[int, Message]]:
         """Current-state reports for `states` (IS_IN / IS_EX, or v1/v2 reports)."""
         if self.version < 3:
-            return [(group, Report(self.version, group)) for group, _ in states]
+            out: list[tuple[int, Message]] = []
+            for group, _ in states:
+                if is_ssm(group):  # RFC 4604 section 2.2: no v1/v2 report of an SSM group
+                    self.counters["ssm_withheld"] += 1
+                else:
+                    out.append((group, Report(self.version, group)))
+            return out
         records = [
             GroupRecord(
                 RecordType.MODE_IS_EXCLUDE if mode is Mode.EXCLUDE else RecordType.MODE_IS_INCLUDE,
@@ -259,6 +307,23 @@ class UpstreamHost:
             ),
             counters=tuple(sorted(self.counters.items())),
         )
+
+
+def _change_records(group: int, pending: _Pending, state: State | None) -> list[GroupRecord]:
+    """The records of `group` in a state-change report (RFC 3376 section 5.1): while a
+    filter mode change is to be said, TO_IN/TO_EX of the current state; then ALLOW for
+    the changed sources wanted now, BLOCK for those not."""
+    mode, current = state or (Mode.INCLUDE, frozenset())
+    if pending.mode:
+        return [GroupRecord(_change_to(mode), group, tuple(sorted(current)))]
+    wanted = [s for s in pending.sources if (s in current) == (mode is Mode.INCLUDE)]
+    unwanted = [s for s in pending.sources if (s in current) != (mode is Mode.INCLUDE)]
+    out = []
+    if wanted:
+        out.append(GroupRecord(RecordType.ALLOW_NEW_SOURCES, group, tuple(sorted(wanted))))
+    if unwanted:
+        out.append(GroupRecord(RecordType.BLOCK_OLD_SOURCES, group, tuple(sorted(unwanted))))
+    return out
 
 
 def _asked(state: State, sources: frozenset[int]) -> State:

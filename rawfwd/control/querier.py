@@ -9,7 +9,9 @@ Theory of operation:
   router that hears a query from a lower address stops querying until it has heard none
   for the other-querier-present interval (robustness x query interval + half the query
   response interval); then it takes over and queries at once. While not the querier it
-  adopts the querier's robustness and query interval from v3 queries (section 4.1.6-4.1.7).
+  adopts the querier's robustness and query interval from v3 queries (section 4.1.6-4.1.7),
+  within bounds (`ROBUSTNESS_BOUNDS`, `MAX_QUERY_INTERVAL`): a query can be forged, and
+  unbounded values would let one silence us for up to 7 x 31744 s (61.7 hours).
 - `querier = false` never queries but still tracks who does.
 
 Pure: time is passed in (`start`, `on_query`, `poll`), `next_timer` says when to call
@@ -24,6 +26,15 @@ from .igmp import Query
 #: the querier's settings are the interface's IGMP settings
 QuerierSpec = IgmpSpec
 
+#: Robustness adopted from a querier's QRV: at least 2, as RFC 3376 8.1 says it should be
+#: (1: one lost report ends a membership), unless we are configured with 1 ourselves; at
+#: most 7, the most QRV can say (4.1.6).
+ROBUSTNESS_BOUNDS = (2, 7)
+#: The longest query interval adopted from a querier's QQIC (4.1.7 can say 31,744 s), unless
+#: ours is longer: 8 x the default 125 s (8.2). With robustness 7 one query then silences
+#: us for at most 2.1 hours (8.5: 7 x 1024 s + half a response interval), not 61.7.
+MAX_QUERY_INTERVAL = 1024.0
+
 
 class Querier:
     """Querier election and general queries for the interface with address `address`."""
@@ -36,6 +47,8 @@ class Querier:
         self.robustness = spec.robustness  #: in use: ours, or the v3 querier's
         self.query_interval = spec.query_interval
         self._other_until: float | None = None  # other-querier-present timer
+        #: v3 queries whose QRV or QQI were out of bounds, adopted within them
+        self.clamped = 0
         self._next_query: float | None = None
         self._startup_left = 0
 
@@ -75,10 +88,27 @@ class Querier:
         self._next_query = None
         self._startup_left = 0
         if query.version == 3:  # RFC 3376 4.1.6-4.1.7: adopt the querier's values
-            self.robustness = query.qrv or self.spec.robustness
-            self.query_interval = float(query.qqi or self.spec.query_interval)
-        # RFC 3376 8.5 with the values in use: the querier's, not our configured ones
-        self._other_until = now + self.robustness * self.query_interval + query.max_resp / 2
+            self.robustness, self.query_interval = self._adopted(query)
+        # RFC 3376 8.5 with the values in use: the querier's, not our configured ones; its
+        # response interval is less than its query interval (8.3)
+        response = min(query.max_resp, self.query_interval)
+        self._other_until = now + self.robustness * self.query_interval + response / 2
+
+    def _adopted(self, query: Query) -> tuple[int, float]:
+        """The querier's robustness and query interval (ours where it says none) within
+        bounds: see ROBUSTNESS_BOUNDS and MAX_QUERY_INTERVAL. The interval is also at
+        least our query response interval: a querier's is less than its query interval
+        (RFC 3376 8.3), and our membership interval adds ours to robustness x it (8.4)."""
+        spec = self.spec
+        robustness = query.qrv or spec.robustness
+        interval = float(query.qqi or spec.query_interval)
+        low, high = ROBUSTNESS_BOUNDS
+        bounded = min(max(robustness, min(low, spec.robustness)), high)
+        longest = max(MAX_QUERY_INTERVAL, spec.query_interval)
+        bounded_interval = min(max(interval, spec.query_response_interval), longest)
+        if (bounded, bounded_interval) != (robustness, interval):
+            self.clamped += 1
+        return bounded, bounded_interval
 
     def poll(self, now: float) -> list[Query]:
         """What is due at `now`: a general query, or taking over from a silent querier."""

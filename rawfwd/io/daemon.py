@@ -341,6 +341,8 @@ class Daemon:
                 sent += 1 + more
         if touched:
             self._flush_touched()
+        for notice in out.notices:
+            log.warning("%s", notice)
         if out.rpf_lookups and self._fib is not None:
             self._fib.ask(out.rpf_lookups)
         due = self.engine.next_timer()

@@ -284,7 +284,8 @@ def test_the_proxy_answers_queries_and_follows_an_older_querier() -> None:
     ]
     report(r, "eth0", Query(2, 0, 10.0), 200.0, src="10.0.0.254")
     answer = upstream(r.handle_timer(205.0).frames)
-    assert answer == [("10.0.0.1", SSM, Report(2, ip(SSM)))]
+    assert answer == []  # RFC 4604: a v2 querier hears no report naming 232.1.1.1
+    assert dict(r.proxy_view().counters)["ssm_withheld"] == 1  # type: ignore[union-attr]
     assert r.proxy_view().version == 2  # type: ignore[union-attr]
 
 
@@ -447,3 +448,23 @@ def test_bad_igmp_upstream_is_counted_and_reports_from_any_subnet_of_the_link_co
     r.set_address("eth1", IPv4Interface("10.1.0.10/24"), nets)  # a secondary subnet
     report(r, "eth1", Report(2, ip(G)), 3.0, src="172.16.0.5")
     assert [len(v.groups) for v in r.igmp_views(3.0) if v.name == "eth1"] == [1]
+
+
+def test_members_a_silent_querier_leaves_unserved_are_said_once() -> None:
+    # another router wins the election on eth1 and never forwards: say so, once
+    from rawfwd.control.unserved import HOLD
+
+    r = router()
+    report(r, "eth1", Query(3, 0, 10.0, qrv=2, qqi=125), 1.0, src="10.1.0.2")
+    report(r, "eth1", Report(2, ip(G)), 1.5)
+    notices: list[str] = []
+    t = 2.0
+    while t < 2.0 + HOLD + 1.0:
+        assert data(r, "eth0", "10.0.0.5", now=t) == set()  # the querier's link: not ours
+        notices += r.handle_timer(t).notices
+        t += 0.5
+    assert len(notices) == 1
+    assert "10.1.0.2" in notices[0]
+    (eth1,) = [v for v in r.igmp_views(t) if v.name == "eth1"]
+    assert eth1.unserved
+    assert r.igmp_json(t)["interfaces"][0]["unserved"] is True  # type: ignore[index]

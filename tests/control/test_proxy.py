@@ -53,9 +53,11 @@ def test_a_change_undone_while_retransmitting_is_undone_upstream() -> None:
     host.update(G, (Mode.INCLUDE, frozenset({S1, S2})), 200.0)
     assert records(host, 200.0) == [(R.ALLOW_NEW_SOURCES, (S1, S2))]
     host.update(G, (Mode.INCLUDE, frozenset({S1})), 200.1)
-    assert records(host, 200.1) == [(R.BLOCK_OLD_SOURCES, (S2,))]
-    # the retransmission states the whole state, whatever upstream missed
-    assert records(host, 300.0) == [(R.CHANGE_TO_INCLUDE, (S1,))]
+    # merged with the pending report: S1's retransmission, S2 now blocked (RFC 3376 5.1)
+    assert records(host, 200.1) == [(R.ALLOW_NEW_SOURCES, (S1,)), (R.BLOCK_OLD_SOURCES, (S2,))]
+    # the retransmission repeats what is still due: S2's change, not a filter mode change
+    assert records(host, 300.0) == [(R.BLOCK_OLD_SOURCES, (S2,))]
+    assert records(host, 400.0) == []
 
 
 def test_a_change_undone_before_it_was_sent_sends_nothing() -> None:

@@ -107,3 +107,26 @@ def test_two_routers_on_one_link_elect_the_lower() -> None:
     assert routers[LOW].is_querier
     assert not routers[HIGH].is_querier
     assert {a for t, a in sent if t > 0} == {LOW}  # after the start, only the lower queries
+
+
+def test_values_adopted_from_a_query_are_kept_within_bounds() -> None:
+    q = Querier(QuerierSpec(), HIGH)
+    q.start(0.0)
+    # QRV 7 and QQIC 255 (31,744 s): unbounded, 7 x 31744 s = 61.7 hours without querying
+    q.on_query(LOW, Query(version=3, group=0, max_resp=3174.4, qrv=7, qqi=31744), 1.0)
+    assert (q.robustness, q.query_interval) == (7, 1024.0)
+    # 8.5 with them, the response interval below the query interval (8.3): 2.1 hours
+    assert q.other_querier_until == 1.0 + 7 * 1024.0 + 1024.0 / 2
+    q.on_query(LOW, Query(version=3, group=0, max_resp=1.0, qrv=1, qqi=1), 2.0)
+    assert (q.robustness, q.query_interval) == (2, 10.0)  # 8.1: not 1; 8.3: above QRI
+    q.on_query(LOW, Query(version=3, group=0, max_resp=10.0, qrv=3, qqi=600), 3.0)
+    assert (q.robustness, q.query_interval) == (3, 600.0)  # within bounds: as said
+    assert q.clamped == 2
+
+
+def test_a_router_configured_beyond_the_bounds_adopts_up_to_its_own_values() -> None:
+    q = Querier(QuerierSpec(robustness=1, query_interval=2000.0), HIGH)
+    q.start(0.0)
+    q.on_query(LOW, Query(version=3, group=0, max_resp=10.0, qrv=1, qqi=2000), 1.0)
+    assert (q.robustness, q.query_interval) == (1, 2000.0)
+    assert q.clamped == 0
