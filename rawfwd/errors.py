@@ -10,6 +10,10 @@ from __future__ import annotations
 class RawfwdError(Exception):
     """Base class: an error the user can act on, printed as one line."""
 
+    def __str__(self) -> str:
+        # file names and quoted values may hold a newline or an escape sequence
+        return one_line(super().__str__())
+
 
 class ConfigError(RawfwdError):
     """A configuration file is wrong: carries where (file, line) and why."""
@@ -24,6 +28,15 @@ class ConfigError(RawfwdError):
 
 class InputError(RawfwdError):
     """An input other than the config (a pcap, a command-line argument) is unusable."""
+
+
+def one_line(text: str) -> str:
+    """`text` with what is not printable (newlines, escape sequences, bidi controls)
+    escaped as Python does (`\\n`, `\\x1b`), so a message stays one line and cannot drive a
+    terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def first_leaf(exc: BaseException) -> BaseException:

@@ -6,6 +6,7 @@ what is wrong.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -14,7 +15,7 @@ from ipaddress import IPv4Network
 from pathlib import Path
 
 from ..core.wire import parse_mac
-from ..errors import ConfigError
+from ..errors import ConfigError, one_line
 from .values import (
     LINK_LOCAL_BLOCK,
     MULTICAST_BLOCK,
@@ -86,8 +87,21 @@ def parse_unicast_mac(text: str) -> bytes:
 def parse_ttl_threshold(value: object) -> int:
     """An interface TTL threshold, 1..255 (a copy leaves only if TTL > threshold)."""
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 255:
-        raise ValueError(f"ttl_threshold must be an integer from 1 to 255, not {value!r}")
+        raise ValueError(f"ttl_threshold must be an integer from 1 to 255, not {shown(value)}")
     return value
+
+
+def shown(value: object) -> str:
+    """`value` as an error message quotes it: at most 100 characters, and an integer too
+    long to print (TOML allows 4,000 hex digits, repr() refuses over 4,300 decimal ones, a
+    ValueError) says how long it is instead."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of {value.bit_length()} bits"
+    try:
+        text = repr(value)
+    except ValueError:  # a list or table holding such an integer
+        return f"a {type(value).__name__} holding an integer too long to print"
+    return text if len(text) <= 100 else f"{text[:97]}..."
 
 
 @dataclass
@@ -114,7 +128,7 @@ class ConfigBuilder:
 
     def warn(self, origin: Origin, text: str) -> None:
         """Record a line that was accepted but is not (fully) supported."""
-        self.warnings.append(f"{origin}: {text}")
+        self.warnings.append(one_line(f"{origin}: {text}"))  # printed as one line each
 
     def build(self) -> Config:
         """Validate cross-references and return the frozen Config."""
@@ -197,15 +211,27 @@ def config_error(origin: Origin | None, path: str, reason: str) -> ConfigError:
 
 
 def read_config_text(path: Path, where: str, line: int | None = None) -> str:
-    """The text of a config file; a ConfigError at `where`:`line` if it is not one."""
+    """The text of a config file; a ConfigError at `where`:`line` if it is not one.
+
+    Only a regular file is opened: a FIFO would block the open until a writer comes, and a
+    device may act on being opened. O_NONBLOCK covers a swap between the stat and the open.
+    """
     this = "" if where == str(path) else f"{path}: "
     try:
-        with path.open("rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise ConfigError(where, line, f"{this}cannot read: {os.strerror(errno.EISDIR)}")
+        if not stat.S_ISREG(mode):
+            raise ConfigError(where, line, f"{this}not a regular file")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        with open(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
                 raise ConfigError(where, line, f"{this}not a regular file")
             data = f.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ConfigError(where, line, f"{this}cannot read: {exc.strerror or exc}") from None
+    except ValueError:  # os.stat refuses a name holding a NUL character
+        raise ConfigError(where, line, f"{this}cannot read: a NUL character in the name") from None
     if len(data) > MAX_CONFIG_BYTES:
         raise ConfigError(where, line, f"{this}larger than {MAX_CONFIG_BYTES} bytes")
     try:

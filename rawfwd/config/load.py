@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from .checks import read_config_text
-from .smcroute import load_smcroute
+from .smcroute import load_smcroute, looks_like_smcroute
 from .toml import parse_toml
 from .values import Config
 
-_SMCROUTE_WORDS = ("phyint", "mroute", "mgroup", "include", "ssmgroup")
+__all__ = ["load_config", "looks_like_smcroute"]
 
 
 def load_config(path: str | Path) -> Config:
@@ -19,12 +19,3 @@ def load_config(path: str | Path) -> Config:
     if path.suffix != ".toml" and looks_like_smcroute(text):
         return load_smcroute(path)
     return parse_toml(text, str(path))
-
-
-def looks_like_smcroute(text: str) -> bool:
-    """True if the first directive of `text` is an smcroute.conf keyword."""
-    for raw in text.splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if line:
-            return line.split()[0] in _SMCROUTE_WORDS
-    return False

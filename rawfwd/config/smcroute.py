@@ -3,12 +3,16 @@
 Accepted (smcroute.conf(5) syntax): comments from '#', `phyint IF [enable|disable] [mrdisc]
 [ttl-threshold N]`, `mroute from IF [source S[/LEN]] group G[/LEN] to IF [IF ...]`, and
 `include PATTERN` (a file name or glob, relative to the including file; an existing file is
-taken literally even if its name has glob characters, and a glob matching nothing is a
-warning). As in smcroute, an interface named by a route needs no `phyint` line; `phyint IF
-disable` makes routes through it an error; `source 0.0.0.0` (or 0.0.0.0/0) means any source,
-(*,G). Lines rawfwd accepts but does not act on (`mgroup`, `mrdisc`) become warnings that
-`rawfwd check` prints; anything else is an error with file and line. Keywords are not taken
-as interface names, and `from`, `source` and `group` may each be given once per route.
+taken literally even if its name has glob characters, a glob matching nothing is a warning,
+and glob characters count only in the file name: `/*/*/*/*/*.conf` would walk the whole
+file system). An included file must start as smcroute.conf does (with one of the directives
+here), so that `include /etc/shadow` quotes no line of it; 64 files are included at most, and
+all files together are at most 1 MiB, as one config file is. As in smcroute, an interface
+named by a route needs no `phyint` line; `phyint IF disable` makes routes through it an
+error; `source 0.0.0.0` (or 0.0.0.0/0) means any source, (*,G). Lines rawfwd accepts but
+does not act on (`mgroup`, `mrdisc`) become warnings that `rawfwd check` prints; anything
+else is an error with file and line. Keywords are not taken as interface names, and `from`,
+`source` and `group` may each be given once per route.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from .checks import (
+    MAX_CONFIG_BYTES,
     ConfigBuilder,
     check_ifname,
     config_error,
@@ -32,7 +37,10 @@ from .checks import (
 from .values import Config, InterfaceSpec, Origin, Route
 
 _MAX_INCLUDE_DEPTH = 8
-#: a bigger "config" is a mistake (think `include /dev/zero`), not a file to read to the end
+#: includes in all: each file may include the next one many times, depth alone does not
+#: bound the work (8 levels of 1,000 includes each)
+_MAX_INCLUDES = 64
+_DIRECTIVES = ("phyint", "mroute", "mgroup", "include", "ssmgroup")
 #: words with a meaning on phyint and mroute lines: never interface names
 _KEYWORDS = frozenset(
     ("from", "to", "source", "group", "enable", "disable", "mrdisc", "ttl-threshold")
@@ -47,6 +55,8 @@ class _Reader:
     phyints: dict[str, InterfaceSpec] = field(default_factory=dict)
     disabled: dict[str, Origin] = field(default_factory=dict)
     stack: list[Path] = field(default_factory=list)
+    included: int = 0  #: files read for include lines so far
+    size: int = 0  #: bytes of all files read so far
 
     def read(self, path: Path, origin: Origin | None) -> None:
         real = Path(os.path.realpath(path))  # unlike Path.resolve, no RuntimeError on loops
@@ -59,9 +69,32 @@ class _Reader:
         if origin is None:
             text = read_config_text(path, str(path))
         else:
+            self.included += 1
+            if self.included > _MAX_INCLUDES:
+                raise config_error(
+                    origin, str(path), f"include: more than {_MAX_INCLUDES} files included in all"
+                )
             text = read_config_text(path, origin.path, origin.line)
+            first = first_directive(text)
+            if first is not None and first[1] not in _DIRECTIVES:
+                # quote nothing of it: it may be a secret (include /etc/shadow)
+                raise config_error(
+                    origin,
+                    str(path),
+                    f"{path}: not an smcroute.conf file (its first directive, line {first[0]}, "
+                    f"is none of {', '.join(_DIRECTIVES)})",
+                )
+        self.size += len(text.encode())
+        if self.size > MAX_CONFIG_BYTES:
+            raise config_error(
+                origin,
+                str(path),
+                f"include: {path} makes the config and its includes larger than "
+                f"{MAX_CONFIG_BYTES} bytes together",
+            )
         self.stack.append(real)
-        for number, line in enumerate(text.splitlines(), start=1):
+        # numbered by '\n' as editors and smcroute do (splitlines also splits at \x0c, \x85)
+        for number, line in enumerate(text.split("\n"), start=1):
             words = line.split("#", 1)[0].split()
             if words:
                 here = Origin(str(path), number)
@@ -95,16 +128,23 @@ class _Reader:
 
     def include(self, pattern: str, here: Origin, base: Path) -> None:
         """Read the file `pattern` names, or else every file it matches as a glob, sorted."""
+        if "\0" in pattern:
+            raise ValueError("include: a file name cannot hold a NUL character")
         literal = base / pattern  # `base / absolute` is the absolute path
         if os.path.lexists(literal):
             self.read(literal, here)
             return
         if not glob.has_magic(pattern):
             raise ValueError(f"include: no such file {literal}")
-        if Path(pattern).is_absolute():
-            matches = [Path(m) for m in glob.glob(pattern)]
-        else:  # glob relative to `base`, whose own name may hold glob characters
-            matches = [base / m for m in glob.glob(pattern, root_dir=base)]
+        folder, name = os.path.split(pattern)
+        if glob.has_magic(folder):
+            raise ValueError(
+                "include: glob characters only in the file name, like smcroute.d/*.conf "
+                "(a glob over folders may walk the whole file system)"
+            )
+        # relative to `base`, whose own name may hold glob characters: taken literally
+        directory = base / folder
+        matches = [directory / m for m in glob.glob(name, root_dir=directory)]
         if not matches:
             self.builder.warn(here, f"include {pattern} matched no file")
         for match in sorted(matches):
@@ -128,7 +168,8 @@ class _Reader:
             elif word == "ttl-threshold":
                 value = next(rest, None)
                 # ASCII digits only: str.isdigit() also accepts the likes of '²'
-                if value is None or not (value.isascii() and value.isdigit()):
+                # and at most 3 of them: int() refuses over 4,300 digits (ValueError)
+                if value is None or not (value.isascii() and value.isdigit() and len(value) <= 3):
                     raise ValueError("ttl-threshold needs a number from 1 to 255")
                 threshold = parse_ttl_threshold(int(value))
             else:
@@ -205,6 +246,21 @@ def _ifname(text: str) -> str:
     if text.endswith("+"):
         raise ValueError(f"interface wildcard {text!r} is not supported; name each interface")
     return check_ifname(text)
+
+
+def first_directive(text: str) -> tuple[int, str] | None:
+    """The line number and first word of the first line of `text` that is not a comment."""
+    for number, raw in enumerate(text.split("\n"), start=1):
+        words = raw.split("#", 1)[0].split(maxsplit=1)
+        if words:
+            return number, words[0]
+    return None
+
+
+def looks_like_smcroute(text: str) -> bool:
+    """True if the first directive of `text` is an smcroute.conf keyword."""
+    first = first_directive(text)
+    return first is not None and first[1] in _DIRECTIVES
 
 
 def load_smcroute(path: Path) -> Config:

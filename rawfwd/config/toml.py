@@ -1,7 +1,8 @@
 """rawfwd's own TOML config -> a validated, frozen `Config`.
 
 tomllib does not report where a value came from, so `_TomlLines` maps tables and keys back
-to line numbers by scanning the text.
+to line numbers by scanning the text, once. Text of absurd shape is refused before tomllib
+sees it: its time grows with the square of a dotted key's parts (100,000 took 20 s).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .checks import (
     parse_source,
     parse_ttl_threshold,
     parse_unicast_mac,
+    shown,
 )
 from .values import (
     MULTICAST_BLOCK,
@@ -35,9 +37,28 @@ from .values import (
     RpfSpec,
 )
 
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-_KEY = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_-]+)\s*=""")
+#: one part of a key: "basic", 'literal' or bare. Possessive (*+, ++): giving back a character
+#: never helps here, and backtracking made a line of 1,000 spaces after a `[` take 2 s
+_PART = r"""(?:"(?:[^"\\\n]++|\\.)*+"|'[^'\n]*+'|[A-Za-z0-9_-]++)"""
+_DOTTED = rf"{_PART}(?:[ \t]*+\.[ \t]*+{_PART})*+"
+_HEADER = re.compile(rf"[ \t]*+\[\[?[ \t]*+({_DOTTED})[ \t]*+\]\]?\s*+(?:#.*)?$")
+_KEY = re.compile(rf"[ \t]*+({_DOTTED})[ \t]*+=")
+_PARTS = re.compile(_PART)
+_ESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))")
+_ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "\\": "\\"}
 _TOML_AT = re.compile(r"\s*\(at line (\d+), column \d+\)\s*$")
+_TOML_END = " (at end of document)"
+
+#: no line of a rawfwd config is longer (a long `to` list can span lines); bounds what one
+#: line costs, and keeps integers under the 4,300 digits int() refuses (a ValueError)
+MAX_LINE = 4096
+#: dots outside strings, comments and floats on one line: a rawfwd key has at most 2
+#: (`interface.eth0.mac`); tomllib's time grows with the square of a key's parts
+MAX_DOTS = 8
+#: strings (possibly unclosed) and a comment: their dots are no key's
+_STRINGS = re.compile(r"""#.*|"(?:[^"\\]++|\\.)*+"?|'[^']*+'?""")
+#: a float has one dot, and no key's
+_FLOAT = re.compile(r"(?<![\w.-])[+-]?\d[\d_]*+\.\d[\d_]*+(?:[eE][+-]?\d[\d_]*+)?(?![\w.-])")
 
 
 @dataclass
@@ -48,36 +69,116 @@ class _Section:
 
 
 class _TomlLines:
-    """Where each table and key of a TOML document was written (tomllib does not say)."""
+    """Where each table and key of a TOML document was written (tomllib does not say).
+
+    Tables and their keys are indexed by name as the text is scanned, once: each lookup
+    costs the same however many tables there are (8,000 routes once took 3 s to look up).
+    """
 
     def __init__(self, text: str) -> None:
-        self.sections: list[_Section] = [_Section("", 1)]
-        for number, raw in enumerate(text.splitlines(), start=1):
-            header = _HEADER.match(raw)
-            if header:
-                name = ".".join(p.strip().strip("\"'") for p in header.group(2).split("."))
-                self.sections.append(_Section(name, number))
+        #: `[name]` and `[[name]]` headers by name, in order (index i: the i-th [[name]])
+        self.tables: dict[str, list[_Section]] = {"": [_Section("", 1)]}
+        #: the first line naming each dotted path, by header or key: where a table that has
+        #: no header of its own (`a.b = 1`, `a = {b = 1}`) was written
+        self.first: dict[str, int] = {}
+        section = self.tables[""][0]
+        prefix = ""  # section.name and a dot, if it has a name
+        for number, raw in enumerate(text.split("\n"), start=1):  # as tomllib counts lines
+            line = raw.lstrip(" \t")
+            if not line or line[0] == "#":
                 continue
-            key = _KEY.match(raw)
+            if line[0] == "[":
+                header = _HEADER.match(line)
+                if header:
+                    name = _dotted_name(header.group(1))
+                    section = _Section(name, number)
+                    prefix = f"{name}." if name else ""
+                    self.tables.setdefault(name, []).append(section)
+                    self._note(name, number)
+                    continue
+            key = _KEY.match(line)
             if key:
-                self.sections[-1].keys.setdefault(key.group(1).strip("\"'"), number)
+                dotted = key.group(1)
+                if "." in dotted or dotted[0] in "\"'":
+                    parts = _key_parts(dotted)
+                    section.keys.setdefault(parts[0], number)
+                    self._note(prefix + ".".join(parts), number)
+                else:  # a bare key, as nearly all are
+                    section.keys.setdefault(dotted, number)
+                    self._note(prefix + dotted, number)
 
-    def table(self, name: str, index: int = 0) -> _Section | None:
-        found = [s for s in self.sections if s.name == name]
-        return found[index] if index < len(found) else None
+    def _note(self, name: str, number: int) -> None:
+        """Record `name` and each of its parents as first written at line `number`."""
+        while name not in self.first and name:
+            self.first[name] = number
+            name = name.rpartition(".")[0]
 
     def line(self, name: str, key: str | None = None, index: int = 0) -> int | None:
-        section = self.table(name, index)
-        if section is None:
-            return None
-        if key is not None and key in section.keys:
-            return section.keys[key]
-        if key is not None and not name:
-            # a top-level name that is not a key is a table: [key] or [key.sub]
-            for sub in self.sections:
-                if sub.name == key or sub.name.startswith(key + "."):
-                    return sub.line
-        return section.line
+        """The line of `key` in the `index`-th table `name` (of the table if the key is not
+        found); failing that, of the nearest parent written in the text."""
+        sections = self.tables.get(name, [])
+        if index < len(sections):
+            section = sections[index]
+            if key is not None and key in section.keys:
+                return section.keys[key]
+            if key is not None and not name:
+                # a top-level name that is not a key is a table: [key] or [key.sub]
+                return self.first.get(key, section.line)
+            return section.line
+        path = f"{name}.{key}" if name and key else name or key or ""
+        while path:
+            if path in self.first:
+                return self.first[path]
+            path = path.rpartition(".")[0]
+        return None
+
+
+def _key_parts(dotted: str) -> list[str]:
+    """The parts of a dotted key as tomllib reads them (quotes off, escapes decoded)."""
+    return [_unquote(p) for p in _PARTS.findall(dotted)]
+
+
+def _dotted_name(dotted: str) -> str:
+    return ".".join(_key_parts(dotted))
+
+
+def _unquote(part: str) -> str:
+    if part[0] == "'":
+        return part[1:-1]
+    if part[0] != '"':
+        return part
+    return _ESCAPE.sub(_unescape, part[1:-1])
+
+
+def _unescape(match: re.Match[str]) -> str:
+    """One escape of a basic string, as TOML 1.0 reads it (tomllib refused any other)."""
+    hexa = match.group(1) or match.group(2)
+    if hexa:
+        code = int(hexa, 16)
+        return chr(code) if code < 0xD800 or 0xDFFF < code <= 0x10FFFF else ""
+    return _ESCAPES.get(match.group(3), "")
+
+
+def _check_shape(text: str, path: str) -> None:
+    """Refuse text no rawfwd config has, whose parsing could take long: very long lines,
+    deeply dotted keys."""
+    for number, raw in enumerate(text.split("\n"), start=1):
+        if len(raw) > MAX_LINE:
+            raise ConfigError(
+                path,
+                number,
+                f"line longer than {MAX_LINE} characters: not a rawfwd config "
+                "(a long list may span lines)",
+            )
+        if raw.count(".") > MAX_DOTS:
+            bare = _STRINGS.sub("", raw)
+            if bare.count(".") - len(_FLOAT.findall(bare)) > MAX_DOTS:
+                raise ConfigError(
+                    path,
+                    number,
+                    f"more than {MAX_DOTS} dots in keys: not a rawfwd config "
+                    "(its keys have at most 2, as in interface.eth0.mac)",
+                )
 
 
 _TOP_KEYS = {"interface", "route", "rpf", "dedup", "flows"}
@@ -102,15 +203,20 @@ _FLOW_KEYS = {"max_flows", "idle_timeout"}
 
 def parse_toml(text: str, path: str) -> Config:
     """Validate a rawfwd TOML document (see README for the keys)."""
+    _check_shape(text, path)
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         at = _TOML_AT.search(msg)
         line = int(at.group(1)) if at else None
+        if msg.endswith(_TOML_END):  # the last line, then (trailing white space is none)
+            msg, line = msg.removesuffix(_TOML_END), text.rstrip().count("\n") + 1
         raise ConfigError(path, line, f"not valid TOML: {_TOML_AT.sub('', msg)}") from None
     except RecursionError:
         raise ConfigError(path, None, "not a rawfwd config: values nested too deeply") from None
+    except ValueError as exc:  # int() refusing 4,300 digits: MAX_LINE should rule that out
+        raise ConfigError(path, None, f"not a rawfwd config: {exc}") from None
     lines = _TomlLines(text)
     b = ConfigBuilder(path)
 
@@ -242,7 +348,7 @@ def _parse_igmp(body: Mapping[str, Any], manet: bool) -> IgmpSpec | None:
         raise _KeyValueError("igmp", "not on a manet interface: MANET interfaces flood")
     version = _typed(body, "version", int, 3)
     if version not in (2, 3):
-        raise _KeyValueError("version", f"must be 2 or 3, not {version}")
+        raise _KeyValueError("version", f"must be 2 or 3, not {shown(version)}")
     robustness = _ranged(body, "robustness", int, 2, 1, 7)
     interval = _ranged(body, "query_interval", float, 125.0, 1, 31744, " s")
     most = 25.5 if version == 2 else 3174.4
@@ -318,9 +424,12 @@ def _typed(body: Mapping[str, Any], key: str, kind: type, default: Any) -> Any:
     if kind is not bool and isinstance(value, bool):
         raise _KeyValueError(key, f"must be {_kind_name(kind)}, not {value!r}")
     if kind is float and isinstance(value, int):
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # over 1.8e308: no float, and out of every range
+            raise _KeyValueError(key, f"is out of range: {shown(value)}") from None
     if not isinstance(value, kind):
-        raise _KeyValueError(key, f"must be {_kind_name(kind)}, not {value!r}")
+        raise _KeyValueError(key, f"must be {_kind_name(kind)}, not {shown(value)}")
     return value
 
 
@@ -330,7 +439,7 @@ def _ranged(
     """`body[key]` (or `default`) of type `kind`, refused unless low <= value <= high."""
     value = _typed(body, key, kind, default)
     if not low <= value <= high:
-        raise _KeyValueError(key, f"must be from {low} to {high}{unit}, not {value}")
+        raise _KeyValueError(key, f"must be from {low} to {high}{unit}, not {shown(value)}")
     return value
 
 
