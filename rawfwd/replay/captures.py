@@ -1,12 +1,14 @@
 """Reading captures: pcap and pcapng (gzipped or not), record by record, Ethernet only.
 
 Scapy opens the files; the records are read here, so that a damaged file is reported with
-its record number instead of ending early in silence.
+its record number instead of ending early in silence. What scapy warns about while opening
+one becomes the reason in our error, or a note: never a line of its own on stderr.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import struct
 import zlib
 from collections.abc import Iterator
@@ -33,10 +35,50 @@ _PACKET_BLOCKS = (_PB, _SPB, _EPB)
 _READ_ERRORS: tuple[type[BaseException], ...] = (struct.error, EOFError, zlib.error, OSError)
 
 
+#: where scapy logs; its own handler writes to stderr, past `rawfwd: error:` and the summary
+_SCAPY_LOGGERS = ("scapy", "scapy.runtime", "scapy.loading")
+
+
 def _scapy_exception() -> type[BaseException]:
     from scapy.error import Scapy_Exception
 
     return Scapy_Exception
+
+
+@contextlib.contextmanager
+def quiet_scapy() -> Iterator[list[str]]:
+    """Collect what scapy logs meanwhile instead of letting it reach stderr: a damaged
+    capture makes it warn (`WARNING: PcapNg: ...`), and that belongs in our error or notes.
+
+    Our filter goes first, ahead of scapy's rate limiter, so that the same warning is seen
+    every time, however soon it repeats."""
+    said: list[str] = []
+
+    def grab(record: logging.LogRecord) -> bool:
+        said.append(record.getMessage())
+        return False  # neither handled nor passed on to the parent logger
+
+    loggers = [logging.getLogger(name) for name in _SCAPY_LOGGERS]
+    for logger in loggers:
+        logger.filters.insert(0, grab)
+    try:
+        yield said
+    finally:
+        for logger in loggers:
+            logger.removeFilter(grab)
+
+
+def _scapy_said(messages: list[str]) -> list[str]:
+    """Scapy's warnings, readable: without its `PcapNg: ` prefixes and ` !` endings."""
+    out = []
+    for message in messages:
+        text = message.strip()
+        while text.startswith(("PcapNg:", "Pcap:")):
+            text = text.split(" ", 1)[1].strip() if " " in text else ""
+        text = text.rstrip(" !")
+        if text and text not in out:
+            out.append(text)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +111,8 @@ class Capture:
     records: int = 0  #: packet records read completely
     disorder: int = 0  #: frames stamped earlier than a frame before them in this file
     untimed: int = 0  #: Simple Packet Blocks (which carry no timestamp)
+    #: what scapy warned about while opening the file (e.g. a malformed section option)
+    warnings: tuple[str, ...] = ()
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -107,23 +151,38 @@ def error_text(exc: BaseException) -> str:
 
 
 def read_capture(iface: str, path: Path) -> Capture:
-    """Open a pcap or pcapng of Ethernet frames (possibly gzipped) for `Capture.frames`."""
-    from scapy.utils import RawPcapNgReader, RawPcapReader
+    """Open a pcap or pcapng of Ethernet frames (possibly gzipped) for `Capture.frames`.
+
+    Scapy reads the file header (and a pcapng's first section header) here; what it warns
+    about becomes the reason of our error, or `Capture.warnings` if it could go on."""
+    with quiet_scapy():  # whatever importing it may log is not about this capture
+        from scapy.utils import RawPcapNgReader, RawPcapReader
 
     try:
-        reader = RawPcapReader(str(path))
+        # opened here, not by scapy: it leaves its own file open when it gives up on one
+        stream = open(path, "rb")  # noqa: SIM115 - the reader owns it from here on
     except FileNotFoundError:
         raise InputError(f"{iface}={path}: no such file") from None
     except OSError as exc:
         raise InputError(f"{iface}={path}: cannot read: {error_text(exc)}") from None
-    except (EOFError, zlib.error, struct.error, _scapy_exception()) as exc:
-        raise InputError(f"{iface}={path}: not a pcap or pcapng file ({error_text(exc)})") from None
+    with quiet_scapy() as said:
+        try:
+            reader = RawPcapReader(stream)  # type: ignore[arg-type]  # (it takes a file too)
+        except OSError as exc:
+            stream.close()
+            raise InputError(f"{iface}={path}: cannot read: {error_text(exc)}") from None
+        except (EOFError, zlib.error, struct.error, _scapy_exception()) as exc:
+            stream.close()
+            # its last warning says why it gave up, better than its exception does
+            why = (_scapy_said(said) or [error_text(exc)])[-1]
+            raise InputError(f"{iface}={path}: not a pcap or pcapng file ({why})") from None
+    warnings = tuple(_scapy_said(said))
     if isinstance(reader, RawPcapNgReader):
-        return Capture(iface, path, reader, pcapng=True, nano=True)
+        return Capture(iface, path, reader, pcapng=True, nano=True, warnings=warnings)
     if reader.linktype != DLT_EN10MB:
         reader.close()
         raise InputError(f"{iface}={path}: link type {reader.linktype} is not Ethernet (1)")
-    return Capture(iface, path, reader, pcapng=False, nano=bool(reader.nano))
+    return Capture(iface, path, reader, pcapng=False, nano=bool(reader.nano), warnings=warnings)
 
 
 def _read(stream: IO[bytes], size: int) -> bytes:

@@ -23,12 +23,16 @@ class ReplayResult:
     #: the IGMP state at the end: interfaces with `igmp = true`, and the proxy's upstream
     igmp: tuple[IgmpInterfaceView, ...] = ()
     proxy: ProxyView | None = None
+    #: flows forgotten beyond the `[flows] max_flows` that the summary keeps: counted only
+    unlisted: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready summary (output files named relative to the output directory)."""
         doc = self.snapshot.to_json()
         for index in self.forgotten:
             doc["flows"][index]["forgotten"] = True
+        if self.unlisted:  # only then: summaries of replays that kept every flow stay as they were
+            doc["forgotten_unlisted"] = self.unlisted
         doc["outputs"] = {
             name: {"file": f"{name}.pcap", "frames": n} for name, n in self.outputs.items()
         }
@@ -47,6 +51,8 @@ def format_summary(result: ReplayResult) -> str:
     """The per-flow and per-interface summary `rawfwd replay` prints, as plain text."""
     snap = result.snapshot
     lines = [f"flows: {len(snap.flows)}"]
+    if result.unlisted:
+        lines[0] += f" (and {result.unlisted} more forgotten, not listed)"
     for index, f in enumerate(snap.flows):
         out = ", ".join(f.oifs) if f.oifs else "-"
         gone = " (forgotten)" if index in result.forgotten else ""

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import gc
 import gzip
+import logging
 import struct
+import sys
+import warnings
 from pathlib import Path
 
 import pytest
+
+from rawfwd.errors import InputError
+from rawfwd.replay import replay
 
 from ..support.captures import (
     GOOD,
@@ -14,6 +21,7 @@ from ..support.captures import (
     NS,
     T0,
     block,
+    config,
     epb,
     frame,
     idb,
@@ -111,6 +119,21 @@ BAD_CAPTURES: list[tuple[str, bytes, str]] = [
         "record 1 names interface 3, but the section describes 1 interface(s)",
     ),
     (
+        "pcapng-section-version-2",
+        shb(major=2) + idb() + epb(T0 * 10**6, GOOD),
+        "not a pcap or pcapng file (SHB Major version 2 unsupported)",
+    ),
+    (
+        # scapy warns twice (the length is no multiple of 4, the two lengths differ): the
+        # error gives the last, why it gave up
+        "pcapng-section-length-29",
+        struct.pack("<II", 0x0A0D0D0A, 29)
+        + struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)
+        + b"\0" * 4
+        + struct.pack("<I", 32),
+        "not a pcap or pcapng file (Invalid pcapng block (bad blocklen))",
+    ),
+    (
         "pcapng-packet-before-interface",
         shb() + spb(GOOD),
         "record 1: packet before any interface description block",
@@ -145,3 +168,74 @@ def test_damaged_capture_is_a_one_line_error_and_writes_nothing(
     assert message in stderr
     # the good first record was forwarded before the damage was found: no trace of it remains
     assert leftovers(out) == []
+
+
+# -- what scapy warns about while opening a capture -----------------------------------------
+
+
+class _CurrentStderr:
+    """Writes to whatever sys.stderr is at the time of writing (capfd's, during a test)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+@pytest.fixture
+def scapy_logs_to_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point scapy's own log handler at the test's stderr: it keeps the stderr of whichever
+    test first imported scapy, where capfd would not see what it writes."""
+    import scapy.error  # noqa: F401  (sets up the handler)
+
+    for handler in logging.getLogger("scapy").handlers:
+        if type(handler) is logging.StreamHandler:  # scapy's, not pytest's LogCaptureHandler
+            monkeypatch.setattr(handler, "stream", _CurrentStderr())
+
+
+@pytest.mark.usefixtures("scapy_logs_to_stderr")
+def test_scapy_warning_on_a_damaged_section_header_is_our_error_not_stderr(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # a mutated pcapng: scapy logs "WARNING: PcapNg: SHB Major version 2 unsupported !"
+    capture = tmp_path / "in.pcapng"
+    capture.write_bytes(shb(major=2) + idb() + epb(T0 * 10**6, GOOD))
+    with pytest.raises(InputError) as error:
+        replay(config(), [("eth0", capture)], tmp_path / "out")
+    assert capfd.readouterr().err == ""
+    assert str(error.value) == (
+        f"eth0={capture}: not a pcap or pcapng file (SHB Major version 2 unsupported)"
+    )
+
+
+@pytest.mark.usefixtures("scapy_logs_to_stderr")
+def test_scapy_warning_on_a_readable_capture_is_a_note_not_stderr(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # an end-of-options option that claims 4 bytes: scapy warns, stops reading the options
+    bad_option = struct.pack("<HH", 0, 4) + b"\0" * 4
+    capture = tmp_path / "in.pcapng"
+    capture.write_bytes(shb(options=bad_option) + idb() + epb(T0 * 10**6, GOOD))
+    result = replay(config(), [("eth0", capture)], tmp_path / "out")
+    assert capfd.readouterr().err == ""
+    assert result.outputs == {"eth1": 1}
+    assert result.notes == (
+        f"eth0={capture}: scapy warned while opening it: invalid option length 4 for end-of-option",
+    )
+
+
+@pytest.mark.parametrize(
+    "contents",
+    [b"hello, this is no capture", shb(major=2) + idb()],
+    ids=["not-a-capture", "pcapng-version-2"],
+)
+def test_a_file_scapy_gives_up_on_is_closed(tmp_path: Path, contents: bytes) -> None:
+    capture = tmp_path / "in.pcap"
+    capture.write_bytes(contents)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        with pytest.raises(InputError, match="not a pcap or pcapng file"):
+            replay(config(), [("eth0", capture)], tmp_path / "out")
+        gc.collect()
+    assert [str(w.message) for w in caught if w.category is ResourceWarning] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 import rawfwd.replay as replay_module
 from rawfwd.control.engine import Output
-from rawfwd.replay import replay
+from rawfwd.replay import MAX_TIMER_RUNS_PER_GAP, replay
 
 from ..support.captures import NS, T0, config, epb, frame, idb, option, pcap, read_pcap, shb, spb
 from ..support.frames import toml_config
@@ -107,15 +108,70 @@ def test_in_order_inputs_get_no_time_order_note(tmp_path: Path) -> None:
 # -- timers across a gap ---------------------------------------------------------------------
 
 
-def test_a_long_gap_between_frames_runs_every_igmp_query_it_spans(tmp_path: Path) -> None:
-    igmp_config = toml_config(
-        '[interface.eth0]\nmac = "02:00:00:00:00:01"\n'
-        '[interface.eth1]\nmac = "02:00:00:00:00:02"\naddress = "10.1.0.1/24"\nigmp = true\n'
-        "query_interval = 20\n"
-    )
+_QUERIER = toml_config(
+    '[interface.eth0]\nmac = "02:00:00:00:00:01"\n'
+    '[interface.eth1]\nmac = "02:00:00:00:00:02"\naddress = "10.1.0.1/24"\nigmp = true\n'
+    "query_interval = 1\nquery_response_interval = 0.5\n"
+)
+_GAP_NOTE = re.compile(
+    r"timers: (\d+) gaps? between frames held more than 1000 timer runs; after that many, the "
+    r"timers due in the rest of the gap were skipped and ran once at the next frame's time "
+    r"\(([\d.]+) s skipped in all; the first from ([\d.]+) s to ([\d.]+) s, before (.*)\)"
+)
+
+
+def _gap_note(notes: Sequence[str]) -> re.Match[str]:
+    (match,) = [m for m in map(_GAP_NOTE.fullmatch, notes) if m]
+    return match
+
+
+def test_a_short_gap_runs_every_igmp_query_it_spans(tmp_path: Path) -> None:
     capture = tmp_path / "in.pcap"
-    gap = 30 * 86400  # a month without traffic: about 130,000 query intervals
-    capture.write_bytes(pcap([(T0, frame(1)), (T0 + gap, frame(2))]))
-    result = replay(igmp_config, [("eth0", capture)], tmp_path / "out")
-    # the startup queries (2, 5 s apart), then one every 20 s until the last frame
-    assert result.outputs["eth1"] == 2 + (gap - 5) // 20
+    capture.write_bytes(pcap([(T0, frame(1)), (T0 + 500, frame(2))]))
+    result = replay(_QUERIER, [("eth0", capture)], tmp_path / "out")
+    times = [t for t, _ in read_pcap(tmp_path / "out" / "eth1.pcap", nano=False)]
+    # startup: a query at once and one a quarter of query_interval later; then one a second
+    assert len(times) == 2 + 499
+    assert not [n for n in result.notes if n.startswith("timers:")]
+
+
+def test_timer_frames_are_stamped_at_their_exact_due_time(tmp_path: Path) -> None:
+    # T0 + 0.25 s times 1e9, in floats, is 1700000000249999872: 249999 us in a pcap
+    capture = tmp_path / "in.pcap"
+    capture.write_bytes(pcap([(T0, frame(1)), (T0 + 3, frame(2))]))
+    replay(_QUERIER, [("eth0", capture)], tmp_path / "out")
+    times = [t for t, _ in read_pcap(tmp_path / "out" / "eth1.pcap", nano=False)]
+    assert times == [T0 * NS, T0 * NS + NS // 4, T0 * NS + NS // 4 + NS, T0 * NS + NS // 4 + 2 * NS]
+
+
+def test_a_long_gap_writes_a_bounded_number_of_timer_frames_and_says_so(tmp_path: Path) -> None:
+    # 100,000 s without traffic, a query every second: 100,001 queries written before
+    capture = tmp_path / "in.pcap"
+    gap = 100_000
+    capture.write_bytes(pcap([(T0, frame(1)), (T0 + gap, frame(2)), (T0 + gap + 3, frame(3))]))
+    result = replay(_QUERIER, [("eth0", capture)], tmp_path / "out")
+    times = [t for t, _ in read_pcap(tmp_path / "out" / "eth1.pcap", nano=False)]
+    assert len(times) <= MAX_TIMER_RUNS_PER_GAP + 1 + 3
+    resumed = times.index((T0 + gap) * NS)  # the timers ran once at the next frame's time ...
+    # ... after the first runs of the gap, at their due times, near its start
+    assert times[resumed - 1] < (T0 + MAX_TIMER_RUNS_PER_GAP + 1) * NS
+    # ... and went on at their pace from there: a query each second to the last frame
+    assert times[resumed:] == [(T0 + gap + i) * NS for i in range(4)]
+    note = _gap_note(result.notes)
+    assert note[1] == "1"
+    assert note[5] == f"frame 2 of eth0={capture}"
+    start, end = float(note[3]), float(note[4])
+    assert end == T0 + gap
+    assert times[resumed - 1] < start * NS < (T0 + MAX_TIMER_RUNS_PER_GAP + 1) * NS
+    assert float(note[2]) == pytest.approx(end - start)
+
+
+def test_every_long_gap_is_cut_short_and_counted_in_one_note(tmp_path: Path) -> None:
+    capture = tmp_path / "in.pcap"
+    capture.write_bytes(pcap([(T0, frame(1)), (T0 + 10**5, frame(2)), (T0 + 10**6, frame(3))]))
+    result = replay(_QUERIER, [("eth0", capture)], tmp_path / "out")
+    assert result.outputs["eth1"] <= 2 * (MAX_TIMER_RUNS_PER_GAP + 1)
+    note = _gap_note(result.notes)
+    assert note[1] == "2"
+    # the two gaps less the runs done in each: at most 1,000 s of queries each
+    assert 10**6 - 2 * (MAX_TIMER_RUNS_PER_GAP + 1) < float(note[2]) < 10**6

@@ -65,9 +65,10 @@ def block(btype: int, body: bytes) -> bytes:
     return struct.pack("<II", btype, blen) + body + struct.pack("<I", blen)
 
 
-def shb() -> bytes:
-    """A little-endian pcapng Section Header Block (version 1.0, section length unknown)."""
-    return block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+def shb(*, major: int = 1, options: bytes = b"") -> bytes:
+    """A little-endian pcapng Section Header Block (version `major`.0, section length
+    unknown), with `options` as given (raw, so that a test can make them malformed)."""
+    return block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, major, 0, -1) + options)
 
 
 def idb(linktype: int = 1, snaplen: int = 0, options: bytes = b"") -> bytes:
