@@ -314,7 +314,7 @@ class Daemon:
 
     def _act_on(self, out: Output) -> None:
         """The one place that acts on an engine `Output`: send its frames (one TX flush per
-        link), hand its RPF lookups to the FIB task, re-arm the timer task."""
+        link), log its notices, hand its RPF lookups to the FIB task, re-arm the timer task."""
         links, touched = self.links, self._touched
         for egress, copies in out.frames:
             link = links.get(egress)
