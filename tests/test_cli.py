@@ -7,13 +7,10 @@ import copy
 import io
 import json
 import os
-import secrets
-import socket
 import subprocess
 import sys
-import threading
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -27,6 +24,7 @@ from rawfwd.cli import main
 from rawfwd.errors import RawfwdError
 
 from .support.goldens import DATA
+from .support.servers import one_shot_server
 from .support.views import busy_view
 
 ROUTING = DATA / "routing"
@@ -244,28 +242,10 @@ def _reply() -> dict[str, Any]:
     return busy_view().to_json() | {"igmp": copy.deepcopy(IGMP)}
 
 
-@contextlib.contextmanager
-def _fake_rawfwd(reply: dict[str, Any] | bytes) -> Iterator[str]:
+def _fake_rawfwd(reply: dict[str, Any] | bytes) -> contextlib.AbstractContextManager[str]:
     """A control socket (ours, so trusted) on a fresh abstract name answering `reply` once."""
     data = reply if isinstance(reply, bytes) else json.dumps(reply).encode() + b"\n"
-    address = f"@rawfwd-test-{secrets.token_hex(4)}"
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
-        listener.bind("\0" + address[1:])
-        listener.listen(1)
-        listener.settimeout(20)  # never a thread left waiting if nobody comes
-
-        def answer() -> None:
-            conn, _ = listener.accept()
-            with conn:
-                conn.recv(64)
-                conn.sendall(data)
-
-        thread = threading.Thread(target=answer)
-        thread.start()
-        try:
-            yield address
-        finally:
-            thread.join()
+    return one_shot_server(data)
 
 
 def _show(address: str, *args: str, columns: str = "300") -> subprocess.CompletedProcess[str]:

@@ -21,6 +21,7 @@ from rawfwd.control.membership import (
 )
 from rawfwd.control.querier import Querier
 
+from ..support.strategies import igmp_steps
 from .test_engine_igmp import G, data, report, router
 
 R = RecordType
@@ -175,17 +176,7 @@ def test_the_groups_json_says_what_it_left_out() -> None:
 
 SOURCES = [ip(f"10.0.0.{n}") for n in range(1, 5)]
 GROUPS = [ip("239.1.1.1"), ip("239.2.2.2")]
-steps = st.one_of(
-    st.tuples(
-        st.just("record"),
-        st.sampled_from(list(RecordType)),
-        st.sampled_from(GROUPS),
-        st.frozensets(st.sampled_from(SOURCES), max_size=4),
-    ),
-    st.tuples(st.just("old"), st.sampled_from([1, 2]), st.sampled_from(GROUPS), st.booleans()),
-    st.tuples(st.just("query"), st.sampled_from(GROUPS), st.frozensets(st.sampled_from(SOURCES))),
-    st.tuples(st.just("wait"), st.floats(min_value=0.0, max_value=300.0)),
-)
+steps = igmp_steps(GROUPS, SOURCES)
 
 
 def earliest(m: Membership) -> float | None:

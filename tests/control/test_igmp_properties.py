@@ -11,26 +11,17 @@ from hypothesis import strategies as st
 from rawfwd.config.values import IgmpSpec
 from rawfwd.control import igmp
 from rawfwd.control.engine import Engine
-from rawfwd.control.igmp import GroupRecord, Query, RecordType, Report, V3Report
+from rawfwd.control.igmp import GroupRecord, Query, Report, V3Report
 from rawfwd.control.membership import Membership, Mode
 from rawfwd.control.querier import Querier
 
 from ..support.frames import HOST_MAC, rfc1112_mac, toml_config
+from ..support.strategies import igmp_steps
 
 GROUPS = [int(IPv4Address(g)) for g in ("239.1.1.1", "239.2.2.2", "232.1.1.1")]
 SOURCES = [int(IPv4Address(f"10.0.0.{n}")) for n in range(1, 5)]
 
-events = st.one_of(
-    st.tuples(
-        st.just("record"),
-        st.sampled_from(list(RecordType)),
-        st.sampled_from(GROUPS),
-        st.frozensets(st.sampled_from(SOURCES), max_size=4),
-    ),
-    st.tuples(st.just("old"), st.sampled_from([1, 2]), st.sampled_from(GROUPS), st.booleans()),
-    st.tuples(st.just("query"), st.sampled_from(GROUPS), st.frozensets(st.sampled_from(SOURCES))),
-    st.tuples(st.just("wait"), st.floats(min_value=0.0, max_value=300.0)),
-)
+events = igmp_steps(GROUPS, SOURCES)
 
 
 @settings(max_examples=300, deadline=None)

@@ -15,7 +15,7 @@ import secrets
 import socket
 import subprocess
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,8 @@ import trio.testing
 
 from rawfwd.errors import RawfwdError
 from rawfwd.io import control_socket as control
+
+from ..support.servers import one_shot_server
 
 Main = Callable[[str], Awaitable[None]]
 
@@ -360,27 +362,9 @@ def test_request_refuses_a_server_run_by_another_user() -> None:
 # -- what a reply may be ----------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _fake_server(reply: bytes) -> Iterator[str]:
+def _fake_server(reply: bytes) -> contextlib.AbstractContextManager[str]:
     """A one-shot server in a thread (run by us, so trusted) answering `reply`."""
-    address = _address()
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
-        listener.bind(control._sockaddr(address))
-        listener.listen(1)
-        listener.settimeout(20)  # never a thread left waiting if nobody comes
-
-        def answer() -> None:
-            conn, _ = listener.accept()
-            with conn:
-                conn.recv(64)
-                conn.sendall(reply)
-
-        thread = threading.Thread(target=answer)
-        thread.start()
-        try:
-            yield address
-        finally:
-            thread.join()
+    return one_shot_server(reply)
 
 
 @pytest.mark.parametrize(

@@ -53,3 +53,23 @@ def valid_frames(draw: st.DrawFn) -> bytes:
         options=draw(options),
         padding=draw(st.binary(max_size=8)),
     )
+
+
+def igmp_steps(groups: list[int], sources: list[int]) -> st.SearchStrategy[tuple[object, ...]]:
+    """What can happen to an IGMP router's membership: a v3 record, an old (v1/v2) report or
+    leave, a query, or time passing."""
+    from rawfwd.control.igmp import RecordType
+
+    return st.one_of(
+        st.tuples(
+            st.just("record"),
+            st.sampled_from(list(RecordType)),
+            st.sampled_from(groups),
+            st.frozensets(st.sampled_from(sources), max_size=4),
+        ),
+        st.tuples(st.just("old"), st.sampled_from([1, 2]), st.sampled_from(groups), st.booleans()),
+        st.tuples(
+            st.just("query"), st.sampled_from(groups), st.frozensets(st.sampled_from(sources))
+        ),
+        st.tuples(st.just("wait"), st.floats(min_value=0.0, max_value=300.0)),
+    )
