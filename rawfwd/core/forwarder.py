@@ -36,7 +36,7 @@ from .flows import FlowTable
 from .mesh import FloodGroups, RelayPolicy
 from .reasons import DropReason
 from .rpf import UNRESOLVED_HOLD, UNRESOLVED_TIMEOUT, Held, RpfAnswers
-from .snapshots import describe, flow_snapshot, interface_snapshot, total_drops
+from .snapshots import flow_snapshot, interface_snapshot, total_drops
 from .state import Egress, Flow, Port
 from .stats import FlowSnapshot, Snapshot
 from .table import RPF_PENDING, RouteTable, RpfAnswer, RpfFunc, is_link_local
@@ -673,12 +673,6 @@ class Forwarder:
 
     # -- observation ------------------------------------------------------------------------
 
-    def _flow_snapshot(self, f: Flow) -> FlowSnapshot:
-        return flow_snapshot(f, self._route_text)
-
-    def _describe(self, f: Flow) -> str | None:
-        return describe(f, self._route_text)
-
     @property
     def flow_count(self) -> int:
         """How many flows there are now (without building their snapshots)."""
@@ -693,13 +687,13 @@ class Forwarder:
         """
         flows = list(self._flows)
         for start in range(0, len(flows), part):
-            yield tuple(self._flow_snapshot(f) for f in flows[start : start + part])
+            yield tuple(flow_snapshot(f, self._route_text) for f in flows[start : start + part])
 
     def snapshot(self, now: float, flows: tuple[FlowSnapshot, ...] | None = None) -> Snapshot:
         """Immutable copy of all counters, flows in first-seen order (or the `flows` given,
         gathered with `flow_snapshots`)."""
         if flows is None:
-            flows = tuple(self._flow_snapshot(f) for f in self._flows)
+            flows = tuple(flow_snapshot(f, self._route_text) for f in self._flows)
         ifaces = tuple(interface_snapshot(p) for p in self._ports.values())
         return Snapshot(
             now=now,

@@ -21,7 +21,7 @@ from rawfwd.control.membership import (
 )
 from rawfwd.control.querier import Querier
 
-from ..support.strategies import igmp_steps
+from ..support.strategies import igmp_steps, run_igmp_step
 from .test_engine_igmp import G, data, report, router
 
 R = RecordType
@@ -196,22 +196,7 @@ def test_next_timer_and_the_source_count_match_the_records(sequence: list[tuple]
     m = member()
     now = 0.0
     for step in sequence:
-        if step[0] == "record":
-            _, kind, group, sources = step
-            m.on_report(HOST, V3Report((GroupRecord(kind, group, tuple(sources)),)), now)
-        elif step[0] == "old":
-            _, version, group, leave = step
-            m.on_report(HOST, Report(version, group, leave=leave and version == 2), now)
-        elif step[0] == "query":
-            m.on_query(Query(3, step[1], 1.0, tuple(step[2])), now)
-        else:
-            for _ in range(1000):
-                due = m.next_timer()
-                if due is None or due > now + step[1]:
-                    break
-                m.poll(max(due, now))
-            now += step[1]
-            m.poll(now)
+        now = run_igmp_step(m, HOST, step, now)
         assert m.next_timer() == earliest(m)
         assert m.source_count == remembered(m)
 

@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 from rawfwd.config.values import IgmpSpec
 from rawfwd.control import igmp
 from rawfwd.control.engine import Engine
-from rawfwd.control.igmp import GroupRecord, Query, Report, V3Report
+from rawfwd.control.igmp import Query
 from rawfwd.control.membership import Membership, Mode
 from rawfwd.control.querier import Querier
 
 from ..support.frames import HOST_MAC, rfc1112_mac, toml_config
-from ..support.strategies import igmp_steps
+from ..support.strategies import igmp_steps, run_igmp_step
 
 GROUPS = [int(IPv4Address(g)) for g in ("239.1.1.1", "239.2.2.2", "232.1.1.1")]
 SOURCES = [int(IPv4Address(f"10.0.0.{n}")) for n in range(1, 5)]
@@ -36,23 +36,7 @@ def test_any_sequence_keeps_every_record_coherent(steps: list[tuple], querier: b
     now = 0.0
     host = int(IPv4Address("10.1.0.9"))
     for step in steps:
-        if step[0] == "record":
-            _, kind, group, sources = step
-            m.on_report(host, V3Report((GroupRecord(kind, group, tuple(sources)),)), now)
-        elif step[0] == "old":
-            _, version, group, leave = step
-            m.on_report(host, Report(version, group, leave=leave and version == 2), now)
-        elif step[0] == "query":
-            _, group, sources = step
-            m.on_query(Query(3, group, 1.0, tuple(sources)), now)
-        else:
-            for _ in range(1000):
-                due = m.next_timer()
-                if due is None or due > now + step[1]:
-                    break
-                m.poll(max(due, now))
-            now += step[1]
-            m.poll(now)
+        now = run_igmp_step(m, host, step, now)
         for g in m.groups.values():
             assert not (set(g.sources) & g.excluded), "a source both wanted and excluded"
             if g.mode is Mode.INCLUDE:

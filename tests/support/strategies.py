@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from ipaddress import IPv4Address
+from typing import TYPE_CHECKING, Any
 
 from hypothesis import strategies as st
 
 from rawfwd.core.wire import ipv4_header
 
 from .frames import udp_frame
+
+if TYPE_CHECKING:
+    from rawfwd.control.membership import Membership
 
 #: sources a router may forward from: not 0/8, 127/8, 224/4 or 240/4 (RFC 1812 5.3.7)
 unicast = (
@@ -73,3 +77,28 @@ def igmp_steps(groups: list[int], sources: list[int]) -> st.SearchStrategy[tuple
         ),
         st.tuples(st.just("wait"), st.floats(min_value=0.0, max_value=300.0)),
     )
+
+
+def run_igmp_step(membership: Membership, host: int, step: tuple[Any, ...], now: float) -> float:
+    """Feed one `igmp_steps` step to `membership` as from `host` at `now` ("wait": run its
+    timers at their due times until the wait is over); returns the time after the step."""
+    from rawfwd.control.igmp import GroupRecord, Query, Report, V3Report
+
+    if step[0] == "record":
+        _, kind, group, sources = step
+        membership.on_report(host, V3Report((GroupRecord(kind, group, tuple(sources)),)), now)
+    elif step[0] == "old":
+        _, version, group, leave = step
+        membership.on_report(host, Report(version, group, leave=leave and version == 2), now)
+    elif step[0] == "query":
+        _, group, sources = step
+        membership.on_query(Query(3, group, 1.0, tuple(sources)), now)
+    else:
+        for _ in range(1000):
+            due = membership.next_timer()
+            if due is None or due > now + step[1]:
+                break
+            membership.poll(max(due, now))
+        now += step[1]
+        membership.poll(now)
+    return now

@@ -62,27 +62,30 @@ class Result:
         return self.frames / self.seconds
 
 
-def _igmp_config() -> Config:
-    """No route: eth1 and eth2 run IGMP; sources are on eth0's subnet (RPF)."""
+def igmp_config(
+    igmp: tuple[str, ...] = ("eth1", "eth2"), routes: tuple[Route, ...] = (), eth0_prefix: int = 16
+) -> Config:
+    """Three interfaces, eth0 toward the sources (RPF by its subnet), IGMP on `igmp`; by
+    default no route: members on eth1 and eth2 decide."""
     mac = {"eth0": b"\x02\0\0\0\0\x01", "eth1": b"\x02\0\0\0\0\x02", "eth2": b"\x02\0\0\0\0\x03"}
-    net = {"eth0": "10.0.0.1/16", "eth1": "10.1.0.1/24", "eth2": "10.2.0.1/24"}
+    net = {"eth0": f"10.0.0.1/{eth0_prefix}", "eth1": "10.1.0.1/24", "eth2": "10.2.0.1/24"}
     return Config(
         interfaces={
             n: InterfaceSpec(
                 name=n,
                 mac=m,
                 address=IPv4Interface(net[n]),
-                igmp=IgmpSpec() if n != "eth0" else None,
+                igmp=IgmpSpec() if n in igmp else None,
             )
             for n, m in mac.items()
         },
-        routes=(),
+        routes=routes,
     )
 
 
 def _engine() -> Any:
     """An engine whose two downstream interfaces have a member of the benchmark's group."""
-    engine = Engine(_igmp_config())
+    engine = Engine(igmp_config())
     engine.handle_timer(0.0)
     for name, host in (("eth1", 0x0A010005), ("eth2", 0x0A020005)):
         engine.igmp._ports[name].membership.on_report(host, Report(2, _GROUP), 0.0)

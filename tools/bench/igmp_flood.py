@@ -29,15 +29,17 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from functools import partial
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
-from rawfwd.config.values import Config, IgmpSpec, InterfaceSpec, Route
+from rawfwd.config.values import Config, Route
 from rawfwd.control import igmp
 from rawfwd.control.engine import Engine
 from rawfwd.control.igmp import IGMPV3_ROUTERS, GroupRecord, RecordType, V3Report
 from rawfwd.core.wire import ethernet_header, group_mac
 from rawfwd.lab.frames import udp_frame
+
+from .core import igmp_config
 
 HOST = int(IPv4Address("10.1.0.66"))  #: the hostile host, on eth1's subnet
 HOST_MAC = bytes.fromhex("0200000000aa")
@@ -49,20 +51,8 @@ BATCH = 64  #: frames per call in the flood, as the live shell's ring drains the
 
 def config() -> Config:
     """eth0 toward the static flow's source, eth1 the hostile host's IGMP link, eth2 out."""
-    mac = {"eth0": b"\x02\0\0\0\0\x01", "eth1": b"\x02\0\0\0\0\x02", "eth2": b"\x02\0\0\0\0\x03"}
-    net = {"eth0": "10.0.0.1/24", "eth1": "10.1.0.1/24", "eth2": "10.2.0.1/24"}
-    return Config(
-        interfaces={
-            n: InterfaceSpec(
-                name=n,
-                mac=m,
-                address=IPv4Interface(net[n]),
-                igmp=IgmpSpec() if n == "eth1" else None,
-            )
-            for n, m in mac.items()
-        },
-        routes=(Route("eth0", IPv4Network("239.9.9.9/32"), None, ("eth2",)),),
-    )
+    static = Route("eth0", IPv4Network("239.9.9.9/32"), None, ("eth2",))
+    return igmp_config(igmp=("eth1",), routes=(static,), eth0_prefix=24)
 
 
 def report_frame(kind: RecordType, group: int, sources: tuple[int, ...]) -> bytes:
