@@ -55,13 +55,6 @@ class Output(NamedTuple):
 _new_tuple = tuple.__new__
 
 
-def _grouped(transmits: Iterable[Transmit]) -> Frames:
-    out: dict[str, list[bytes]] = {}
-    for egress, frame in transmits:
-        out.setdefault(egress, []).append(frame)
-    return list(out.items())
-
-
 class Engine:
     """Forwarding, RPF and IGMP behind one facade; see the module docstring."""
 
@@ -141,7 +134,7 @@ class Engine:
     def set_rpf(self, answers: Mapping[int, str | None], now: float) -> Output:
         """Live mode: FIB answers for sources asked for in `Output.rpf_lookups` (the
         interface toward each, None for no route back). Held frames they decide go out."""
-        return self._output(_grouped(self.forwarder.set_rpf(answers, now)))
+        return self._output(self.forwarder.answer_rpf(answers, now))
 
     def rpf_sources(self) -> list[int]:
         """Sources to look up again after the unicast routes changed."""

@@ -280,6 +280,10 @@ class Forwarder:
         source's answer changed (a unicast route moved), every flow is decided again.
         Returns the frames to send.
         """
+        return _transmits(self.answer_rpf(answers, now))
+
+    def answer_rpf(self, answers: Mapping[int, str | None], now: float) -> Frames:
+        """`set_rpf`, with the frames grouped per egress as `handle_batch` returns them."""
         self._clock = now
         newly, moved = self._rpf.record(answers)
         if moved:
@@ -292,7 +296,7 @@ class Forwarder:
         released, self._released = self._released, []
         for flow, frame, end in released:
             self._forward(flow, frame, end, now)
-        return _transmits(self._collect())
+        return self._collect() if self._touched else []
 
     def _ask_waiting(self) -> None:
         """Ask for sources that found no room among the lookups outstanding."""
