@@ -20,7 +20,7 @@ The clock is injected: callers pass `now` with every check, nothing here reads t
 
 from __future__ import annotations
 
-import itertools
+from collections import deque
 
 from ..config.values import DedupMode, DedupSpec
 
@@ -123,43 +123,58 @@ class DuplicateCache:
 class DedupTable:
     """The duplicate caches of one forwarder: one per (source, group), shared by the flows
     of every arrival interface (the same packet heard over two radios, or sent by us and
-    heard back, is one packet), bounded per flow and, through the pool, in all."""
+    heard back, is one packet), bounded per flow and, through the pool, in all.
 
-    __slots__ = ("_caches", "pool", "spec")
+    The caches are kept oldest first in a deque, not a dict by (source, group): the flow
+    table finds a flow's sibling already (`attach` takes its cache), and a dict entry per
+    flow is memory for nothing. A cache its last flow left stays in the deque, empty, until
+    `keep_bound` reaches it or the deque is compacted (at twice the caches in use).
+    """
+
+    __slots__ = ("_in_use", "_order", "pool", "spec")
 
     def __init__(self, spec: DedupSpec) -> None:
         self.spec = spec
         self.pool = DedupPool()
-        self._caches: dict[bytes, DuplicateCache] = {}
+        self._order: deque[DuplicateCache] = deque()
+        self._in_use = 0
 
-    def attach(self, key: bytes) -> DuplicateCache:
-        """The cache for a new flow of (source, group) `key` (8 bytes)."""
-        cache = self._caches.get(key)
+    def attach(self, sibling: DuplicateCache | None) -> DuplicateCache:
+        """The cache for a new flow: `sibling`'s, the cache of a flow of the same (source,
+        group) on another interface, if there is one; else a new one."""
+        cache = sibling
         if cache is None:
-            cache = self._caches[key] = DuplicateCache(self.spec, self.pool)
+            cache = DuplicateCache(self.spec, self.pool)
+            self._order.append(cache)
+            self._in_use += 1
+            if len(self._order) > 2 * self._in_use + 64:
+                self._order = deque(c for c in self._order if c.users > 0 or c is cache)
         cache.users += 1
         return cache
 
-    def detach(self, key: bytes) -> None:
-        """A flow of `key` is gone; the cache goes with the last of them."""
-        cache = self._caches.get(key)
-        if cache is not None:
-            cache.users -= 1
-            if cache.users <= 0:
-                cache.clear()
-                del self._caches[key]
+    def detach(self, cache: DuplicateCache) -> None:
+        """A flow of `cache` is gone; the cache empties with the last of them."""
+        cache.users -= 1
+        if cache.users == 0:
+            cache.clear()
+            self._in_use -= 1
+
+    def __len__(self) -> int:
+        """Caches in use."""
+        return self._in_use
 
     def keep_bound(self) -> None:
         """Over `[dedup] max_entries` in all: forget the oldest flows' caches first, down to
         7/8 of the bound, so that this works once per many packets, not per packet."""
-        pool, caches, bound = self.pool, self._caches, self.spec.max_entries
+        pool, order, bound = self.pool, self._order, self.spec.max_entries
         if pool.count <= bound:
             return
         target = bound - bound // 8
-        while pool.count > target and caches:
-            for key in list(itertools.islice(caches, 64)):
-                cache = caches.pop(key)
-                cache.clear()
-                caches[key] = cache  # to the back of the queue
-                if pool.count <= target:
-                    return
+        for _ in range(len(order)):
+            cache = order.popleft()
+            if cache.users <= 0:
+                continue  # its flows are gone: so is its place in the queue
+            cache.clear()
+            order.append(cache)  # to the back of the queue
+            if pool.count <= target:
+                return

@@ -6,13 +6,15 @@ Theory of operation, in the order of Linux's ipmr (net/ipv4/ipmr.c):
    not well-formed IPv4 multicast is counted by reason and dropped, never raised.
 2. Find the flow (source, group) on this ingress in a dict; a new flow is resolved once
    against the route table (scope rule, (S,G) before (*,G), RPF on the route's `from`) and
-   its egress list with prebuilt Ethernet headers (RFC 1112 section 6.4 MAC) is cached.
+   its egress list (each interface's Ethernet source and type, shared by every flow going
+   the same way) and group MAC (RFC 1112 section 6.4) are kept with it; a flow that lasts
+   (OWN_HEADERS packets) gets whole headers of its own.
 3. TTL: nothing with TTL <= 1 leaves; a copy goes out where TTL > the interface's threshold
    (ipmr / mrouted semantics; egress kept sorted by threshold, so it is one bisect).
 4. Duplicate detection (RFC 6621 section 6) on packets that would leave. TTL is then
    decremented once and the header checksum patched incrementally (RFC 1624); options and
    payload are copied unchanged, link padding dropped.
-5. One frame per egress: its prebuilt header + the patched IP packet; counters.
+5. One frame per egress: its Ethernet header + the patched IP packet; counters.
 
 Nothing here opens a socket or reads a clock. Work that is not per packet lives beside
 this module: the flow table (`flows`), RPF answers and held frames (`rpf`), snapshots
@@ -40,7 +42,7 @@ from .snapshots import flow_snapshot, interface_snapshot, total_drops
 from .state import Egress, Flow, Port
 from .stats import FlowSnapshot, Snapshot
 from .table import RPF_PENDING, RouteTable, RpfAnswer, RpfFunc, is_link_local
-from .wire import ethernet_header, frame_problem, group_mac
+from .wire import ETHERTYPE_IPV4, frame_problem, group_mac
 
 __all__ = ["UNRESOLVED_HOLD", "UNRESOLVED_TIMEOUT", "Forwarder", "Frames", "MemberFunc", "Transmit"]
 
@@ -54,6 +56,11 @@ _MARTIAN_SOURCE: Final = tuple(o == 0 or o == 127 or o >= 224 for o in range(256
 #: IGMP frames held for the control plane between two calls (beyond: counted, not kept)
 MAX_CONTROL: Final = 1024
 _IGMP: Final = 2  # IP protocol number (RFC 1112 appendix I)
+_IPV4_TYPE: Final = ETHERTYPE_IPV4.to_bytes(2, "big")
+#: packets after which a flow gets Ethernet headers of its own (group MAC included) instead
+#: of the egress it shares: a flood of short-lived (source, group)s costs no header per
+#: flow and interface, a flow that lasts no concatenation per copy
+OWN_HEADERS: Final = 16
 #: verdicts of the route table that membership may replace (others stand: ours, martian)
 _MEMBERS_DECIDE: Final = frozenset(
     {None, DropReason.NO_ROUTE, DropReason.WRONG_IF, DropReason.NO_RPF}
@@ -106,7 +113,7 @@ class Forwarder:
         self._released: list[tuple[Flow, bytes, int]] = []  # held frames now decided
         self._dedup = DedupTable(config.dedup)
         self._egress_cache: dict[
-            tuple[int, int, str | None, bool, tuple[str, ...]],
+            tuple[int, str | None, tuple[str, ...], tuple[str, ...]],
             tuple[tuple[Egress, ...], tuple[int, ...], tuple[str, ...]],
         ] = {}
         self._route_text: dict[int, str] = {}
@@ -246,13 +253,27 @@ class Forwarder:
         return port.mac if port is not None and port.up else None
 
     def _attach_dedup(self, flow: Flow) -> None:
-        if self._dedup_on:
-            flow.dedup = self._dedup.attach(flow.key)
+        """Give `flow` its (source, group)'s duplicate cache: the one a flow of the same
+        (source, group) on any interface has (a few dict probes, once per flow), or a new
+        one."""
+        if not self._dedup_on:
+            return
+        key = flow.key
+        sibling = None
+        for port in self._ports.values():
+            for flows in (port.flows, port.local_flows):
+                other = flows.get(key)
+                if other is not None and other is not flow and other.dedup is not None:
+                    sibling = other.dedup
+                    break
+            if sibling is not None:
+                break
+        flow.dedup = self._dedup.attach(sibling)
 
     def _detach_dedup(self, flow: Flow) -> None:
         if flow.dedup is not None:
+            self._dedup.detach(flow.dedup)
             flow.dedup = None
-            self._dedup.detach(flow.key)
 
     def _resolve_all(self) -> None:
         self._egress_cache.clear()
@@ -350,16 +371,23 @@ class Forwarder:
         # left out of its copies unless it is a MANET interface (same-interface relay)
         rpf_route = route is not None and route.iif is None
         skip = port.name if flow.local or (rpf_route and not manet) else None
-        cache_key = (id(route) if route is not None else 0, flow.group, skip, flow.flood, members)
+        flooding = (
+            tuple(p.name for p, groups in self._flooding if groups.floods(flow.group))
+            if flow.flood
+            else ()
+        )
+        # not keyed by group: every flow going the same way shares one egress (a flood of
+        # groups would otherwise cost one per flow); the group MAC is the flow's own
+        cache_key = (id(route) if route is not None else 0, skip, flooding, members)
         shared = self._egress_cache.get(cache_key)
         if shared is None:
             if len(self._egress_cache) >= max(1024, self.config.flows.max_flows // 4):
-                # bounded: flows keep theirs, only sharing is lost; an entry no flow uses
-                # any more is memory for nothing, and with many groups most are
+                # bounded: flows keep theirs, only sharing is lost
                 self._egress_cache.clear()
                 self._shared.clear()
-            shared = self._egress_for(route, flow.group, skip, flow.flood, members)
+            shared = self._egress_for(route, skip, flooding, members)
             self._egress_cache[cache_key] = shared
+        flow.dst = group_mac(flow.group)
         flow.egress, flow.thresholds, flow.oifs = shared
         flow.route = route
         flow.members = bool(members)
@@ -401,25 +429,18 @@ class Forwarder:
     def _egress_for(
         self,
         route: Route | None,
-        group: int,
         skip: str | None,
-        flood: bool,
-        members: tuple[str, ...] = (),
+        flooding: tuple[str, ...],
+        members: tuple[str, ...],
     ) -> tuple[tuple[Egress, ...], tuple[int, ...], tuple[str, ...]]:
-        """Egress list (prebuilt headers), thresholds and names for `route` and `group`,
-        plus the MANET interfaces flooding `group` if `flood`, plus `members`.
+        """Egress list (each with its prebuilt Ethernet source and type), thresholds and
+        names for `route`, plus the MANET interfaces `flooding` the group, plus `members`.
 
-        Shared by every flow of that route and group (many sources cost one entry).
+        Shared by every flow that goes the same way (many groups and sources cost one).
         """
         names = list(route.oifs) if route is not None else []
-        if flood:
-            names += [
-                p.name
-                for p, groups in self._flooding
-                if p.name not in names and groups.floods(group)
-            ]
+        names += [name for name in flooding if name not in names]
         names += [name for name in members if name not in names]
-        dst = group_mac(group)
         usable = [
             self._ports[name]
             for name in names
@@ -427,7 +448,7 @@ class Forwarder:
         ]
         # lowest threshold first: the copies a TTL allows are a prefix (bisect, not a loop)
         usable.sort(key=lambda port: port.spec.ttl_threshold)
-        egress = tuple(Egress(ethernet_header(dst, p.mac or b""), p) for p in usable)
+        egress = tuple(Egress((p.mac or b"") + _IPV4_TYPE, p) for p in usable)
         shared = self._shared  # few distinct threshold and name lists: one object each
         thresholds = tuple(p.spec.ttl_threshold for p in usable)
         kept = {p.name for p in usable}
@@ -596,11 +617,15 @@ class Forwarder:
         csum = ~((csum & 0xFFFF) + (csum >> 16)) & 0xFFFF
         packet = b"".join((frame[14:22], _TTL_PROTO_CSUM(ttl - 1, frame[23], csum), body))
         egress = flow.egress
+        dst = flow.dst
+        if dst and flow.packets >= OWN_HEADERS:  # it lasts: whole headers of its own, once
+            egress = flow.egress = tuple(Egress(dst + tail, out) for tail, out in egress)
+            dst = flow.dst = b""
         for eth, out in egress[:count] if count < len(egress) else egress:
             box = out.box
             if not box:
                 self._touched.append(out)
-            box.append(eth + packet)
+            box.append(eth + packet if not dst else dst + eth + packet)
         flow.forwarded += 1
         flow.copies += count
         flow.port.relayed += 1

@@ -53,10 +53,11 @@ class Port:
 
 
 class Egress(NamedTuple):
-    """One outgoing interface of a flow, with its Ethernet header built once (two fields
-    only: there is one per flow and interface, and a flood of groups makes many)."""
+    """One outgoing interface with its Ethernet header, built once: shared by every flow
+    going the same way, the header lacks the group MAC (`Flow.dst` is put before it); a
+    flow's own has it whole."""
 
-    eth: bytes  #: group MAC (RFC 1112 section 6.4), the egress MAC, ethertype
+    eth: bytes  #: [the group MAC (RFC 1112 section 6.4),] the egress MAC, the ethertype
     port: Port
 
 
@@ -72,6 +73,7 @@ class Flow:
         "copies",
         "dedup",
         "drops",
+        "dst",
         "egress",
         "first",
         "flood",
@@ -97,6 +99,9 @@ class Flow:
         self.route: Route | None = None
         self.verdict: DropReason | None = None
         self.egress: tuple[Egress, ...] = ()
+        #: the group MAC (RFC 1112 section 6.4) while `egress` is shared; b"" once the flow
+        #: has headers of its own
+        self.dst = b""
         self.thresholds: tuple[int, ...] = ()  # of `egress`, ascending
         self.oifs: tuple[str, ...] = ()  # egress names in the route's order, for display
         self.mesh = False  #: heard from a MANET neighbour: the relay policy applies
