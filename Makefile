@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo replay-demo system-deps test lint format typecheck check goldens bench-core bench bench-igmp bench-deps clean
+.PHONY: install native demo replay-demo system-deps test lint format typecheck check goldens bench-core bench bench-igmp bench-deps clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,12 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP)  ## create .venv and install rawfwd with its dev tools
 
-demo: $(STAMP) system-deps  ## a namespace network with traffic, rawfwd's live table (root)
+# mypyc compiles the engine in place where a C compiler exists (else it runs interpreted, and
+# says so); up to date, this is a hash of a few files. RAWFWD_PURE=1 runs the sources anyway.
+native: $(STAMP) system-deps  ## compile the engine with mypyc (rawfwd.compile)
+	$(PY) -m rawfwd.compile --if-possible
+
+demo: $(STAMP) system-deps native  ## a namespace network with traffic, rawfwd's live table (root)
 	$(VENV)/bin/rawfwd demo
 
 replay-demo: $(STAMP)  ## replay a sample capture through a sample config, no root needed
@@ -22,12 +27,14 @@ replay-demo: $(STAMP)  ## replay a sample capture through a sample config, no ro
 		--out-dir demo-out
 
 system-deps:  ## Debian packages the demo and the namespace tests need, installed if missing
-	@for p in ip:iproute2 nft:nftables; do \
+	@for p in ip:iproute2 nft:nftables cc:gcc; do \
 		command -v $${p%%:*} >/dev/null || missing="$$missing $${p##*:}"; done; \
 	if [ -n "$$missing" ]; then apt-get update -q && apt-get install -y -q $$missing; fi
 
-test: $(STAMP) system-deps  ## the whole test suite
+test: $(STAMP) system-deps native  ## the whole suite (compiled engine), then the engine's tests interpreted
 	$(PY) -m pytest -q
+	RAWFWD_PURE=1 $(PY) -m pytest -q tests/core tests/control tests/replay tests/config tests/test_native.py \
+		tests/io/test_daemon_send.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check rawfwd tests tools examples
@@ -45,13 +52,14 @@ check: lint typecheck test  ## everything CI runs
 goldens: $(STAMP)  ## regenerate tests/data goldens on purpose (review the diff!)
 	$(PY) -m tests.support.goldens --regenerate
 
-bench-core: $(STAMP)  ## frames/s and us/frame of the pure core, in-process
+bench-core: $(STAMP) native  ## frames/s and us/frame of the pure core, in-process, compiled and interpreted
 	$(PY) -m tools.bench.core
+	RAWFWD_PURE=1 $(PY) -m tools.bench.core
 
-bench: $(STAMP) system-deps bench-deps  ## rawfwd vs the kernel (smcroute) in namespaces (root)
+bench: $(STAMP) system-deps native bench-deps  ## rawfwd vs the kernel (smcroute) in namespaces (root)
 	$(PY) -m tools.bench.live
 
-bench-igmp: $(STAMP) system-deps  ## IGMP join/leave latency with kernel hosts (root)
+bench-igmp: $(STAMP) system-deps native  ## IGMP join/leave latency with kernel hosts (root)
 	$(PY) -m tools.bench.igmp_latency
 
 bench-deps:  ## the traffic generator, the kernel baseline and the sinks, installed if missing
@@ -60,4 +68,5 @@ bench-deps:  ## the traffic generator, the kernel baseline and the sinks, instal
 	if [ -n "$$missing" ]; then apt-get update -q && apt-get install -y -q $$missing; fi
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache rawfwd/_native.json
+	find rawfwd -name '*.so' -delete

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
+from . import __version__, native
 from .config.load import load_config
 from .config.values import Config
 from .core.wire import format_mac
@@ -23,7 +23,11 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="rawfwd", description="User-space raw-socket IPv4 multicast forwarder."
     )
-    p.add_argument("--version", action="version", version=f"rawfwd {__version__}")
+    p.add_argument(
+        "--version",
+        action="version",
+        version=f"rawfwd {__version__} ({native.status().describe()})",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check = sub.add_parser("check", help="validate a config and print the normalised routes")

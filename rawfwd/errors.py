@@ -26,6 +26,10 @@ class ConfigError(RawfwdError):
         super().__init__(f"{where}: {reason}")
 
 
+class NotEthernetError(OSError):
+    """The interface carries no Ethernet header (tun, ppp, loopback): rawfwd cannot use it."""
+
+
 class InputError(RawfwdError):
     """An input other than the config (a pcap, a command-line argument) is unusable."""
 

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.logging import RichHandler
 
+from . import __version__, native
 from .config.load import load_config
 from .errors import RawfwdError
 from .io import control_socket
@@ -69,6 +70,7 @@ def run(
     _setup_logging(console, log_level, sys.stderr)
     for warning in config.warnings:
         log.warning("%s", warning)
+    log.info("rawfwd %s, %s", __version__, native.status().describe())
     daemon = Daemon(
         config_path,
         config,

@@ -50,11 +50,11 @@ from ..config.values import Config
 from ..control.engine import Engine, Output
 from ..core import FlowSnapshot, Snapshot
 from ..core.wire import parse_mac
-from ..errors import RawfwdError
+from ..errors import NotEthernetError, RawfwdError
 from ..view import LinkStatus, RateTracker, View
 from . import control_socket, privileges
 from .netlink import FibLookups, watch_netlink
-from .packet import Batch, NotEthernetError, PacketSocket
+from .packet import Batch, PacketSocket
 from .ring import RingSocket
 
 log = logging.getLogger("rawfwd")

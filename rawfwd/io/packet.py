@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Final, NamedTuple
 
 from ..core.wire import complete_l4_checksum
+from ..errors import NotEthernetError
 
 ETH_P_ALL: Final = 0x0003
 SOL_PACKET: Final = 263
@@ -52,10 +53,6 @@ _AUX: Final = struct.Struct("I")  # tpacket_auxdata.tp_status comes first
 _CMSG_SPACE: Final = socket.CMSG_SPACE(20)  # sizeof(struct tpacket_auxdata)
 
 
-class NotEthernetError(OSError):
-    """The interface carries no Ethernet header (tun, ppp, loopback): rawfwd cannot use it."""
-
-
 class Batch(NamedTuple):
     """Frames off the wire, in arrival order, ready for the core.
 
@@ -68,10 +65,16 @@ class Batch(NamedTuple):
     outgoing: list[int]
 
 
+#: the program as the kernel reads it, built once and alive for the process's life: the
+#: struct sock_fprog passed to setsockopt points into it (compiled code would free a local
+#: buffer right after its last use in Python terms, before the kernel reads it)
+_PROGRAM: Final = ctypes.create_string_buffer(
+    b"".join(struct.pack("HBBI", *insn) for insn in _FILTER)
+)
+
+
 def _attach_filter(sock: socket.socket) -> None:
-    program = b"".join(struct.pack("HBBI", *insn) for insn in _FILTER)
-    buf = ctypes.create_string_buffer(program)
-    fprog = struct.pack("HL", len(_FILTER), ctypes.addressof(buf))
+    fprog = struct.pack("HL", len(_FILTER), ctypes.addressof(_PROGRAM))
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
 
 

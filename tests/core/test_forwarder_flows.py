@@ -10,7 +10,7 @@ from rawfwd.config.values import FlowSpec
 from rawfwd.core import FlowSnapshot, Forwarder
 from rawfwd.core.table import Lookup, RouteTable, RpfFunc
 
-from ..support.forwarding import GROUP, SRC, R, basic, egresses, flow, good, iface
+from ..support.forwarding import GROUP, SRC, R, basic, egresses, flow, good, iface, interpreted_only
 from ..support.frames import addr, make_config, route, udp_frame
 
 # -- the flow key --------------------------------------------------------------------------------
@@ -46,6 +46,7 @@ def test_source_address_in_key_not_mac() -> None:
     assert addr(SRC) == f1[26:30]
 
 
+@interpreted_only
 def test_lookup_once_per_flow(monkeypatch: pytest.MonkeyPatch) -> None:
     # Per-flow work (route lookup, egress list, MAC headers) is done once, not per packet.
     calls: list[tuple[str, int, int]] = []

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+import rawfwd
+from rawfwd import native
 from rawfwd.core.wire import group_mac
 from rawfwd.lab.frames import udp_frame
 
@@ -60,6 +62,9 @@ def test_routed_group_reaches_route_interfaces_only(lab: RouterLab) -> None:
     flow = lab.flow("eth0", "10.0.0.5", GROUP)
     assert flow is not None
     assert (flow["packets"], flow["forwarded"], flow["copies"]) == (5, 5, 10)
+    # the daemon (a child process) says which build of the engine it runs: the test's own
+    said = (lab.tmp / "rawfwd.log").read_text()  # written at start, before it forwarded
+    assert f"rawfwd {rawfwd.__version__}, {native.status().describe()}" in said
 
 
 def test_busy_poll_forwards_the_same(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from rawfwd.config.load import load_config
 from rawfwd.io.daemon import Daemon
 from rawfwd.io.packet import Batch, PacketSocket
 
+from ..support.forwarding import interpreted_only
 from ..support.frames import make_config, route, udp_frame
 
 SRC, GROUP = "10.0.0.5", "239.1.2.3"
@@ -93,6 +94,7 @@ def test_a_frame_too_big_is_lost_alone_and_a_link_down_loses_the_rest_at_once() 
     assert sock.offered == 4  # nothing more was tried once the link refused
 
 
+@interpreted_only  # builds a PacketSocket without a socket: a compiled class refuses it
 def test_packet_socket_send_many_stops_at_the_first_error() -> None:
     class Refusing:
         def __init__(self) -> None:

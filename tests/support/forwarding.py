@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
+
+from rawfwd import native
 from rawfwd.core import DropReason, FlowSnapshot, Forwarder, InterfaceSnapshot, Snapshot, Transmit
 
 from .frames import make_config, route, udp_frame
@@ -69,3 +72,10 @@ def assert_flow_drop(
     assert iface(snap, iif).drops.get(reason) == count
     assert snap.drops.get(reason) == count
     return f
+
+
+#: for white-box tests that patch an engine class: compiled code calls it directly (mypyc),
+#: so they run on the interpreted build (`make test` runs the engine's tests that way too)
+interpreted_only = pytest.mark.skipif(
+    native.status().compiled, reason="white box of an engine class: runs on the interpreted build"
+)

@@ -1,0 +1,121 @@
+"""The compiled build (rawfwd.native): used only when complete and current, never stale, and
+the build in use is what this process really imports."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import rawfwd
+import rawfwd.control.engine
+import rawfwd.core.forwarder
+from rawfwd import native
+
+_SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]
+
+
+def test_the_status_is_what_was_imported() -> None:
+    status = native.status()
+    for module in (rawfwd.core.forwarder, rawfwd.control.engine):
+        assert str(module.__file__).endswith(_SUFFIX if status.compiled else ".py")
+
+
+def test_version_says_which_build_runs() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "rawfwd", "--version"], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == f"rawfwd {rawfwd.__version__} ({native.status().describe()})"
+
+
+def test_pure_env_is_obeyed() -> None:
+    if os.environ.get(native.PURE_ENV):
+        assert not native.status().compiled
+        assert native.PURE_ENV in native.status().why
+
+
+def test_the_sources_cover_the_engine_and_the_rings() -> None:
+    names = {native.module_name(p) for p in native.sources()}
+    assert {"rawfwd.core.forwarder", "rawfwd.control.engine", "rawfwd.io.ring"} <= names
+    assert not any(name.endswith("__init__") for name in names)
+
+
+def _copy(tmp_path: Path) -> Path:
+    """The package, with its compiled build if there is one, in a directory of its own."""
+    target = tmp_path / "rawfwd"
+    shutil.copytree(native.PACKAGE_DIR, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+def _status_in(root: Path, **env: str) -> str:
+    """`native.status()` as a fresh interpreter importing rawfwd from `root` reports it,
+    and where it took the forwarder from."""
+    code = (
+        "import rawfwd.native as n, rawfwd.core.forwarder as f; "
+        "print(n.status().describe()); print(f.__file__)"
+    )
+    clean = {k: v for k, v in os.environ.items() if k != native.PURE_ENV}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        env={**clean, "PYTHONPATH": str(root), **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
+
+
+def test_without_a_build_the_sources_run(tmp_path: Path) -> None:
+    package = _copy(tmp_path)
+    (package / "_native.json").unlink(missing_ok=True)
+    out = _status_in(tmp_path)
+    assert "engine interpreted: not compiled" in out
+    assert out.splitlines()[1].endswith("forwarder.py")
+
+
+needs_build = pytest.mark.skipif(
+    not native.check_build(env=False).compiled, reason="no compiled build here (no C compiler)"
+)
+
+
+@needs_build
+def test_a_stale_build_is_not_used(tmp_path: Path) -> None:
+    package = _copy(tmp_path)
+    assert _status_in(tmp_path).splitlines()[1].endswith(_SUFFIX)
+    flows = package / "core" / "flows.py"
+    flows.write_text(flows.read_text() + "\n# edited after the build\n")
+    out = _status_in(tmp_path)
+    assert "compiled build is stale (rawfwd.core.flows changed" in out
+    assert out.splitlines()[1].endswith("forwarder.py")
+
+
+@needs_build
+def test_a_partial_build_is_not_used(tmp_path: Path) -> None:
+    package = _copy(tmp_path)
+    (package / "io" / f"ring{_SUFFIX}").unlink()
+    out = _status_in(tmp_path)
+    assert "compiled build incomplete (rawfwd.io.ring missing)" in out
+    assert out.splitlines()[1].endswith("forwarder.py")
+
+
+@needs_build
+def test_pure_env_imports_the_sources_over_a_good_build(tmp_path: Path) -> None:
+    _copy(tmp_path)
+    out = _status_in(tmp_path, RAWFWD_PURE="1")
+    assert "engine interpreted: RAWFWD_PURE is set" in out
+    assert out.splitlines()[1].endswith("forwarder.py")
+
+
+@needs_build
+def test_a_damaged_manifest_is_reported(tmp_path: Path) -> None:
+    package = _copy(tmp_path)
+    (package / "_native.json").write_text(json.dumps({"sources": []}))
+    out = _status_in(tmp_path)
+    assert "engine interpreted: unreadable build manifest" in out
