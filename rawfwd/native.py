@@ -74,10 +74,10 @@ class Status(NamedTuple):
     why: str
 
     def describe(self) -> str:
-        """One line: 'engine compiled (mypyc)' or 'engine interpreted: <why>'."""
-        return (
-            f"engine compiled ({self.why})" if self.compiled else f"engine interpreted: {self.why}"
-        )
+        """One line: 'engine compiled with mypyc X' or 'engine interpreted: <why>'."""
+        if self.compiled:
+            return f"engine compiled with {self.why}"
+        return f"engine interpreted: {self.why}"
 
 
 def check_build(*, env: bool = True) -> Status:

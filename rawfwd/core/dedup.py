@@ -21,6 +21,7 @@ The clock is injected: callers pass `now` with every check, nothing here reads t
 from __future__ import annotations
 
 from collections import deque
+from typing import Final
 
 from ..config.values import DedupMode, DedupSpec
 
@@ -34,6 +35,7 @@ class DedupPool:
         self.count = 0
 
 
+_FROM_BYTES: Final = int.from_bytes  # bound once (compiled code looks it up per call)
 _EMPTY: dict[int, float] = {}  # the generation before the first: never written to
 
 
@@ -83,7 +85,7 @@ class DuplicateCache:
         packets share one with odds of about one in 2**64 / entries.
         """
         if self._by_id:  # I-DPD: (src, dst, proto, ID, fragment offset)
-            ident_offset = int.from_bytes(frame[18:22], "big") & 0xFFFF1FFF  # flags out
+            ident_offset = _FROM_BYTES(frame[18:22], "big") & 0xFFFF1FFF  # flags out
             key = hash((body[:8], frame[23], ident_offset))
         else:  # H-DPD: the IPv4 header without TTL (byte 8) and checksum, plus the rest
             key = hash((frame[14:22], frame[23], body))

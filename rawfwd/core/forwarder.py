@@ -10,7 +10,7 @@ Theory of operation, in the order of Linux's ipmr (net/ipv4/ipmr.c):
    the same way) and group MAC (RFC 1112 section 6.4) are kept with it; a flow that lasts
    (OWN_HEADERS packets) gets whole headers of its own.
 3. TTL: nothing with TTL <= 1 leaves; a copy goes out where TTL > the interface's threshold
-   (ipmr / mrouted semantics; egress kept sorted by threshold, so it is one bisect).
+   (ipmr / mrouted semantics; egress kept sorted by threshold: the copies are a prefix).
 4. Duplicate detection (RFC 6621 section 6) on packets that would leave. TTL is then
    decremented once and the header checksum patched incrementally (RFC 1624); options and
    payload are copied unchanged, link padding dropped.
@@ -26,8 +26,6 @@ decision (`mesh`). The engine
 
 from __future__ import annotations
 
-import struct
-from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, NamedTuple
@@ -49,7 +47,8 @@ __all__ = ["UNRESOLVED_HOLD", "UNRESOLVED_TIMEOUT", "Forwarder", "Frames", "Memb
 _NOTHING: Final[tuple[()]] = ()
 _NEVER: Final = float("inf")
 _FIRST: Final = (0,)  # handle_frame's `outgoing` for its one frame
-_TTL_PROTO_CSUM: Final = struct.Struct("!BBH").pack  # IPv4 header bytes 8-11, patched
+#: bound once: compiled code would look `int.from_bytes` up (and bind it) at every call
+_FROM_BYTES: Final = int.from_bytes
 #: First source octets a router must not forward from (RFC 1812 section 5.3.7): network 0,
 #: loopback 127, multicast 224/4 and reserved 240/4. Indexed by the octet: one lookup.
 _MARTIAN_SOURCE: Final = tuple(o == 0 or o == 127 or o >= 224 for o in range(256))
@@ -446,7 +445,7 @@ class Forwarder:
             for name in names
             if name != skip and self._ports[name].up and self._ports[name].mac is not None
         ]
-        # lowest threshold first: the copies a TTL allows are a prefix (bisect, not a loop)
+        # lowest threshold first: the copies a TTL allows are a prefix, counted in one short loop
         usable.sort(key=lambda port: port.spec.ttl_threshold)
         egress = tuple(Egress((p.mac or b"") + _IPV4_TYPE, p) for p in usable)
         shared = self._shared  # few distinct threshold and name lists: one object each
@@ -511,8 +510,6 @@ class Forwarder:
     def _receive(self, port: Port, frames: Sequence[bytes], now: float, local: bool) -> None:
         """Steps 1-2 for each frame; `local`: sent by this host's applications."""
         flows = port.local_flows if local else port.flows
-        forward = self._forward
-        from_bytes = int.from_bytes
         count = size = 0
         for frame in frames:
             n = len(frame)
@@ -530,7 +527,7 @@ class Forwarder:
                     end < 34
                     or end > n
                     or frame[30] & 0xF0 != 0xE0
-                    or from_bytes(frame[14:34], "big") % 0xFFFF
+                    or _FROM_BYTES(frame[14:34], "big") % 0xFFFF
                 ):
                     reason = frame_problem(frame, n)  # the fast path's tests are its own
                     assert isinstance(reason, DropReason)
@@ -563,7 +560,7 @@ class Forwarder:
             flow.last = now
             flow.packets += 1
             flow.bytes += end - 14
-            forward(flow, frame, end, now)
+            self._forward(flow, frame, end, now)
         port.rx_frames += count
         port.rx_bytes += size
 
@@ -602,7 +599,11 @@ class Forwarder:
                 return
         ttl = frame[22]
         # thresholds are >= 1, so TTL <= 1 allows no copy: RFC 1812 5.3.1, ipmr
-        count = bisect_left(flow.thresholds, ttl)
+        count = 0  # copies allowed: the thresholds below TTL (a prefix: they ascend)
+        for threshold in flow.thresholds:
+            if threshold >= ttl:
+                break
+            count += 1
         if count == 0:
             self._drop_flow(flow, DropReason.TTL if ttl <= 1 else DropReason.THRESHOLD)
             return
@@ -615,7 +616,8 @@ class Forwarder:
         # RFC 1624 eqn. 3 for TTL - 1: HC' = ~(~HC + 0xFEFF) (see wire.ttl_decrement_checksum)
         csum = (~((frame[24] << 8) | frame[25]) & 0xFFFF) + 0xFEFF
         csum = ~((csum & 0xFFFF) + (csum >> 16)) & 0xFFFF
-        packet = b"".join((frame[14:22], _TTL_PROTO_CSUM(ttl - 1, frame[23], csum), body))
+        patch = ((ttl - 1) << 24 | frame[23] << 16 | csum).to_bytes(4, "big")  # bytes 8-11
+        packet = frame[14:22] + patch + body
         egress = flow.egress
         dst = flow.dst
         if dst and flow.packets >= OWN_HEADERS:  # it lasts: whole headers of its own, once
