@@ -40,7 +40,9 @@ def build() -> Status:
     from mypyc.build import mypycify
     from setuptools import Distribution  # type: ignore[import-untyped]
 
-    MANIFEST.unlink(missing_ok=True)
+    # new files, not rewritten ones: a running rawfwd has the old ones mapped, and
+    # truncating a mapped library under it would crash it
+    clean()
     paths = sources()
     digests = {module_name(p): digest(p) for p in paths}  # before: a later edit is stale
     root = PACKAGE_DIR.parent

@@ -3,9 +3,15 @@
     S eth0 --- eth0 [R] eth1 --- eth0 A        tcpreplay in S offers more load than R can
                         eth2 --- eth0 B        forward; A and B drop at netdev ingress (nft)
 
-R runs either `rawfwd run` or smcrouted (the kernel's ipmr) with the same route, interleaved
-over several rounds; packets forwarded per egress are read from A's and B's interface
-counters over a fixed window after a warm-up, and medians are reported with their ratio.
+R runs, in turn, with the same route: rawfwd with packet rings (`rings`: the compiled engine
+where it was built, `rings-pure`: RAWFWD_PURE=1, the interpreted one), rawfwd on plain
+sockets, the floor (a bare Python receive-and-send-twice loop), `cloop` (the same in C with
+recvmmsg/sendmmsg, built here: the native user-space reference) and smcrouted (the kernel's
+ipmr), interleaved over several rounds; packets forwarded per egress are read from A's and
+B's interface counters over a fixed window after a warm-up, and medians are reported with
+their ratios to the kernel and to cloop. A kernel without multicast routing
+(CONFIG_IP_MROUTE unset: MRT_INIT fails with ENOPROTOOPT) has no kernel column: the table
+says so and everything else runs; the latency baseline is then cloop.
 
 CPU placement: with veth, the receive softirq of R's eth0 runs on the CPU of the sender,
 so tcpreplay is pinned to CPU 0 and rawfwd to CPU 1 (`rawfwd run --cpu 1`). Sharing the
@@ -62,10 +68,14 @@ mroute from eth0 group {GROUP} to eth1 eth2
 """
 #: the --busy-poll of the latency variant: longer than the 100 us between packets at 10k/s
 BUSY_POLL_US = 1000
-LATENCY_KINDS = ("kernel", "rings", "rings+busy-poll")
-TOOLS = ("tcpreplay", "smcrouted", "nft", "taskset")
+LATENCY_KINDS = ("rings", "rings+busy-poll")  # after the baseline: kernel, else cloop
+TOOLS = ("tcpreplay", "smcrouted", "nft", "taskset", "cc")
+_MRT_INIT = 200  # linux/mroute.h
+_MRT_DONE = 201
+_CLOOP = Path(__file__).with_name("cloop.c")
 _SO_TIMESTAMPNS = 35  # asm-generic/socket.h
 _SO_RCVBUFFORCE = 33
+_SO_NO_CHECK = 11
 
 
 def bench_frame(size: int, n: int) -> bytes:
@@ -104,6 +114,25 @@ class Bench:
         (tmp / "rawfwd.toml").write_text(RAWFWD_CONFIG)
         (tmp / "smcroute.conf").write_text(SMCROUTE_CONF)
 
+    def kernel_routes(self) -> str | None:
+        """None if R's kernel can route multicast (MRT_INIT works), else why not."""
+        sock = socket_in(self.lab.ns("R"), socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_IGMP)
+        try:
+            sock.setsockopt(socket.IPPROTO_IP, _MRT_INIT, 1)
+            sock.setsockopt(socket.IPPROTO_IP, _MRT_DONE, 1)
+        except OSError as exc:
+            return f"no multicast routing in this kernel (MRT_INIT: {exc.strerror})"
+        finally:
+            sock.close()
+        return None
+
+    def build_cloop(self) -> None:
+        """Compile the C reference loop with the system's compiler."""
+        cmd = ["cc", "-O2", "-o", str(self.tmp / "cloop"), str(_CLOOP)]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RawfwdError(f"bench: cannot build {_CLOOP.name}: {done.stderr.strip()}")
+
     def sink(self, on: bool) -> None:
         """Drop at A's and B's netdev ingress (cheap; the rx counters still count)."""
         for host in ("A", "B"):
@@ -132,9 +161,14 @@ class Bench:
 
     @contextmanager
     def forwarder(self, kind: str) -> Iterator[int]:
-        """Run rawfwd (`rings` or `sockets` I/O) or smcrouted (`kernel`) in R; yields the pid."""
+        """Run rawfwd (`rings`, `rings-pure` or `sockets` I/O, `+busy-poll`), the floor,
+        cloop or smcrouted (`kernel`) in R; yields the pid."""
         ns = self.lab.ns("R")
-        if kind == "floor":
+        env = None
+        if kind == "cloop":
+            cmd = ["ip", "netns", "exec", ns, str(self.tmp / "cloop"), "eth0", "eth1", "eth2"]
+            cmd.append(str(self.cpu_fwd))
+        elif kind == "floor":
             cmd = [
                 "ip",
                 "netns",
@@ -150,6 +184,8 @@ class Bench:
             ]
         elif kind != "kernel":
             io, _, busy = kind.partition("+")  # "rings+busy-poll": the --busy-poll variant
+            io, _, pure = io.partition("-")  # "rings-pure": the interpreted engine
+            env = {**os.environ, "RAWFWD_PURE": "1"} if pure else None
             cmd = rawfwd_in(
                 ns, "run", "-c", str(self.tmp / "rawfwd.toml"), "--no-ui",
                 "--stats-interval", "3600", "--log-level", "WARNING",
@@ -176,7 +212,7 @@ class Bench:
                 "-P",
                 str(self.tmp / "smcroute.pid"),
             ]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env=env)
         try:
             self._wait_ready(kind, proc)
             yield proc.pid
@@ -188,7 +224,7 @@ class Bench:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RawfwdError(f"{kind} exited at start (status {proc.returncode})")
-            if kind == "floor":
+            if kind in ("floor", "cloop"):
                 time.sleep(0.5)  # nothing to ask: give it a moment to bind
                 return
             if kind != "kernel":
@@ -266,6 +302,10 @@ class Bench:
         rx.setblocking(False)
         tx = socket_in(self.lab.ns("S"), socket.AF_INET, socket.SOCK_DGRAM)
         tx.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 8)
+        # no UDP checksum (0: none, valid over IPv4, RFC 768): on veth the kernel would
+        # leave it to offload, unfinished, and a forwarder that does not complete it (the
+        # floor, cloop) would deliver packets the receiver drops
+        tx.setsockopt(socket.SOL_SOCKET, _SO_NO_CHECK, 1)
         count = int(pps * seconds)
         gap = 1e9 / pps
         # the pacing loop spins: keep it on the generator's CPU, off the forwarder's
@@ -325,11 +365,13 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def memory(flows: int = 100_000) -> dict[str, float]:
-    """Resident memory of the engine with `flows` active flows and a full dedup cache,
-    measured in a fresh interpreter (tools.bench.memory)."""
+def memory(flows: int = 100_000, random_frames: int = 0) -> dict[str, float]:
+    """Resident memory of the engine with `flows` active flows and a full dedup cache (or
+    after `random_frames` of random (S,G)), measured in a fresh interpreter
+    (tools.bench.memory)."""
+    extra = ["--random", str(random_frames)] if random_frames else []
     out = subprocess.run(
-        [sys.executable, "-m", "tools.bench.memory", "--flows", str(flows)],
+        [sys.executable, "-m", "tools.bench.memory", "--flows", str(flows), *extra],
         capture_output=True,
         text=True,
         check=True,
@@ -348,6 +390,10 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=3.0)
     parser.add_argument("--sizes", default="64,1000")
     parser.add_argument("--out", type=Path, default=Path("bench-results"))
+    parser.add_argument(
+        "--kinds", default="", help="only these paths, comma-separated (e.g. rings,cloop)"
+    )
+    parser.add_argument("--quick", action="store_true", help="throughput only: no latency, memory")
     args = parser.parse_args()
     missing = [t for t in TOOLS if shutil.which(t) is None]
     if missing:
@@ -367,53 +413,60 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="rawfwd-bench-") as tmpdir, Lab("rfbench") as lab:
         tmp = Path(tmpdir)
         bench = Bench(lab, tmp, cpu_gen, cpu_fwd)
+        bench.build_cloop()
+        no_kernel = bench.kernel_routes()
+        results["engine"] = _engine_build()
+        results["kernel"] = no_kernel or "multicast routing (smcrouted)"
+        base = "kernel" if no_kernel is None else "cloop"
+        kinds: tuple[str, ...] = ("rings", "rings-pure", "sockets", "floor", "cloop")
+        kinds += ("kernel",) if no_kernel is None else ()
+        if args.kinds:
+            kinds = tuple(k for k in kinds if k in args.kinds.split(","))
+        print(f"engine: {results['engine']}; kernel: {results['kernel']}", flush=True)
         bench.sink(True)
         for size in sizes:
             pcap = tmp / f"frames-{size}.pcap"
             write_pcap(pcap, size)
-            kinds = ("rings", "sockets", "floor", "kernel")
             runs: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
             for r in range(args.rounds):
                 for kind in kinds if r % 2 == 0 else kinds[::-1]:
                     with bench.forwarder(kind) as pid, bench.offer(pcap):
-                        fwd_pid = None if kind in ("kernel", "floor") else pid
-                        got = bench.rate(args.warmup, args.window, fwd_pid)
+                        got = bench.rate(args.warmup, args.window, pid)
                     runs[kind].append(got)
                     print(
-                        f"  {size:>5} B round {r + 1} {kind:>7}: "
+                        f"  {size:>5} B round {r + 1} {kind:>10}: "
                         f"{got['per_egress_pps']:>10,.0f} pkt/s per egress",
                         flush=True,
                     )
+            entry: dict[str, Any] = {"runs": runs}
             med = {k: statistics.median(x["per_egress_pps"] for x in runs[k]) for k in kinds}
-            kernel = med["kernel"]
-            entry: dict[str, Any] = {
-                "kernel_pps": kernel,
-                "runs": runs,
-                "floor_pps": med["floor"],
-                "floor_ratio": med["floor"] / kernel if kernel else None,
-            }
-            for k in ("rings", "sockets"):
+            for k in kinds:
                 entry[f"{k}_pps"] = med[k]
-                entry[f"{k}_ratio"] = med[k] / kernel if kernel else None
+                for ref in ("kernel", "cloop"):
+                    if ref in med and k != ref:
+                        entry[f"{k}_vs_{ref}"] = med[k] / med[ref] if med[ref] else None
                 entry[f"{k}_cpu_us_per_packet"] = statistics.median(
                     x.get("cpu_us_per_packet", 0.0) for x in runs[k]
                 )
-            peak = med["rings"]
-            if size == sizes[0]:
+            peak = med.get("rings", 0.0)
+            if size == sizes[0] and peak:
                 with bench.forwarder("rings") as pid, bench.offer(pcap, pps=3 * peak):
                     over = bench.rate(args.warmup, args.window, pid)
                 entry["overload_3x_pps"] = over["per_egress_pps"]
                 entry["overload_3x_ratio"] = over["per_egress_pps"] / peak if peak else None
             results["sizes"][str(size)] = entry
         bench.sink(False)
-        for kind in LATENCY_KINDS:
+        results["latency_baseline"] = base
+        for kind in () if args.quick else (base, *LATENCY_KINDS):
             with bench.forwarder(kind):
                 time.sleep(0.5)
                 results[f"latency_{kind}"] = bench.latency(kind)
-    results["memory_100k_flows"] = memory()
-    lk = results["latency_kernel"]
-    for kind in LATENCY_KINDS[1:]:
-        lr = results[f"latency_{kind}"]
+    if not args.quick:
+        results["memory_100k_flows"] = memory()
+        results["memory_random_300k_frames"] = memory(random_frames=300_000)
+    lk = results.get(f"latency_{base}", {})
+    for kind in LATENCY_KINDS:
+        lr = results.get(f"latency_{kind}", {})
         if "p99_us" in lk and "p99_us" in lr:
             results[f"added_latency_us_{kind}"] = {
                 "p50": lr["p50_us"] - lk["p50_us"],
@@ -426,40 +479,66 @@ def main() -> None:
     print(f"results: {path}")
 
 
+def _engine_build() -> str:
+    """Which build of the engine `rawfwd run` uses here (a fresh interpreter decides)."""
+    code = "import rawfwd.native as n; print(n.status().describe())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    return done.stdout.strip() or done.stderr.strip()
+
+
 def _print(results: dict[str, Any]) -> None:
+    print(f"\nengine: {results['engine']}; kernel: {results['kernel']}")
     print(
-        f"\n{'size':>6} {'kernel pkt/s':>13} {'rings pkt/s':>12} {'ratio':>6} "
-        f"{'sockets pkt/s':>14} {'ratio':>6} {'floor pkt/s':>12} {'ratio':>6} "
-        f"{'cpu us/pkt':>10} {'3x overload':>12}"
+        f"{'size':>6} {'path':>11} {'pkt/s':>11} {'vs kernel':>10} {'vs cloop':>9} "
+        f"{'cpu us/pkt':>10}"
     )
     for size, e in results["sizes"].items():
+        for kind in ("rings", "rings-pure", "sockets", "floor", "cloop", "kernel"):
+            if f"{kind}_pps" not in e:
+                continue
+            vs_kernel = e.get(f"{kind}_vs_kernel")
+            vs_cloop = e.get(f"{kind}_vs_cloop")
+            cpu = e.get(f"{kind}_cpu_us_per_packet") or 0.0
+            print(
+                f"{size:>6} {kind:>11} {e[f'{kind}_pps']:>11,.0f} "
+                f"{'-' if vs_kernel is None else f'{vs_kernel:.2f}x':>10} "
+                f"{'-' if vs_cloop is None else f'{vs_cloop:.2f}x':>9} "
+                f"{cpu:>10.2f}"
+            )
         over = e.get("overload_3x_ratio")
-        print(
-            f"{size:>6} {e['kernel_pps']:>13,.0f} {e['rings_pps']:>12,.0f} "
-            f"{(e['rings_ratio'] or 0):>6.2f} {e['sockets_pps']:>14,.0f} "
-            f"{(e['sockets_ratio'] or 0):>6.2f} {e['floor_pps']:>12,.0f} "
-            f"{(e['floor_ratio'] or 0):>6.2f} {e['rings_cpu_us_per_packet']:>10.2f} "
-            f"{'' if over is None else f'{over:.0%} of peak':>12}"
-        )
+        if over is not None:
+            print(f"{size:>6} rings under 3x overload: {over:.0%} of its peak")
     print(
-        "floor: a bare Python loop (recv_into, two sends, no forwarding logic), the "
-        "ceiling for plain sockets"
+        "rings: compiled engine (if built), rings-pure: interpreted; floor: a bare Python "
+        "loop (recv_into, two sends); cloop: the same in C (recvmmsg/sendmmsg), no logic"
     )
-    for kind in LATENCY_KINDS:
-        lat = results[f"latency_{kind}"]
+    base = results["latency_baseline"]
+    for kind in (base, *LATENCY_KINDS):
+        lat = results.get(f"latency_{kind}", {})
         if "p50_us" in lat:
             add = results.get(f"added_latency_us_{kind}")
             print(
                 f"latency {kind:>15} at 10k pkt/s: p50 {lat['p50_us']:4.0f} us, "
                 f"p99 {lat['p99_us']:4.0f} us ({lat['received']}/{lat['sent']} received, "
                 f"{lat['steal_ms_forwarder_cpu']:.0f} ms stolen from the forwarder's CPU)"
-                + (f"; added: p50 {add['p50']:.0f} us, p99 {add['p99']:.0f} us" if add else "")
+                + (
+                    f"; added over {base}: p50 {add['p50']:.0f} us, p99 {add['p99']:.0f} us"
+                    if add
+                    else ""
+                )
             )
-    mem = results["memory_100k_flows"]
-    print(
-        f"memory: {mem['rss_mb']:.0f} MB resident with {mem['flows']:,} flows and "
-        f"{mem['dedup_entries']:,} dedup entries (interpreter alone {mem['baseline_mb']:.0f} MB)"
-    )
+    for key, what in (
+        ("memory_100k_flows", "100,000 flows"),
+        ("memory_random_300k_frames", "300,000 random (S,G) frames"),
+    ):
+        mem = results.get(key)
+        if mem is None:
+            continue
+        print(
+            f"memory, {what}: {mem['rss_mb']:.0f} MB resident with {mem['flows']:,} flows and "
+            f"{mem['dedup_entries']:,} dedup entries "
+            f"(interpreter alone {mem['baseline_mb']:.0f} MB)"
+        )
 
 
 if __name__ == "__main__":
