@@ -27,8 +27,9 @@ replay-demo: $(STAMP)  ## replay a sample capture through a sample config, no ro
 		--out-dir demo-out
 
 system-deps:  ## Debian packages the demo and the namespace tests need, installed if missing
-	@for p in ip:iproute2 nft:nftables cc:gcc; do \
+	@for p in ip:iproute2 nft:nftables cc:gcc clang:clang; do \
 		command -v $${p%%:*} >/dev/null || missing="$$missing $${p##*:}"; done; \
+	[ -e /usr/include/bpf/bpf_helpers.h ] || missing="$$missing libbpf-dev"; \
 	if [ -n "$$missing" ]; then apt-get update -q && apt-get install -y -q $$missing; fi
 
 test: $(STAMP) system-deps native  ## the whole suite (compiled engine), then the engine's tests interpreted
@@ -63,7 +64,7 @@ bench-igmp: $(STAMP) system-deps native  ## IGMP join/leave latency with kernel 
 	$(PY) -m tools.bench.igmp_latency
 
 bench-deps:  ## the traffic generator, the kernel baseline and the sinks, installed if missing
-	@for p in tcpreplay:tcpreplay smcrouted:smcroute nft:nftables; do \
+	@for p in tcpreplay:tcpreplay smcrouted:smcroute nft:nftables ethtool:ethtool; do \
 		command -v $${p%%:*} >/dev/null || missing="$$missing $${p##*:}"; done; \
 	if [ -n "$$missing" ]; then apt-get update -q && apt-get install -y -q $$missing; fi
 

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from rawfwd.errors import RawfwdError
+from rawfwd.io import bpf
 from rawfwd.lab.frames import udp_frame
 from rawfwd.lab.netns import Lab, rawfwd_in, router_topology, socket_in, stop
 
@@ -69,10 +70,11 @@ mroute from eth0 group {GROUP} to eth1 eth2
 #: the --busy-poll of the latency variant: longer than the 100 us between packets at 10k/s
 BUSY_POLL_US = 1000
 LATENCY_KINDS = ("rings", "rings+busy-poll")  # after the baseline: kernel, else cloop
-TOOLS = ("tcpreplay", "smcrouted", "nft", "taskset", "cc")
+TOOLS = ("tcpreplay", "smcrouted", "nft", "taskset", "cc", "ethtool")
 _MRT_INIT = 200  # linux/mroute.h
 _MRT_DONE = 201
 _CLOOP = Path(__file__).with_name("cloop.c")
+_XDP = Path(__file__).with_name("xdp_broadcast.bpf.c")
 _SO_TIMESTAMPNS = 35  # asm-generic/socket.h
 _SO_RCVBUFFORCE = 33
 _SO_NO_CHECK = 11
@@ -126,12 +128,22 @@ class Bench:
             sock.close()
         return None
 
-    def build_cloop(self) -> None:
-        """Compile the C reference loop with the system's compiler."""
+    def build_references(self) -> str | None:
+        """Compile the C reference loop and the XDP reference program; None if both were
+        built, else why the XDP one was not (the C one is required)."""
         cmd = ["cc", "-O2", "-o", str(self.tmp / "cloop"), str(_CLOOP)]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RawfwdError(f"bench: cannot build {_CLOOP.name}: {done.stderr.strip()}")
+        try:
+            bpf.compile_object(_XDP, self.tmp / "xdp_broadcast.o")
+        except RawfwdError as exc:
+            return str(exc)
+        # veth hands frames redirected by XDP to a peer only with NAPI on there: GRO on
+        for host in ("A", "B"):
+            ethtool = ["ip", "netns", "exec", self.lab.ns(host), "ethtool", "-K", "eth0"]
+            subprocess.run([*ethtool, "gro", "on"], capture_output=True, check=True)
+        return None
 
     def sink(self, on: bool) -> None:
         """Drop at A's and B's netdev ingress (cheap; the rx counters still count)."""
@@ -168,6 +180,10 @@ class Bench:
         if kind == "cloop":
             cmd = ["ip", "netns", "exec", ns, str(self.tmp / "cloop"), "eth0", "eth1", "eth2"]
             cmd.append(str(self.cpu_fwd))
+        elif kind == "xdp":
+            obj = str(self.tmp / "xdp_broadcast.o")
+            cmd = ["ip", "netns", "exec", ns, sys.executable, "-m", "tools.bench.xdp_ref", obj]
+            cmd += ["eth0", "eth1", "eth2"]
         elif kind == "floor":
             cmd = [
                 "ip",
@@ -224,7 +240,7 @@ class Bench:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RawfwdError(f"{kind} exited at start (status {proc.returncode})")
-            if kind in ("floor", "cloop"):
+            if kind in ("floor", "cloop", "xdp"):
                 time.sleep(0.5)  # nothing to ask: give it a moment to bind
                 return
             if kind != "kernel":
@@ -413,16 +429,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="rawfwd-bench-") as tmpdir, Lab("rfbench") as lab:
         tmp = Path(tmpdir)
         bench = Bench(lab, tmp, cpu_gen, cpu_fwd)
-        bench.build_cloop()
+        no_xdp = bench.build_references()
         no_kernel = bench.kernel_routes()
         results["engine"] = _engine_build()
         results["kernel"] = no_kernel or "multicast routing (smcrouted)"
         base = "kernel" if no_kernel is None else "cloop"
+        results["xdp"] = no_xdp or "xdp_broadcast.bpf.c"
         kinds: tuple[str, ...] = ("rings", "rings-pure", "sockets", "floor", "cloop")
+        kinds += ("xdp",) if no_xdp is None else ()
         kinds += ("kernel",) if no_kernel is None else ()
         if args.kinds:
             kinds = tuple(k for k in kinds if k in args.kinds.split(","))
-        print(f"engine: {results['engine']}; kernel: {results['kernel']}", flush=True)
+        print(
+            f"engine: {results['engine']}; kernel: {results['kernel']}; xdp: {results['xdp']}",
+            flush=True,
+        )
         bench.sink(True)
         for size in sizes:
             pcap = tmp / f"frames-{size}.pcap"
@@ -442,7 +463,7 @@ def main() -> None:
             med = {k: statistics.median(x["per_egress_pps"] for x in runs[k]) for k in kinds}
             for k in kinds:
                 entry[f"{k}_pps"] = med[k]
-                for ref in ("kernel", "cloop"):
+                for ref in ("kernel", "cloop", "xdp"):
                     if ref in med and k != ref:
                         entry[f"{k}_vs_{ref}"] = med[k] / med[ref] if med[ref] else None
                 entry[f"{k}_cpu_us_per_packet"] = statistics.median(
@@ -487,22 +508,24 @@ def _engine_build() -> str:
 
 
 def _print(results: dict[str, Any]) -> None:
-    print(f"\nengine: {results['engine']}; kernel: {results['kernel']}")
+    print(f"\nengine: {results['engine']}; kernel: {results['kernel']}; xdp: {results['xdp']}")
     print(
         f"{'size':>6} {'path':>11} {'pkt/s':>11} {'vs kernel':>10} {'vs cloop':>9} "
-        f"{'cpu us/pkt':>10}"
+        f"{'vs xdp':>7} {'cpu us/pkt':>10}"
     )
     for size, e in results["sizes"].items():
-        for kind in ("rings", "rings-pure", "sockets", "floor", "cloop", "kernel"):
+        for kind in ("rings", "rings-pure", "sockets", "floor", "cloop", "xdp", "kernel"):
             if f"{kind}_pps" not in e:
                 continue
             vs_kernel = e.get(f"{kind}_vs_kernel")
             vs_cloop = e.get(f"{kind}_vs_cloop")
+            vs_xdp = e.get(f"{kind}_vs_xdp")
             cpu = e.get(f"{kind}_cpu_us_per_packet") or 0.0
             print(
                 f"{size:>6} {kind:>11} {e[f'{kind}_pps']:>11,.0f} "
                 f"{'-' if vs_kernel is None else f'{vs_kernel:.2f}x':>10} "
                 f"{'-' if vs_cloop is None else f'{vs_cloop:.2f}x':>9} "
+                f"{'-' if vs_xdp is None else f'{vs_xdp:.2f}x':>7} "
                 f"{cpu:>10.2f}"
             )
         over = e.get("overload_3x_ratio")
@@ -510,7 +533,8 @@ def _print(results: dict[str, Any]) -> None:
             print(f"{size:>6} rings under 3x overload: {over:.0%} of its peak")
     print(
         "rings: compiled engine (if built), rings-pure: interpreted; floor: a bare Python "
-        "loop (recv_into, two sends); cloop: the same in C (recvmmsg/sendmmsg), no logic"
+        "loop (recv_into, two sends); cloop: the same in C (recvmmsg/sendmmsg), no logic; "
+        "xdp: an XDP program broadcasting every multicast frame through a devmap, no logic"
     )
     base = results["latency_baseline"]
     for kind in (base, *LATENCY_KINDS):
