@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 from ..config.values import Config
 from ..core import FlowSnapshot, Forwarder, Snapshot, Transmit
 from ..core.forwarder import Frames
+from ..core.stats import FlowDecision
 from .igmp_router import IgmpInterfaceView, IgmpRouter
 from .proxy import ProxyView
 
@@ -44,6 +45,9 @@ class Output(NamedTuple):
     retired: Sequence[FlowSnapshot] = ()
     #: things to say in the log once (e.g. members a silent querier leaves unserved)
     notices: Sequence[str] = ()
+    #: flows decided or forgotten, for a data path that forwards decided flows itself
+    #: (only with `decisions`)
+    decisions: Sequence[FlowDecision] = ()
 
     def transmits(self) -> Iterator[Transmit]:
         """The frames one at a time, as (egress, frame)."""
@@ -64,14 +68,19 @@ class Engine:
         *,
         live: bool = False,
         keep_retired: bool = False,
+        decisions: bool = False,
         random: Callable[[], float] = lambda: 0.5,
     ) -> None:
         """`live`: the host reports links, addresses and RPF answers (the live shell);
         otherwise (replay) the config's MACs and addresses stand, and a source's RPF
         interface is the one whose configured network holds it. `keep_retired`: report
-        forgotten flows in `Output.retired`. `random()` in [0, 1) draws IGMP's random
-        delays (RFC 3376 section 5.2); the default keeps replays reproducible."""
-        self.forwarder = Forwarder(config, live=live, keep_retired=keep_retired)
+        forgotten flows in `Output.retired`. `decisions`: report every flow decided or
+        forgotten in `Output.decisions` (the kernel fast path forwards decided flows).
+        `random()` in [0, 1) draws IGMP's random delays (RFC 3376 section 5.2); the
+        default keeps replays reproducible."""
+        self.forwarder = Forwarder(
+            config, live=live, keep_retired=keep_retired, decisions=decisions
+        )
         self.igmp = IgmpRouter(config, self.forwarder, live=live, random=random)
 
     # -- inputs ------------------------------------------------------------------------------
@@ -146,7 +155,14 @@ class Engine:
         igmp = self.igmp
         notices = igmp.take_notices() if igmp.has_notices else ()
         return _new_tuple(
-            Output, (frames, forwarder.take_rpf_requests(), forwarder.take_retired(), notices)
+            Output,
+            (
+                frames,
+                forwarder.take_rpf_requests(),
+                forwarder.take_retired(),
+                notices,
+                forwarder.take_decisions(),
+            ),
         )
 
     # -- observation -------------------------------------------------------------------------

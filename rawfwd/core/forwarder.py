@@ -38,7 +38,7 @@ from .reasons import DropReason
 from .rpf import UNRESOLVED_HOLD, UNRESOLVED_TIMEOUT, Held, RpfAnswers
 from .snapshots import flow_snapshot, interface_snapshot, total_drops
 from .state import Egress, Flow, Port
-from .stats import FlowSnapshot, Snapshot
+from .stats import FlowDecision, FlowSnapshot, Snapshot
 from .table import RPF_PENDING, RouteTable, RpfAnswer, RpfFunc, is_link_local
 from .wire import ETHERTYPE_IPV4, frame_problem, group_mac
 
@@ -95,17 +95,28 @@ class Transmit(NamedTuple):
 class Forwarder:
     """Pure multicast forwarding state machine; see the module docstring for the rules."""
 
-    def __init__(self, config: Config, *, live: bool = False, keep_retired: bool = False) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        live: bool = False,
+        keep_retired: bool = False,
+        decisions: bool = False,
+    ) -> None:
         """`live`: the host tells the forwarder its interfaces' MACs (`set_link`), its own
         addresses (`set_local_addresses`) and RPF answers from the kernel FIB
         (`take_rpf_requests`/`set_rpf`). Otherwise (replay) all of it comes from the config:
         a source's RPF interface is the one whose `address` network holds it.
         `keep_retired`: keep the final snapshot of every flow forgotten (idle or evicted)
-        for `take_retired`, e.g. for a replay summary.
+        for `take_retired`, e.g. for a replay summary. `decisions`: note every flow decided
+        or forgotten, for `take_decisions` (a data path that forwards decided flows itself).
         """
         self._live = live
         self._keep_retired = keep_retired
         self._retired: list[FlowSnapshot] = []
+        self._decisions = decisions
+        #: flows decided (the flow) or forgotten (None) since `take_decisions`, by identity
+        self._changed: dict[tuple[str, bytes, bool], Flow | None] = {}
         self._clock = 0.0  # time of the latest input: when a lookup was asked for
         self._rpf = RpfAnswers(from_fib=live)
         self._held = Held()
@@ -152,6 +163,7 @@ class Forwarder:
                 self._flows.remove(flow)
                 self._held.forget(flow)
                 self._detach_dedup(flow)
+                self._note(flow, gone=True)
         self._flooding = [
             (port, FloodGroups(port.spec.groups))
             for port in self._ports.values()
@@ -328,6 +340,38 @@ class Forwarder:
                 self._toward(flow.source)
 
     def _resolve(self, flow: Flow) -> None:
+        """Decide where the packets of `flow` go (`_decide`), and note it for
+        `take_decisions`."""
+        self._decide(flow)
+        if self._decisions:
+            self._note(flow)
+
+    def _note(self, flow: Flow, gone: bool = False) -> None:
+        if self._decisions:
+            self._changed[(flow.port.name, flow.key, flow.local)] = None if gone else flow
+
+    def take_decisions(self) -> Sequence[FlowDecision]:
+        """How each flow decided or forgotten since the last call is forwarded now, in the
+        order they changed (`decisions` on; a flow that changed twice is listed once)."""
+        if not self._changed:
+            return _NOTHING  # the common case costs no list
+        out = []
+        for (ingress, key, local), flow in self._changed.items():
+            source, group = int.from_bytes(key[:4], "big"), int.from_bytes(key[4:], "big")
+            if flow is None:
+                out.append(FlowDecision(ingress, source, group, local, gone=True))
+                continue
+            egress: tuple[tuple[str, int], ...] = ()
+            if flow.verdict is None:
+                egress = tuple(
+                    (e.port.name, threshold)
+                    for e, threshold in zip(flow.egress, flow.thresholds, strict=True)
+                )
+            out.append(FlowDecision(ingress, source, group, local, egress, flow.mesh))
+        self._changed.clear()
+        return out
+
+    def _decide(self, flow: Flow) -> None:
         """Decide, once per flow, where its packets go (or why they don't).
 
         On a MANET interface RPF does not apply, duplicate detection is what ends a flood
@@ -692,6 +736,7 @@ class Forwarder:
         """What a flow the table forgot leaves behind: held frames, its dedup share."""
         self._held.forget(flow)
         self._detach_dedup(flow)
+        self._note(flow, gone=True)
         if self._keep_retired:
             self._retired.append(flow_snapshot(flow, self._route_text))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from .reasons import DropReason
 
@@ -30,6 +30,27 @@ def _drops_from_json(d: Mapping[str, Any]) -> Mapping[DropReason, int]:
 
 def _opt_str(v: Any) -> str | None:
     return None if v is None else str(v)
+
+
+class FlowDecision(NamedTuple):
+    """How one flow is forwarded, as a data path that does not ask the engine per packet
+    (the kernel fast path) needs it; or, with `gone`, that the flow is forgotten.
+
+    A flow is (ingress, source, group, local). `egress` lists (interface, TTL threshold)
+    in ascending threshold, the copies a TTL allows being a prefix (RFC 1812 5.3.1 and
+    ipmr: a copy leaves where TTL > threshold, after TTL - 1); () means the engine does not
+    forward it there (a drop, or frames held for RPF): such frames go to the engine.
+    `relay`: a MANET flow, whose packets go out only if the previous hop's MAC passes the
+    relay policy; the engine decides those per packet.
+    """
+
+    ingress: str
+    source: int
+    group: int
+    local: bool
+    egress: tuple[tuple[str, int], ...] = ()
+    relay: bool = False
+    gone: bool = False
 
 
 @dataclass(frozen=True, slots=True)
