@@ -33,6 +33,10 @@ XDP_PASS: Final = 2
 XDP_TX: Final = 3
 XDP_REDIRECT: Final = 4
 BPF_ANY: Final = 0
+TC_ACT_OK: Final = 0
+TC_ACT_SHOT: Final = 2
+BPF_TCX_INGRESS: Final = 46  #: enum bpf_attach_type (Linux 6.6+; newer than Debian's headers)
+_PERCPU_TYPES: Final = frozenset((5, 6, 10))  # PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH
 _LIBBPF: Final = "libbpf.so.1"
 #: the include directory of Debian's multiarch asm/ headers, which <linux/bpf.h> needs
 _ASM_INCLUDE: Final = "/usr/include/x86_64-linux-gnu"
@@ -89,6 +93,8 @@ def libbpf() -> ctypes.CDLL:
         "bpf_map__fd": (i32, [ptr]),
         "bpf_map__key_size": (u32, [ptr]),
         "bpf_map__value_size": (u32, [ptr]),
+        "bpf_map__type": (i32, [ptr]),
+        "libbpf_num_possible_cpus": (i32, []),
         "bpf_map_update_elem": (i32, [i32, ptr, ptr, ctypes.c_uint64]),
         "bpf_map_lookup_elem": (i32, [i32, ptr, ptr]),
         "bpf_map_delete_elem": (i32, [i32, ptr]),
@@ -119,6 +125,10 @@ class Map:
         self.fd: int = lib.bpf_map__fd(handle)
         self.key_size: int = lib.bpf_map__key_size(handle)
         self.value_size: int = lib.bpf_map__value_size(handle)
+        #: per-CPU maps hold one value per possible CPU, each padded to 8 bytes
+        self.per_cpu = lib.bpf_map__type(handle) in _PERCPU_TYPES
+        self._cpus = max(1, lib.libbpf_num_possible_cpus()) if self.per_cpu else 1
+        self._stride = (self.value_size + 7) // 8 * 8 if self.per_cpu else self.value_size
 
     def _key(self, key: bytes) -> ctypes.Array[ctypes.c_char]:
         if len(key) != self.key_size:
@@ -135,14 +145,21 @@ class Map:
             raise _fail(f"update {self.name}", code)
 
     def lookup(self, key: bytes) -> bytes | None:
-        """The value of `key`, or None if it has none."""
-        out = ctypes.create_string_buffer(self.value_size)
+        """The value of `key`, or None if it has none (a per-CPU map: the first CPU's;
+        `lookup_all` has them all)."""
+        values = self.lookup_all(key)
+        return values[0] if values is not None else None
+
+    def lookup_all(self, key: bytes) -> list[bytes] | None:
+        """Every CPU's value of `key` (one for a map that is not per CPU), or None."""
+        out = ctypes.create_string_buffer(self._stride * self._cpus)
         code = self._lib.bpf_map_lookup_elem(self.fd, self._key(key), out)
         if code < 0:
             if -code == errno.ENOENT or ctypes.get_errno() == errno.ENOENT:
                 return None
             raise _fail(f"lookup {self.name}", code)
-        return out.raw
+        raw = out.raw
+        return [raw[i : i + self.value_size] for i in range(0, len(raw), self._stride)]
 
     def delete(self, key: bytes) -> bool:
         """Remove `key`; False if it was not there."""
@@ -179,9 +196,11 @@ class Program:
         self.name = name
         self.fd: int = lib.bpf_program__fd(handle)
 
-    def test_run(self, data: bytes, repeat: int = 1) -> tuple[int, bytes]:
+    def test_run(self, data: bytes, repeat: int = 1, ctx: bytes = b"") -> tuple[int, bytes]:
         """Run the program on one frame in the kernel (BPF_PROG_TEST_RUN): its return
-        value (an XDP action) and the frame as it left it."""
+        value (an XDP or tc action) and the frame as it left it. `ctx`: the program's
+        context to start from (a tc program's struct __sk_buff, e.g. its ingress_ifindex);
+        interfaces are those of the calling thread's network namespace."""
         out = ctypes.create_string_buffer(max(len(data), 1) + 256)
         opts = _TestRunOpts()
         opts.sz = ctypes.sizeof(_TestRunOpts)
@@ -191,6 +210,10 @@ class Program:
         opts.data_out = ctypes.cast(out, ctypes.c_void_p)
         opts.data_size_out = len(out)
         opts.repeat = repeat
+        context = ctypes.create_string_buffer(ctx, len(ctx)) if ctx else None
+        if context is not None:
+            opts.ctx_in = ctypes.cast(context, ctypes.c_void_p)
+            opts.ctx_size_in = len(ctx)
         code = self._lib.bpf_prog_test_run_opts(self.fd, ctypes.byref(opts))
         if code < 0:
             raise _fail(f"test run of {self.name}", code)

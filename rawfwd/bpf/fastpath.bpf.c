@@ -1,0 +1,267 @@
+/* rawfwd's kernel fast path: forwards, at tc ingress, the flows the engine has decided.
+ *
+ * The engine (Python, user space) stays the brain: it writes each decided flow into
+ * `flows` (key: arrival ifindex, source, group; value: the egress interfaces with their
+ * MAC and TTL threshold, ascending, and the duplicate-detection mode). For a frame of such
+ * a flow this program does what the engine would: TTL <= 1 or below every threshold: no
+ * copy (RFC 1812 5.3.1, ipmr); a duplicate within the window (RFC 6621 section 6): dropped
+ * before any local socket sees it; else TTL - 1 with the header checksum patched
+ * (RFC 1624), the group MAC (RFC 1112 6.4) and each egress's own MAC as source, one clone
+ * per egress the TTL allows. The frame then goes on, unchanged, to the local stack (a
+ * host's own listeners still hear it). Frames of flows not in `flows`, IGMP, IPv4 with
+ * options, fragments and anything unparsed go on untouched: the engine gets them through
+ * its packet sockets.
+ *
+ * Why tc and not XDP: an XDP redirect consumes the frame, so a listener on the router
+ * itself would never get it; a tc program clones to the egress and lets the original
+ * continue. Counters are per CPU, per flow, merged by the engine into its snapshot.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#define MAX_EGRESS 8
+#define DEDUP_OFF 0
+#define DEDUP_HASH 1
+#define DEDUP_ID 2
+#define HASH_WORDS 192 /* 8-byte words hashed at most: 1536 bytes of packet */
+
+struct flow_key {
+	__u32 ifindex; /* arrival interface */
+	__u32 saddr;   /* as on the wire */
+	__u32 daddr;
+};
+
+struct egress {
+	__u32 ifindex;
+	__u8 mac[6];
+	__u8 threshold; /* a copy leaves where TTL > threshold */
+	__u8 pad;
+};
+
+struct flow_value {
+	__u32 count; /* egress entries in use, ascending threshold */
+	__u32 dedup; /* DEDUP_* */
+	struct egress egress[MAX_EGRESS];
+};
+
+struct flow_stats {
+	__u64 packets;
+	__u64 bytes; /* IP bytes */
+	__u64 forwarded;
+	__u64 copies;
+	__u64 ttl;       /* TTL <= 1: no copy */
+	__u64 threshold; /* TTL within every threshold: no copy */
+	__u64 duplicate;
+};
+
+struct settings {
+	__u64 window_ns; /* duplicate window */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct flow_key);
+	__type(value, struct flow_value);
+	__uint(max_entries, 100000);
+} flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__type(key, struct flow_key);
+	__type(value, struct flow_stats);
+	__uint(max_entries, 100000);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, __u64);   /* packet identity */
+	__type(value, __u64); /* first seen, ns */
+	__uint(max_entries, 65536);
+} seen SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct settings);
+	__uint(max_entries, 1);
+} config SEC(".maps");
+
+static __always_inline __u64 mix(__u64 h, __u64 v)
+{
+	h ^= v;
+	h *= 0x100000001b3ULL; /* FNV-1a's prime, on 64-bit words */
+	return h ^ (h >> 29);
+}
+
+struct hashing {
+	struct __sk_buff *skb;
+	__u64 h;
+	__u32 len;   /* payload bytes after the IPv4 header */
+	__u32 udp;   /* the payload is UDP: its checksum (bytes 6-7) is left out */
+};
+
+/* one 8-byte word of payload per call of bpf_loop (the verifier checks this once, not
+ * per word); a short last word is read byte by byte */
+static long hash_word(__u32 i, void *data)
+{
+	struct hashing *c = data;
+	__u32 at = i * 8;
+	__u64 word = 0;
+
+	if (at >= c->len)
+		return 1;
+	if (at + 8 <= c->len) {
+		if (bpf_skb_load_bytes(c->skb, ETH_HLEN + sizeof(struct iphdr) + at, &word, 8))
+			return 1;
+	} else {
+		for (int j = 0; j < 7; j++) {
+			__u8 byte;
+
+			if (at + j >= c->len ||
+			    bpf_skb_load_bytes(c->skb, ETH_HLEN + sizeof(struct iphdr) + at + j, &byte, 1))
+				break;
+			word |= (__u64)byte << (8 * j);
+		}
+	}
+	if (at == 0 && c->udp)
+		word &= ~(0xffffULL << 48); /* bytes 6-7 of a little-endian load */
+	c->h = mix(c->h, word);
+	return 0;
+}
+
+/* H-DPD (RFC 6621 6.2.2): the IPv4 header without TTL and header checksum, and the payload
+ * (up to HASH_WORDS words) without the UDP checksum: the original may carry it unfinished
+ * (offload) while relayed copies carry it finished, and both are one packet. */
+static __always_inline __u64 packet_hash(struct __sk_buff *skb, struct iphdr *ip)
+{
+	struct hashing c = {.skb = skb, .h = 0xcbf29ce484222325ULL};
+	__u32 len = bpf_ntohs(ip->tot_len);
+
+	c.h = mix(c.h, ((__u64)ip->tos << 48) | ((__u64)ip->tot_len << 32) | ((__u64)ip->id << 16) |
+			       ip->frag_off);
+	c.h = mix(c.h, ((__u64)ip->protocol << 32) | ip->saddr);
+	c.h = mix(c.h, ip->daddr);
+	c.len = len > sizeof(*ip) ? len - sizeof(*ip) : 0;
+	c.udp = ip->protocol == IPPROTO_UDP;
+	bpf_loop(HASH_WORDS, hash_word, &c, 0);
+	return c.h;
+}
+
+/* I-DPD (RFC 6621 6.2.1): source, destination, protocol, identification, fragment offset */
+static __always_inline __u64 packet_id(struct iphdr *ip)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+
+	h = mix(h, ((__u64)ip->saddr << 32) | ip->daddr);
+	h = mix(h, ((__u64)ip->protocol << 32) | ((__u64)ip->id << 16) |
+			   (bpf_ntohs(ip->frag_off) & 0x1fff));
+	return h;
+}
+
+static __always_inline int duplicate(__u64 identity)
+{
+	__u32 zero = 0;
+	struct settings *s = bpf_map_lookup_elem(&config, &zero);
+	__u64 now = bpf_ktime_get_ns();
+	__u64 *first = bpf_map_lookup_elem(&seen, &identity);
+
+	if (first && s && now - *first < s->window_ns)
+		return 1;
+	bpf_map_update_elem(&seen, &identity, &now, BPF_ANY);
+	return 0;
+}
+
+SEC("tc")
+int forward(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = data + sizeof(*eth);
+	struct flow_key key = {};
+	struct flow_value *flow;
+	struct flow_stats *st, fresh = {};
+	__u8 old_mac[12], group_mac[6];
+	__u16 old_word, new_word;
+	__u8 ttl, allowed = 0;
+	__u32 csum_off = sizeof(*eth) + 10, ttl_off = sizeof(*eth) + 8;
+
+	if ((void *)(ip + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return TC_ACT_OK;
+	if (ip->ihl != 5 || (((__u8 *)&ip->daddr)[0] & 0xf0) != 0xe0)
+		return TC_ACT_OK;
+	if (ip->frag_off & bpf_htons(0x3fff) || ip->protocol == IPPROTO_IGMP)
+		return TC_ACT_OK;
+	key.ifindex = skb->ingress_ifindex;
+	key.saddr = ip->saddr;
+	key.daddr = ip->daddr;
+	flow = bpf_map_lookup_elem(&flows, &key);
+	if (!flow)
+		return TC_ACT_OK;
+	st = bpf_map_lookup_elem(&stats, &key);
+	if (!st) {
+		bpf_map_update_elem(&stats, &key, &fresh, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&stats, &key);
+		if (!st)
+			return TC_ACT_OK;
+	}
+	st->packets++;
+	st->bytes += bpf_ntohs(ip->tot_len);
+	ttl = ip->ttl;
+	if (ttl <= 1) {
+		st->ttl++;
+		return TC_ACT_OK;
+	}
+	for (int i = 0; i < MAX_EGRESS; i++) {
+		if (i >= flow->count || flow->egress[i].threshold >= ttl)
+			break;
+		allowed++;
+	}
+	if (!allowed) {
+		st->threshold++;
+		return TC_ACT_OK;
+	}
+	if (flow->dedup == DEDUP_HASH && duplicate(packet_hash(skb, ip))) {
+		st->duplicate++;
+		return TC_ACT_SHOT;
+	}
+	if (flow->dedup == DEDUP_ID && duplicate(packet_id(ip))) {
+		st->duplicate++;
+		return TC_ACT_SHOT;
+	}
+	/* the copies: TTL - 1 (checksum patched), group MAC, each egress's MAC as source */
+	__builtin_memcpy(old_mac, eth, 12);
+	group_mac[0] = 0x01;
+	group_mac[1] = 0x00;
+	group_mac[2] = 0x5e;
+	group_mac[3] = ((__u8 *)&ip->daddr)[1] & 0x7f;
+	group_mac[4] = ((__u8 *)&ip->daddr)[2];
+	group_mac[5] = ((__u8 *)&ip->daddr)[3];
+	old_word = bpf_htons(((__u16)ttl << 8) | ip->protocol);
+	new_word = bpf_htons(((__u16)(ttl - 1) << 8) | ip->protocol);
+	bpf_l3_csum_replace(skb, csum_off, old_word, new_word, 2);
+	ttl--;
+	bpf_skb_store_bytes(skb, ttl_off, &ttl, 1, 0);
+	bpf_skb_store_bytes(skb, 0, group_mac, 6, 0);
+	for (int i = 0; i < MAX_EGRESS; i++) {
+		if (i >= allowed)
+			break;
+		bpf_skb_store_bytes(skb, 6, flow->egress[i].mac, 6, 0);
+		if (bpf_clone_redirect(skb, flow->egress[i].ifindex, 0) == 0)
+			st->copies++;
+	}
+	st->forwarded++;
+	/* the original goes on to the local stack as it came */
+	ttl++;
+	bpf_skb_store_bytes(skb, ttl_off, &ttl, 1, 0);
+	bpf_l3_csum_replace(skb, csum_off, new_word, old_word, 2);
+	bpf_skb_store_bytes(skb, 0, old_mac, 12, 0);
+	return TC_ACT_OK;
+}
+
+char LICENSE[] SEC("license") = "GPL";

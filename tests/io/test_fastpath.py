@@ -1,0 +1,189 @@
+"""The kernel fast path program (rawfwd/bpf/fastpath.bpf.c), run in the kernel with
+BPF_PROG_TEST_RUN inside a namespace: for a flow the engine decided, the copies it sends
+are byte for byte the engine's (TTL - 1, RFC 1624 checksum, RFC 1112 MAC, the egress MAC),
+thresholds and TTL 1 as the engine's, duplicates dropped before the stack (the original
+and a copy with its UDP checksum unfinished are one packet), the original left unchanged
+for local listeners, and counters summed over CPUs."""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rawfwd.config.values import DedupMode
+from rawfwd.control.engine import Engine
+from rawfwd.io import bpf, fastpath
+from rawfwd.lab.netns import Lab, in_netns, ip, socket_in
+from tests.support.frames import if_mac, make_config, route, udp_frame
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="loading BPF programs needs root")
+
+SRC, GROUP = "10.0.0.5", "239.1.2.3"
+_SKB_SIZE = 192  # sizeof(struct __sk_buff)
+_INGRESS_IFINDEX = 36  # offsetof(struct __sk_buff, ingress_ifindex)
+_IFINDEX = 40  # offsetof(struct __sk_buff, ifindex)
+
+
+class Rig:
+    """Namespace X: eth0 (arrival), eth1 and eth2 (egress, MACs as the tests' config),
+    each egress captured at its veth peer; the program loaded, one flow decided."""
+
+    def __init__(self, lab: Lab, obj: bpf.BpfObject) -> None:
+        self.ns = ns = lab.host("X")
+        for name in ("eth0", "eth1", "eth2"):
+            ip("link", "add", name, "type", "veth", "peer", "name", f"p{name}", netns=ns)
+            ip("link", "set", name, "address", if_mac(name).hex(":"), netns=ns)
+            ip("link", "set", name, "up", netns=ns)
+            ip("link", "set", f"p{name}", "up", netns=ns)
+        self.index = {
+            n: in_netns(ns, lambda n=n: socket.if_nametoindex(n))  # type: ignore[misc]
+            for n in ("eth0", "eth1", "eth2")
+        }
+        self.taps = {}
+        for name in ("eth1", "eth2"):
+            tap = socket_in(ns, socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+            tap.bind((f"p{name}", 3))
+            tap.setblocking(False)
+            self.taps[name] = tap
+        self.obj = obj
+        self.prog = obj.program("forward")
+        obj.map("config").update(bytes(4), fastpath.settings(5.0))
+
+    def decide(self, engine: Engine, frame: bytes) -> None:
+        """Let the engine decide the flow of `frame` and write its decision."""
+        out = engine.handle_frames("eth0", [frame], 0.0)
+        flows = self.obj.map("flows")
+        for decision in out.decisions:
+            done = fastpath.entry(
+                decision, DedupMode.HASH, self.index.get, lambda n: if_mac(n) if n else None
+            )
+            assert done is not None
+            key, value = done
+            assert value is not None
+            flows.update(key, value)
+
+    def run(self, frame: bytes) -> tuple[int, bytes]:
+        ctx = bytearray(_SKB_SIZE)
+        struct.pack_into("=I", ctx, _INGRESS_IFINDEX, self.index["eth0"])
+        struct.pack_into("=I", ctx, _IFINDEX, self.index["eth0"])
+        return in_netns(self.ns, lambda: self.prog.test_run(frame, ctx=bytes(ctx)))
+
+    def sent(self, name: str, want: int, wait: float = 2.0) -> list[bytes]:
+        """IPv4 frames that arrived at `name`'s peer (IPv6 chatter of new links left out),
+        waiting up to `wait` s for `want` of them."""
+        got: list[bytes] = []
+        deadline = time.monotonic() + wait
+        while len(got) < want and time.monotonic() < deadline:
+            try:
+                frame = self.taps[name].recv(4096)
+            except BlockingIOError:
+                time.sleep(0.01)
+                continue
+            if frame[12:14] == b"\x08\x00":
+                got.append(frame)
+        return got
+
+    def quiet(self, name: str) -> list[bytes]:
+        """What arrives at `name`'s peer within 0.3 s (a copy sent arrives in microseconds:
+        the program ran synchronously before this is called)."""
+        return self.sent(name, 1_000_000, wait=0.3)
+
+    def counts(self) -> fastpath.KernelCounts:
+        key = fastpath.flow_key(
+            self.index["eth0"], int.from_bytes(socket.inet_aton(SRC), "big"),
+            int.from_bytes(socket.inet_aton(GROUP), "big"),
+        )  # fmt: skip
+        values = self.obj.map("stats").lookup_all(key)
+        assert values is not None
+        return fastpath.counts(values)
+
+    def close(self) -> None:
+        for tap in self.taps.values():
+            tap.close()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return bpf.compile_object(fastpath.SOURCE, tmp_path_factory.mktemp("bpf") / "fastpath.o")
+
+
+@pytest.fixture
+def rig(built: Path) -> Iterator[Rig]:
+    with Lab("rffast") as lab, bpf.BpfObject(built) as obj:
+        r = Rig(lab, obj)
+        try:
+            yield r
+        finally:
+            r.close()
+
+
+def _engine() -> Engine:
+    config = make_config(route("eth0", GROUP, ["eth1", "eth2"]), thresholds={"eth1": 1, "eth2": 32})
+    return Engine(config, decisions=True)
+
+
+def _frame(ident: int, ttl: int = 64, payload: bytes = b"fast path payload") -> bytes:
+    return udp_frame(SRC, GROUP, ttl=ttl, ident=ident, payload=payload)
+
+
+def test_copies_are_the_engines_byte_for_byte(rig: Rig) -> None:
+    engine = _engine()
+    rig.decide(engine, _frame(0))
+    frame = _frame(1)
+    verdict, original = rig.run(frame)
+    assert verdict == bpf.TC_ACT_OK
+    assert original == frame  # the local stack gets the frame as it came
+    expected = dict(engine.handle_frames("eth0", [frame], 1.0).frames)
+    assert rig.sent("eth1", 1) == expected["eth1"]
+    assert rig.sent("eth2", 1) == expected["eth2"]
+    assert rig.counts()[:4] == (1, len(frame) - 14, 1, 2)
+
+
+def test_thresholds_and_ttl_1_as_the_engine(rig: Rig) -> None:
+    engine = _engine()
+    rig.decide(engine, _frame(0))
+    low = _frame(2, ttl=20)  # above eth1's threshold 1, within eth2's 32
+    assert rig.run(low)[0] == bpf.TC_ACT_OK
+    assert [name for name, _ in engine.handle_frames("eth0", [low], 1.0).frames] == ["eth1"]
+    assert len(rig.sent("eth1", 1)) == 1
+    assert rig.quiet("eth2") == []
+    assert rig.run(_frame(3, ttl=1))[0] == bpf.TC_ACT_OK
+    assert rig.quiet("eth1") == []
+    counted = rig.counts()
+    assert (counted.packets, counted.forwarded, counted.ttl, counted.copies) == (2, 1, 1, 1)
+
+
+def test_a_duplicate_is_dropped_before_the_stack_whatever_its_udp_checksum(rig: Rig) -> None:
+    rig.decide(_engine(), _frame(0))
+    frame = _frame(4)
+    assert rig.run(frame)[0] == bpf.TC_ACT_OK
+    assert rig.run(frame)[0] == bpf.TC_ACT_SHOT
+    unfinished = frame[:40] + b"\x12\x34" + frame[42:]  # the UDP checksum left to offload
+    assert rig.run(unfinished)[0] == bpf.TC_ACT_SHOT
+    other = _frame(5)
+    assert rig.run(other)[0] == bpf.TC_ACT_OK
+    assert rig.counts().duplicate == 2
+
+
+def test_frames_of_undecided_flows_go_on_untouched(rig: Rig) -> None:
+    rig.decide(_engine(), _frame(0))
+    stranger = udp_frame("10.0.0.6", GROUP, ident=1)
+    assert rig.run(stranger) == (bpf.TC_ACT_OK, stranger)
+    assert rig.quiet("eth1") == []
+
+
+def test_a_decision_that_cannot_go_to_the_kernel_removes_the_entry() -> None:
+    index = {"eth0": 2, "eth1": 3}.get
+    engine = Engine(make_config(route("eth0", GROUP, ["eth1"]), manet=["eth0"]), decisions=True)
+    (relay,) = engine.handle_frames("eth0", [_frame(1)], 0.0).decisions
+    done = fastpath.entry(relay, DedupMode.HASH, index, if_mac)
+    assert done is not None
+    assert done[1] is None  # the relay policy is decided per packet: the engine's
+    with pytest.raises(ValueError, match="the kernel path takes 8"):
+        fastpath.flow_value([(1, bytes(6), 1)] * 9, DedupMode.OFF)
