@@ -13,9 +13,10 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP)  ## create .venv and install rawfwd with its dev tools
 
-# mypyc compiles the engine in place where a C compiler exists (else it runs interpreted, and
-# says so); up to date, this is a hash of a few files. RAWFWD_PURE=1 runs the sources anyway.
-native: $(STAMP) system-deps  ## compile the engine with mypyc (rawfwd.compile)
+# mypyc compiles the engine into rawfwd/_native/ where a C compiler exists (else it runs
+# interpreted, and says so); up to date, this is a hash of a few files. `make test` and
+# `make demo` install gcc first (system-deps). RAWFWD_PURE=1 runs the sources anyway.
+native: $(STAMP)  ## compile the engine with mypyc (rawfwd.compile), if a C compiler is here
 	$(PY) -m rawfwd.compile --if-possible
 
 demo: $(STAMP) system-deps native  ## a namespace network with traffic, rawfwd's live table (root)
@@ -69,5 +70,4 @@ bench-deps:  ## the traffic generator, the kernel baseline and the sinks, instal
 	if [ -n "$$missing" ]; then apt-get update -q && apt-get install -y -q $$missing; fi
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache rawfwd/_native.json
-	find rawfwd -name '*.so' -delete
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache rawfwd/_native

@@ -1,9 +1,15 @@
-"""Compiling the engine with mypyc, in place: `python -m rawfwd.compile [--if-possible]`
-(`make` runs it), `... status`, `... clean`. What is compiled and how a build is checked
-before it is used: `rawfwd.native`."""
+"""Compiling the engine with mypyc: `python -m rawfwd.compile [--if-possible]` (`make` runs
+it), `... status`, `... clean`. What is compiled, where the build lives and how it is
+checked before it is used: `rawfwd.native`.
+
+The build is made in a scratch directory and put in place with one rename, under a lock:
+a running rawfwd keeps the files it mapped (they are never rewritten), a build that stops
+half way is never taken for a complete one, and two builds at once do not mix."""
 
 from __future__ import annotations
 
+import fcntl
+import importlib.machinery
 import json
 import os
 import shutil
@@ -14,8 +20,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .native import GROUP, MANIFEST, PACKAGE_DIR, Status, check_build, module_name, sources
-from .native import _digest as digest
+from .native import (
+    BUILD_DIR,
+    GROUP,
+    MANIFEST,
+    PACKAGE_DIR,
+    Status,
+    _mypy_version,
+    check_build,
+    fingerprint,
+    module_name,
+    sources,
+)
 
 
 def compiler_missing() -> str | None:
@@ -34,46 +50,56 @@ def compiler_missing() -> str | None:
 
 
 def build() -> Status:
-    """Compile the sources with mypyc, in place, and write the manifest last (a build that
-    stops half way is never taken for a complete one)."""
-    from mypy.version import __version__ as mypy_version
+    """Compile the sources with mypyc into `rawfwd/_native/`, replacing what was there."""
     from mypyc.build import mypycify
     from setuptools import Distribution  # type: ignore[import-untyped]
 
-    # new files, not rewritten ones: a running rawfwd has the old ones mapped, and
-    # truncating a mapped library under it would crash it
-    clean()
-    paths = sources()
-    digests = {module_name(p): digest(p) for p in paths}  # before: a later edit is stale
     root = PACKAGE_DIR.parent
-    cwd = Path.cwd()
-    with tempfile.TemporaryDirectory(prefix="rawfwd-mypyc-") as temp:
-        os.chdir(root)
-        try:
-            extensions = mypycify(
-                [str(p.relative_to(root)) for p in paths],
-                opt_level="3",
-                group_name=GROUP,
-                target_dir=str(Path(temp) / "c"),
-            )
-            dist: Any = Distribution({"name": "rawfwd", "ext_modules": extensions})
-            dist.verbose = 0
-            command = dist.get_command_obj("build_ext")
-            command.inplace = True
-            command.build_temp = str(Path(temp) / "o")
-            dist.run_command("build_ext")
-        finally:
-            os.chdir(cwd)
-    MANIFEST.write_text(json.dumps({"mypyc": mypy_version, "sources": digests}, indent=1))
+    BUILD_DIR.parent.mkdir(parents=True, exist_ok=True)
+    with open(PACKAGE_DIR / ".native.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        paths = sources()
+        fingerprinted = fingerprint()  # before compiling: a later edit makes it stale
+        cwd = Path.cwd()
+        with tempfile.TemporaryDirectory(prefix=".native-", dir=PACKAGE_DIR) as temp:
+            os.chdir(root)
+            try:
+                extensions = mypycify(
+                    [str(p.relative_to(root)) for p in paths],
+                    opt_level="3",
+                    group_name=GROUP,
+                    target_dir=str(Path(temp) / "c"),
+                )
+                dist: Any = Distribution({"name": "rawfwd", "ext_modules": extensions})
+                dist.verbose = 0
+                command = dist.get_command_obj("build_ext")
+                command.build_lib = str(Path(temp) / "lib")
+                command.build_temp = str(Path(temp) / "o")
+                dist.run_command("build_ext")
+            finally:
+                os.chdir(cwd)
+            staged = Path(temp) / "lib" / "rawfwd"
+            manifest = {
+                "mypyc": _mypy_version(),
+                "suffix": importlib.machinery.EXTENSION_SUFFIXES[0],
+                "modules": [module_name(p) for p in paths],
+                "fingerprint": fingerprinted,
+            }
+            (staged / MANIFEST.name).write_text(json.dumps(manifest, indent=1))
+            old = Path(temp) / "old"
+            if BUILD_DIR.exists():
+                BUILD_DIR.rename(old)  # removed with the scratch directory
+            staged.rename(BUILD_DIR)
     return check_build(env=False)
 
 
 def clean() -> None:
-    """Remove the compiled build: the sources are imported again."""
-    MANIFEST.unlink(missing_ok=True)
-    for path in [*sources(), PACKAGE_DIR / "_native__mypyc.py"]:
-        for built in path.parent.glob(path.stem + ".cpython-*.so"):
-            built.unlink()
+    """Remove the compiled build (and extensions an older layout left beside the sources):
+    the sources are imported again."""
+    shutil.rmtree(BUILD_DIR, ignore_errors=True)
+    for leftover in PACKAGE_DIR.rglob("*.cpython-*.so"):
+        leftover.unlink()
+    (PACKAGE_DIR / "_native.json").unlink(missing_ok=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

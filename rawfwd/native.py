@@ -1,24 +1,26 @@
 """The compiled build of the engine: which modules mypyc compiles, whether this process runs
-them, and the build itself (`python -m rawfwd.compile`, which `make` runs).
+them, and where the build lives (`python -m rawfwd.compile` makes it; `make` runs that).
 
 Theory of operation:
 
 - mypyc compiles the engine (`rawfwd/core/`, `rawfwd/control/`) and the ring receive/send
-  loop (`rawfwd/io/packet.py`, `rawfwd/io/ring.py`) into C extensions placed beside their
-  sources, plus one shared library (`rawfwd/_native__mypyc*.so`). The sources stay: they
-  are the interpreted build, and every test passes on both.
-- An extension beside its source wins the import even after the source changed. So the
-  build writes a manifest (`rawfwd/_native.json`) with each source's SHA-256, and
-  `choose()`, run when the package is imported, checks it: a build that is missing, stale
-  (a source changed since) or partial is not used, and `status()` says why. Then, as when
-  `RAWFWD_PURE=1` asks for it, a finder placed first on `sys.meta_path` imports the compiled
-  modules from their sources, so stale machine code never runs.
+  loop (`rawfwd/io/packet.py`, `rawfwd/io/ring.py`) into C extensions. They live apart from
+  the sources, in `rawfwd/_native/` (a manifest and the extensions, by module path), never
+  beside them: an extension beside its source would win the import even after the source
+  changed, and even in a checkout of an older commit that knows nothing of the build.
+- `choose()`, run when the package is imported and before any engine module is, checks
+  the build: the same Python (extension suffix), the same mypy, exactly the modules
+  `sources()` names now, and the SHA-256 of every source and of every rawfwd module they
+  import (their types are compiled in). Only a build that passes gets a finder, first on
+  `sys.meta_path`, that imports those modules from it; otherwise the sources are imported
+  as usual and `status()` says why. `RAWFWD_PURE=1` asks for the sources anyway.
 - Nothing here falls back silently: `rawfwd run` logs the build in use and why,
   `rawfwd --version` says it too.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.abc
 import importlib.machinery
@@ -33,8 +35,9 @@ from types import ModuleType
 from typing import Final, NamedTuple
 
 PACKAGE_DIR: Final = Path(__file__).resolve().parent
-MANIFEST: Final = PACKAGE_DIR / "_native.json"
-GROUP: Final = "rawfwd._native"  #: mypyc's shared library: rawfwd/_native__mypyc*.so
+BUILD_DIR: Final = PACKAGE_DIR / "_native"
+MANIFEST: Final = BUILD_DIR / "manifest.json"
+GROUP: Final = "rawfwd._native"  #: mypyc's shared library: module rawfwd._native__mypyc
 PURE_ENV: Final = "RAWFWD_PURE"
 
 #: packages compiled whole (their __init__ stays interpreted: it only re-exports)
@@ -62,9 +65,45 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _extension(path: Path) -> Path:
-    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
-    return path.with_name(path.stem + suffix)
+def built_path(name: str) -> Path:
+    """Where the build keeps the extension of module `name` (rawfwd.x.y)."""
+    *parents, last = name.split(".")[1:]
+    return BUILD_DIR.joinpath(*parents, last + importlib.machinery.EXTENSION_SUFFIXES[0])
+
+
+def _imported(path: Path) -> set[Path]:
+    """The rawfwd modules (files) that `path` imports."""
+    tree = ast.parse(path.read_bytes(), str(path))
+    package = path.parent
+    found: set[Path] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom) or node.level == 0:
+            continue  # rawfwd imports itself relatively
+        base = package
+        for _ in range(node.level - 1):
+            base = base.parent
+        parts = node.module.split(".") if node.module else []
+        target = base.joinpath(*parts)
+        for candidate in [target.with_suffix(".py"), target / "__init__.py"] + [
+            target / f"{alias.name}.py" for alias in node.names
+        ]:
+            if candidate.is_file() and PACKAGE_DIR in candidate.parents:
+                found.add(candidate)
+    return found
+
+
+def fingerprint() -> dict[str, str]:
+    """SHA-256 of every compiled source and of every rawfwd module they import, directly
+    or not (their classes and types are compiled in), by path inside the package."""
+    todo = list(sources())
+    seen: set[Path] = set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        todo.extend(_imported(path) - seen)
+    return {str(p.relative_to(PACKAGE_DIR)): _digest(p) for p in sorted(seen)}
 
 
 class Status(NamedTuple):
@@ -81,47 +120,66 @@ class Status(NamedTuple):
 
 
 def check_build(*, env: bool = True) -> Status:
-    """Whether the compiled build beside the sources is complete and current (and, with
-    `env`, not refused by RAWFWD_PURE)."""
+    """Whether the compiled build is complete and current (and, with `env`, not refused
+    by RAWFWD_PURE)."""
     if env and os.environ.get(PURE_ENV, "") not in ("", "0"):
         return Status(False, f"{PURE_ENV} is set")
     try:
         manifest = json.loads(MANIFEST.read_text())
-        digests: dict[str, str] = manifest["sources"]
+        modules: list[str] = manifest["modules"]
+        digests: dict[str, str] = manifest["fingerprint"]
+        suffix = str(manifest["suffix"])
         compiler = str(manifest["mypyc"])
     except FileNotFoundError:
         return Status(False, "not compiled (`make native` compiles it)")
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        return Status(False, f"unreadable build manifest {MANIFEST.name} ({exc})")
-    group = _extension(PACKAGE_DIR / "_native__mypyc.py")
-    if not group.exists():
-        return Status(False, f"compiled build incomplete ({group.name} missing)")
-    for path in sources():
-        name = module_name(path)
-        if not _extension(path).exists():
+        return Status(False, f"unreadable build manifest ({type(exc).__name__}: {exc})")
+    if suffix != importlib.machinery.EXTENSION_SUFFIXES[0]:
+        return Status(False, f"compiled for another Python ({suffix}; `make native`)")
+    if compiler != _mypy_version():
+        return Status(False, f"compiled by mypyc {compiler}, not {_mypy_version()}")
+    wanted = [module_name(p) for p in sources()]
+    if sorted(modules) != sorted(wanted):
+        changed = sorted(set(modules) ^ set(wanted))
+        return Status(False, f"compiled build is stale (modules {', '.join(changed)})")
+    for name in [*modules, GROUP + "__mypyc"]:
+        if not built_path(name).is_file():
             return Status(False, f"compiled build incomplete ({name} missing)")
-        try:
-            current = _digest(path)
-        except OSError as exc:
-            return Status(False, f"cannot read {path.name} ({exc.strerror})")
-        if digests.get(name) != current:
-            return Status(False, f"compiled build is stale ({name} changed; `make native`)")
+    try:
+        current = fingerprint()
+    except (OSError, SyntaxError) as exc:
+        return Status(False, f"cannot read the sources ({exc})")
+    if current != digests:
+        changed = sorted(
+            k for k in current.keys() | digests.keys() if current.get(k) != digests.get(k)
+        )
+        return Status(False, f"compiled build is stale ({changed[0]} changed; `make native`)")
     return Status(True, f"mypyc {compiler}")
 
 
-class _Sources(importlib.abc.MetaPathFinder):
-    """Imports the modules the compiled build covers from their sources."""
+def _mypy_version() -> str:
+    """The mypy (mypyc) installed now, or '-' if none is (a build needs no mypy to run, but
+    one made by another mypyc may need another runtime: it is refused then)."""
+    try:
+        from mypy.version import __version__
+    except ImportError:
+        return "-"
+    return __version__
 
-    def __init__(self, paths: dict[str, Path]) -> None:
-        self._paths = paths
+
+class _Built(importlib.abc.MetaPathFinder):
+    """Imports the modules of a checked build from it."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self._paths = {name: built_path(name) for name in names}
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
-        source = self._paths.get(fullname)
-        if source is None:
+        built = self._paths.get(fullname)
+        if built is None:
             return None
-        return importlib.util.spec_from_file_location(fullname, source)
+        return importlib.util.spec_from_file_location(fullname, built)
 
 
 _status: Status | None = None
@@ -132,8 +190,9 @@ def choose() -> Status:
     global _status
     if _status is None:
         _status = check_build()
-        if not _status.compiled:
-            sys.meta_path.insert(0, _Sources({module_name(p): p for p in sources()}))
+        if _status.compiled:
+            names = [module_name(p) for p in sources()] + [GROUP + "__mypyc"]
+            sys.meta_path.insert(0, _Built(names))
     return _status
 
 

@@ -1,5 +1,7 @@
-"""The compiled build (rawfwd.native): used only when complete and current, never stale, and
-the build in use is what this process really imports."""
+"""The compiled build (rawfwd.native): used only when complete and current (its sources,
+what they import, the modules it covers, the Python and mypyc that made it), kept apart
+from the sources so that nothing else ever imports it, and the build in use is what this
+process really imports."""
 
 from __future__ import annotations
 
@@ -49,7 +51,8 @@ def test_the_sources_cover_the_engine_and_the_rings() -> None:
 def _copy(tmp_path: Path) -> Path:
     """The package, with its compiled build if there is one, in a directory of its own."""
     target = tmp_path / "rawfwd"
-    shutil.copytree(native.PACKAGE_DIR, target, ignore=shutil.ignore_patterns("__pycache__"))
+    ignore = shutil.ignore_patterns("__pycache__", ".native*")
+    shutil.copytree(native.PACKAGE_DIR, target, ignore=ignore)
     return target
 
 
@@ -74,7 +77,7 @@ def _status_in(root: Path, **env: str) -> str:
 
 def test_without_a_build_the_sources_run(tmp_path: Path) -> None:
     package = _copy(tmp_path)
-    (package / "_native.json").unlink(missing_ok=True)
+    shutil.rmtree(package / "_native", ignore_errors=True)
     out = _status_in(tmp_path)
     assert "engine interpreted: not compiled" in out
     assert out.splitlines()[1].endswith("forwarder.py")
@@ -92,14 +95,14 @@ def test_a_stale_build_is_not_used(tmp_path: Path) -> None:
     flows = package / "core" / "flows.py"
     flows.write_text(flows.read_text() + "\n# edited after the build\n")
     out = _status_in(tmp_path)
-    assert "compiled build is stale (rawfwd.core.flows changed" in out
+    assert "compiled build is stale (core/flows.py changed" in out
     assert out.splitlines()[1].endswith("forwarder.py")
 
 
 @needs_build
 def test_a_partial_build_is_not_used(tmp_path: Path) -> None:
     package = _copy(tmp_path)
-    (package / "io" / f"ring{_SUFFIX}").unlink()
+    (package / "_native" / "io" / f"ring{_SUFFIX}").unlink()
     out = _status_in(tmp_path)
     assert "compiled build incomplete (rawfwd.io.ring missing)" in out
     assert out.splitlines()[1].endswith("forwarder.py")
@@ -116,6 +119,31 @@ def test_pure_env_imports_the_sources_over_a_good_build(tmp_path: Path) -> None:
 @needs_build
 def test_a_damaged_manifest_is_reported(tmp_path: Path) -> None:
     package = _copy(tmp_path)
-    (package / "_native.json").write_text(json.dumps({"sources": []}))
+    (package / "_native" / "manifest.json").write_text(json.dumps({"sources": []}))
     out = _status_in(tmp_path)
     assert "engine interpreted: unreadable build manifest" in out
+
+
+@needs_build
+def test_a_change_to_a_module_the_engine_imports_makes_it_stale(tmp_path: Path) -> None:
+    package = _copy(tmp_path)
+    values = package / "config" / "values.py"  # compiled in: the engine's config types
+    values.write_text(values.read_text() + "\n# a field changed type here\n")
+    out = _status_in(tmp_path)
+    assert "compiled build is stale (config/values.py changed" in out
+    assert out.splitlines()[1].endswith("forwarder.py")
+
+
+@needs_build
+def test_a_module_added_to_the_engine_makes_it_stale(tmp_path: Path) -> None:
+    package = _copy(tmp_path)
+    (package / "core" / "extra.py").write_text('"""A module the build does not cover."""\n')
+    assert "compiled build is stale (modules rawfwd.core.extra)" in _status_in(tmp_path)
+
+
+@needs_build
+def test_no_extension_lives_beside_a_source() -> None:
+    """An older checkout (which knows nothing of the build) imports only its sources."""
+    beside = [p for p in native.PACKAGE_DIR.rglob("*.so") if native.BUILD_DIR not in p.parents]
+    assert beside == []
+    assert any(native.BUILD_DIR.rglob(f"*{_SUFFIX}"))
