@@ -65,9 +65,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--io",
-        choices=["rings", "sockets"],
+        choices=["rings", "sockets", "ebpf"],
         default="rings",
-        help="mmap'd packet rings (default) or one system call per frame",
+        help="mmap'd packet rings (default), one system call per frame, or rings plus the "
+        "kernel fast path: decided flows forwarded by an eBPF program at tc ingress",
     )
     run.add_argument(
         "--busy-poll",
@@ -196,7 +197,8 @@ def _run(args: argparse.Namespace) -> int:
             stats_interval=args.stats_interval,
             log_level=args.log_level,
             cpu=args.cpu,
-            rings=args.io == "rings",
+            rings=args.io != "sockets",
+            fast_path=args.io == "ebpf",
             busy_poll=args.busy_poll,
             keep_privileges=args.keep_privileges,
         )

@@ -50,6 +50,7 @@ def run(
     log_level: str = "INFO",
     cpu: int | None = None,
     rings: bool = True,
+    fast_path: bool = False,
     busy_poll: float = 0.0,
     keep_privileges: bool = False,
 ) -> int:
@@ -77,6 +78,7 @@ def run(
         load=load_config,
         control_address=control_address,
         rings=rings,
+        fast_path=fast_path,
         live_view=live,
         busy_poll=busy_poll / 1e6,
         drop_privileges=not keep_privileges,

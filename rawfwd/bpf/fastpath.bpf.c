@@ -20,6 +20,7 @@
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
+#include <linux/if_packet.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
@@ -262,6 +263,30 @@ int forward(struct __sk_buff *skb)
 	bpf_l3_csum_replace(skb, csum_off, new_word, old_word, 2);
 	bpf_skb_store_bytes(skb, 0, old_mac, 12, 0);
 	return TC_ACT_OK;
+}
+
+/* The filter of rawfwd's own packet sockets with the fast path on (it replaces their
+ * classic filter): IPv4 to 224.0.0.0/4 without a VLAN tag, as before, but not the frames
+ * of flows the fast path forwards: the engine must not forward them a second time. Frames
+ * this host sent (PACKET_OUTGOING) always pass: tc ingress never sees them. */
+SEC("socket")
+int user_space(struct __sk_buff *skb)
+{
+	struct flow_key key = {};
+	__u8 head[34];
+
+	if (skb->vlan_present || bpf_skb_load_bytes(skb, 0, head, sizeof(head)))
+		return 0;
+	if (head[12] != 0x08 || head[13] != 0x00 || (head[30] & 0xf0) != 0xe0)
+		return 0;
+	if (skb->pkt_type == PACKET_OUTGOING)
+		return skb->len;
+	key.ifindex = skb->ifindex;
+	__builtin_memcpy(&key.saddr, head + 26, 4);
+	__builtin_memcpy(&key.daddr, head + 30, 4);
+	if (bpf_map_lookup_elem(&flows, &key))
+		return 0;
+	return skb->len;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -25,7 +25,7 @@ from ipaddress import IPv4Interface, IPv4Network
 from typing import Any, NamedTuple
 
 from ..config.values import Config
-from ..core import FlowSnapshot, Forwarder, Snapshot, Transmit
+from ..core import DropReason, FlowSnapshot, Forwarder, Snapshot, Transmit
 from ..core.forwarder import Frames
 from ..core.stats import FlowDecision
 from .igmp_router import IgmpInterfaceView, IgmpRouter
@@ -144,6 +144,19 @@ class Engine:
         """Live mode: FIB answers for sources asked for in `Output.rpf_lookups` (the
         interface toward each, None for no route back). Held frames they decide go out."""
         return self._output(self.forwarder.answer_rpf(answers, now))
+
+    def add_kernel_counts(
+        self,
+        ingress: str,
+        source: int,
+        group: int,
+        counts: tuple[int, int, int, int],
+        drops: Mapping[DropReason, int],
+        now: float,
+    ) -> bool:
+        """Live mode with the kernel fast path: what it counted for a flow it forwards
+        (see `Forwarder.add_kernel_counts`)."""
+        return self.forwarder.add_kernel_counts(ingress, source, group, counts, drops, now)
 
     def rpf_sources(self) -> list[int]:
         """Sources to look up again after the unicast routes changed."""

@@ -747,6 +747,54 @@ class Forwarder:
         retired, self._retired = self._retired, []
         return retired
 
+    def add_kernel_counts(
+        self,
+        ingress: str,
+        source: int,
+        group: int,
+        counts: tuple[int, int, int, int],
+        drops: Mapping[DropReason, int],
+        now: float,
+    ) -> bool:
+        """What the kernel fast path counted, since it last said, for a flow it forwards
+        (packets, IP bytes, forwarded, copies; drops by reason): it joins the flow's own
+        counters, so the table, `show` and `--json` count every packet whichever path
+        took it, and a flow the kernel still forwards is not idle. False if the flow is
+        gone. Copies go to the egress counters lowest threshold first: a copy on one
+        interface means one on every interface of a lower threshold."""
+        port = self._ports.get(ingress)
+        flow = (
+            port.flows.get(source.to_bytes(4, "big") + group.to_bytes(4, "big")) if port else None
+        )
+        if port is None or flow is None:
+            return False
+        packets, size, forwarded, copies = counts
+        flow.kernel += packets
+        flow.packets += packets
+        flow.bytes += size
+        flow.forwarded += forwarded
+        flow.copies += copies
+        port.rx_frames += packets
+        port.rx_bytes += size + 14 * packets
+        port.relayed += forwarded
+        if packets:
+            flow.last = max(flow.last, now)
+        average = size // packets + 14 if packets else 0
+        left = copies
+        for egress in flow.egress:
+            sent = min(forwarded, left)
+            egress.port.tx_frames += sent
+            egress.port.tx_bytes += sent * average
+            left -= sent
+        for reason, n in drops.items():
+            if n:
+                flow_drops = flow.drops
+                if flow_drops is None:
+                    flow_drops = flow.drops = Counter()
+                flow_drops[reason] += n
+                port.drops[reason] += n
+        return True
+
     # -- observation ------------------------------------------------------------------------
 
     @property

@@ -46,6 +46,7 @@ def flow_snapshot(flow: Flow, route_text: Mapping[int, str]) -> FlowSnapshot:
         first_seen=flow.first,
         last_seen=flow.last,
         local=flow.local,
+        kernel_packets=flow.kernel,
     )
 
 

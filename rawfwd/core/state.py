@@ -78,6 +78,7 @@ class Flow:
         "first",
         "flood",
         "forwarded",
+        "kernel",
         "key",
         "last",
         "local",
@@ -115,6 +116,7 @@ class Flow:
         self.bytes = 0
         self.forwarded = 0
         self.copies = 0
+        self.kernel = 0  #: of `packets`, those the kernel fast path forwarded
         self.drops: Counter[DropReason] | None = None  # created at the first drop: memory
         #: frames held while the RPF lookup is pending (ipmr's unresolved queue), else None
         self.queue: list[tuple[bytes, int, float]] | None = None

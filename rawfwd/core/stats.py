@@ -70,12 +70,17 @@ class FlowSnapshot:
     first_seen: float
     last_seen: float
     local: bool = False  #: sent by an application on this host (PACKET_OUTGOING on `iif`)
+    #: of `packets`, those the kernel fast path forwarded (`--io ebpf`), not the engine
+    kernel_packets: int = 0
 
     @property
     def arrival(self) -> str:
         """How the flow came in, as the table shows it: `radio0`, or `radio0 (local)` for
-        what this host's applications sent there (a flow of its own, beside the echoes)."""
-        return f"{self.iif} (local)" if self.local else self.iif
+        what this host's applications sent there (a flow of its own, beside the echoes),
+        `eth0 (kernel)` for a flow the kernel fast path forwards."""
+        if self.local:
+            return f"{self.iif} (local)"
+        return f"{self.iif} (kernel)" if self.kernel_packets else self.iif
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (drop reasons by name)."""
@@ -93,6 +98,7 @@ class FlowSnapshot:
             "first_seen": self.first_seen,
             "last_seen": self.last_seen,
             "local": self.local,
+            "kernel_packets": self.kernel_packets,
         }
 
     @classmethod
@@ -112,6 +118,7 @@ class FlowSnapshot:
             first_seen=float(d["first_seen"]),
             last_seen=float(d["last_seen"]),
             local=bool(d.get("local", False)),
+            kernel_packets=int(d.get("kernel_packets", 0)),
         )
 
 

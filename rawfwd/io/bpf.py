@@ -100,6 +100,8 @@ def libbpf() -> ctypes.CDLL:
         "bpf_map_delete_elem": (i32, [i32, ptr]),
         "bpf_prog_test_run_opts": (i32, [i32, ctypes.POINTER(_TestRunOpts)]),
         "libbpf_set_print": (ptr, [ptr]),
+        "bpf_link_create": (i32, [i32, i32, i32, ptr]),
+        "bpf_prog_query": (i32, [i32, i32, u32, ptr, ptr, ptr]),
     }
     for name, (restype, argtypes) in signatures.items():
         func = getattr(lib, name)
@@ -173,11 +175,12 @@ class Map:
 
 class Link:
     """A program attached through a BPF link this process owns (detached at `destroy`,
-    or by the kernel when the process ends)."""
+    or by the kernel when the process ends): libbpf's link object, or a bare link fd."""
 
-    def __init__(self, lib: ctypes.CDLL, handle: int, what: str) -> None:
+    def __init__(self, lib: ctypes.CDLL, handle: int | None, what: str, fd: int = -1) -> None:
         self._lib = lib
-        self._handle: int | None = handle
+        self._handle = handle
+        self._fd = fd
         self.what = what
 
     def destroy(self) -> None:
@@ -185,6 +188,9 @@ class Link:
         if self._handle is not None:
             self._lib.bpf_link__destroy(self._handle)
             self._handle = None
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 class Program:
@@ -218,6 +224,14 @@ class Program:
         if code < 0:
             raise _fail(f"test run of {self.name}", code)
         return int(opts.retval), out.raw[: opts.data_size_out]
+
+    def attach_tc_ingress(self, ifindex: int) -> Link:
+        """Attach to interface `ifindex`'s tc ingress (tcx, Linux 6.6+), through a link."""
+        ctypes.set_errno(0)
+        fd = self._lib.bpf_link_create(self.fd, ifindex, BPF_TCX_INGRESS, None)
+        if fd < 0:
+            raise _fail(f"attach {self.name} (tcx ingress) to ifindex {ifindex}", fd)
+        return Link(self._lib, None, f"{self.name} on ifindex {ifindex}", fd=fd)
 
     def attach_xdp(self, ifindex: int) -> Link:
         """Attach to interface `ifindex` as its XDP program, through a link."""
@@ -277,6 +291,21 @@ class BpfObject:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def tc_ingress_programs(ifindex: int) -> list[int]:
+    """The ids of the programs attached to interface `ifindex`'s tc ingress (tcx) in the
+    calling thread's network namespace."""
+    lib = libbpf()
+    ids = (ctypes.c_uint32 * 64)()
+    count = ctypes.c_uint32(64)
+    flags = ctypes.c_uint32(0)
+    code = lib.bpf_prog_query(
+        ifindex, BPF_TCX_INGRESS, 0, ctypes.byref(flags), ids, ctypes.byref(count)
+    )
+    if code < 0:
+        raise _fail(f"query tcx ingress of ifindex {ifindex}", code)
+    return list(ids[: count.value])
 
 
 def compile_object(source: Path, output: Path) -> Path:

@@ -35,6 +35,7 @@ import math
 import random
 import socket
 import struct
+import tempfile
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -48,11 +49,13 @@ import trio.lowlevel
 
 from ..config.values import Config
 from ..control.engine import Engine, Output
-from ..core import FlowSnapshot, Snapshot
+from ..core import DropReason, FlowSnapshot, Snapshot
 from ..core.wire import parse_mac
 from ..errors import NotEthernetError, RawfwdError
 from ..view import LinkStatus, RateTracker, View
 from . import control_socket, privileges
+from .bpf import BpfError
+from .fastpath import FastPath
 from .netlink import FibLookups, watch_netlink
 from .packet import Batch, PacketSocket
 from .ring import RingSocket
@@ -60,6 +63,7 @@ from .ring import RingSocket
 log = logging.getLogger("rawfwd")
 
 BATCH: Final = 64  #: frames drained per readiness wakeup
+KERNEL_COUNTS_EVERY: Final = 1.0  #: seconds between reads of the fast path's counters
 VIEW_EVERY: Final = 1.0  #: seconds between rebuilds of what the table and `show` display
 BACKLOG: Final = 1024  #: frames kept per interface while its send queue is full
 _RETRY_ERRNOS: Final = frozenset({errno.EAGAIN, errno.ENOBUFS, errno.ENOMEM})
@@ -175,6 +179,7 @@ class Daemon:
         live_view: bool = False,
         busy_poll: float = 0.0,
         drop_privileges: bool = False,
+        fast_path: bool = False,
     ) -> None:
         self.config_path = config_path
         self.config = config
@@ -188,7 +193,10 @@ class Daemon:
         self._touched: set[_Link] = set()  # links sent on in this batch: flush them once
         self.clock = clock
         #: every decision: forwarding, RPF, IGMP
-        self.engine = Engine(config, live=True, random=random.random)
+        self.engine = Engine(config, live=True, random=random.random, decisions=fast_path)
+        #: `--io ebpf`: the kernel forwards the flows the engine decided (started by `run`)
+        self.fast_path = fast_path
+        self._fastpath: FastPath | None = None
         self._timer_due = math.inf  # when the timer task wakes next
         self._timers_wake = trio.Event()
         self.links: dict[str, _Link] = {name: _Link(name) for name in config.interfaces}
@@ -207,6 +215,7 @@ class Daemon:
     def view(self) -> View:
         """The latest View (at most VIEW_EVERY old): what the table and `show` display."""
         if self._view is None:
+            self._kernel_counts()
             self._view = self._make_view(self.engine.snapshot(self.clock()))
         return self._view
 
@@ -238,6 +247,7 @@ class Daemon:
 
     def _control(self, request: str) -> dict[str, Any]:
         if request == "view":  # asked for: exact now, whatever it costs at this moment
+            self._kernel_counts()
             self._view = self._make_view(self.engine.snapshot(self.clock()))
             return self._view.to_json()
         return {"error": f"unknown request {request!r} (known: view)"}
@@ -254,6 +264,7 @@ class Daemon:
 
         `ui(self)` runs beside the forwarder: the live table, or the periodic log line.
         """
+        stack = contextlib.ExitStack()
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -266,10 +277,21 @@ class Daemon:
                 await nursery.start(self._fib.run, self._on_rpf)
                 nursery.start_soon(self._rpf_refresher)
                 nursery.start_soon(self._timers)
+                if self.fast_path:
+                    scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="rawfwd-"))
+                    self._fastpath = FastPath(
+                        self.config.dedup.mode, self.config.dedup.window, Path(scratch)
+                    )
+                    log.info("kernel fast path: eBPF at tc ingress, decided flows")
+                    nursery.start_soon(self._kernel_counts_task)
                 if self.live_view:
                     nursery.start_soon(self._refresh_view)
                 self._reconcile_all(starting=True)
-                if self.drop_privileges:  # what needs more than CAP_NET_RAW is open by now
+                if self.drop_privileges and self._fastpath is not None:
+                    log.info(
+                        "privileges kept: --io ebpf attaches its program to links as they come"
+                    )
+                elif self.drop_privileges:  # what needs more than CAP_NET_RAW is open by now
                     dropped = await privileges.drop_privileges_everywhere()
                     level = logging.INFO if dropped.clean else logging.WARNING
                     log.log(level, "%s", privileges.describe(dropped))
@@ -289,6 +311,10 @@ class Daemon:
         finally:
             for link in self.links.values():
                 self._close(link)
+            if self._fastpath is not None:
+                self._fastpath.close()
+                self._fastpath = None
+            stack.close()
             log.info("stopped")
 
     async def _signals(self, scope: trio.CancelScope) -> None:
@@ -341,6 +367,8 @@ class Daemon:
                 sent += 1 + more
         if touched:
             self._flush_touched()
+        if out.decisions and self._fastpath is not None:
+            self._fastpath.apply(out.decisions, self._ifindex, self.engine.forwarder.port_mac)
         for notice in out.notices:
             log.warning("%s", notice)
         if out.rpf_lookups and self._fib is not None:
@@ -526,6 +554,11 @@ class Daemon:
                 log.warning("%s: cannot open: %s", link.name, exc.strerror or exc)
                 link.warned = True
             return False
+        if self._fastpath is not None:
+            try:
+                self._fastpath.attach(link.name, sock.ifindex, sock.sock)
+            except (BpfError, OSError) as exc:
+                log.error("%s: %s: its flows go through user space", link.name, exc)
         scope = trio.CancelScope()
         link.sock, link.scope, link.ifindex, link.warned = sock, scope, sock.ifindex, False
         link.backlog = deque()
@@ -549,12 +582,39 @@ class Daemon:
 
     def _close(self, link: _Link) -> None:
         """Stop using `link`'s socket; its owner task closes it."""
+        if self._fastpath is not None:
+            self._fastpath.detach(link.name)
         link.sock = None
         if link.scope is not None:
             link.scope.cancel()
             link.scope = None
         link.tx_dropped += len(link.backlog)
         link.backlog = deque()
+
+    def _ifindex(self, name: str) -> int | None:
+        link = self.links.get(name)
+        return link.ifindex if link is not None and link.sock is not None else None
+
+    # -- the kernel fast path ----------------------------------------------------------------
+
+    def _kernel_counts(self) -> None:
+        """Fold what the kernel counted for the flows it forwards into the engine's."""
+        if self._fastpath is None:
+            return
+        now = self.clock()
+        for ingress, source, group, d in self._fastpath.counts():
+            drops = {
+                DropReason.TTL: d.ttl,
+                DropReason.THRESHOLD: d.threshold,
+                DropReason.DUPLICATE: d.duplicate,
+            }
+            counts = (d.packets, d.bytes, d.forwarded, d.copies)
+            self.engine.add_kernel_counts(ingress, source, group, counts, drops, now)
+
+    async def _kernel_counts_task(self) -> None:
+        while True:
+            await trio.sleep(KERNEL_COUNTS_EVERY)
+            self._kernel_counts()
 
     # -- RPF ---------------------------------------------------------------------------------
 

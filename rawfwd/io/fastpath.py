@@ -8,6 +8,7 @@ and MACs as the links are now. Counters come back per CPU and are summed here.
 
 from __future__ import annotations
 
+import socket
 import struct
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Final, NamedTuple
 
 from ..config.values import DedupMode
 from ..core.stats import FlowDecision
+from . import bpf
 
 SOURCE: Final = Path(__file__).resolve().parent.parent / "bpf" / "fastpath.bpf.c"
 MAX_EGRESS: Final = 8  #: egress entries a flow can have in the kernel (MAX_EGRESS in C)
@@ -24,6 +26,7 @@ _VALUE_HEAD: Final = struct.Struct("=II")  # struct flow_value: count, dedup
 _STATS: Final = struct.Struct("=7Q")  # struct flow_stats
 _SETTINGS: Final = struct.Struct("=Q")  # struct settings: window_ns
 _DEDUP: Final = {DedupMode.OFF: 0, DedupMode.HASH: 1, DedupMode.ID: 2}
+_SO_ATTACH_BPF: Final = 50  # asm-generic/socket.h
 
 
 class KernelCounts(NamedTuple):
@@ -36,6 +39,9 @@ class KernelCounts(NamedTuple):
     ttl: int
     threshold: int
     duplicate: int
+
+
+_ZERO: Final = KernelCounts(0, 0, 0, 0, 0, 0, 0)
 
 
 def flow_key(ifindex: int, source: int, group: int) -> bytes:
@@ -89,3 +95,94 @@ def entry(
             return key, None  # not all of it can go to the kernel: the engine keeps it
         egress.append((index, address, threshold))
     return key, flow_value(egress, dedup)
+
+
+class FastPath:
+    """The kernel fast path of `rawfwd run --io ebpf`: the program built (clang, at start:
+    it always matches its source) and loaded, attached to each interface's tc ingress
+    through links this process owns, fed the engine's decisions, its counters read back.
+
+    Every failure is a BpfError with one line: `--io ebpf` either runs or says why not.
+    """
+
+    def __init__(self, dedup: DedupMode, window: float, workdir: Path) -> None:
+        obj = bpf.compile_object(SOURCE, workdir / "fastpath.o")
+        self._obj = bpf.BpfObject(obj)
+        try:
+            self._forward = self._obj.program("forward")
+            self._filter = self._obj.program("user_space")
+            self._flows = self._obj.map("flows")
+            self._stats = self._obj.map("stats")
+            self._obj.map("config").update(bytes(4), settings(window))
+        except BaseException:
+            self._obj.close()
+            raise
+        self._dedup = dedup
+        self._links: dict[str, bpf.Link] = {}
+        #: flows in the kernel: key -> (ingress, source, group), and their last counts
+        self._in_kernel: dict[bytes, tuple[str, int, int]] = {}
+        self._counted: dict[bytes, KernelCounts] = {}
+        self.full = 0  #: decisions the kernel's flow map had no room for (the engine keeps them)
+
+    def attach(self, name: str, ifindex: int, sock: socket.socket) -> None:
+        """Forward decided flows arriving on `name`, and keep their frames from its packet
+        socket `sock` (the engine must not forward them again)."""
+        self.detach(name)
+        sock.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_BPF, self._filter.fd)
+        self._links[name] = self._forward.attach_tc_ingress(ifindex)
+
+    def detach(self, name: str) -> None:
+        link = self._links.pop(name, None)
+        if link is not None:
+            link.destroy()
+
+    def apply(
+        self,
+        decisions: Sequence[FlowDecision],
+        ifindex: Callable[[str], int | None],
+        mac: Callable[[str], bytes | None],
+    ) -> None:
+        """Write the engine's decisions into the flow map (or take entries out)."""
+        for decision in decisions:
+            done = entry(decision, self._dedup, ifindex, mac)
+            if done is None:
+                continue
+            key, value = done
+            if value is None:
+                self._flows.delete(key)
+                self._in_kernel.pop(key, None)
+                continue
+            try:
+                self._flows.update(key, value)
+            except bpf.BpfError:
+                self.full += 1  # no room: its frames go on reaching the engine
+                continue
+            self._in_kernel[key] = (decision.ingress, decision.source, decision.group)
+
+    def counts(self) -> list[tuple[str, int, int, KernelCounts]]:
+        """What the kernel counted for each flow it forwards since the last call."""
+        out = []
+        for key, (ingress, source, group) in self._in_kernel.items():
+            values = self._stats.lookup_all(key)
+            if values is None:
+                continue
+            now = counts(values)
+            before = self._counted.get(key, _ZERO)
+            if now != before:
+                self._counted[key] = now
+                delta = KernelCounts(*(a - b for a, b in zip(now, before, strict=True)))
+                out.append((ingress, source, group, delta))
+        for key in self._counted.keys() - self._in_kernel.keys():
+            del self._counted[key]  # forgotten flows: their last counts went with them
+        return out
+
+    @property
+    def flows(self) -> int:
+        """Flows the kernel forwards now."""
+        return len(self._in_kernel)
+
+    def close(self) -> None:
+        """Detach everywhere and unload: nothing is left forwarding."""
+        for name in list(self._links):
+            self.detach(name)
+        self._obj.close()

@@ -9,6 +9,7 @@ from ipaddress import IPv4Address
 from rawfwd.config.values import FlowSpec
 from rawfwd.control.engine import Engine
 from rawfwd.control.igmp import Report
+from rawfwd.core.reasons import DropReason
 from rawfwd.core.stats import FlowDecision
 from tests.support.frames import make_config, route, toml_config, udp_frame
 
@@ -105,3 +106,23 @@ def test_a_manet_flow_says_the_relay_policy_decides() -> None:
     (decision,) = engine.handle_frames("eth0", [frame], 1.0).decisions
     assert decision.relay is True
     assert decision.egress[0][0] == "eth1"
+
+
+def test_kernel_counts_join_the_flows_own() -> None:
+    """What the fast path counted reaches the snapshot: packets, copies lowest threshold
+    first (a copy on eth2 means one on eth1), drops by reason; the flow is not idle."""
+    engine = _routed(flows=FlowSpec(idle_timeout=10))
+    engine.handle_frames("eth0", [_frame(1)], 1.0)
+    drops = {DropReason.DUPLICATE: 2, DropReason.TTL: 0}
+    assert engine.add_kernel_counts("eth0", ip(S), ip(G), (10, 500, 8, 12), drops, 9.0)
+    snap = engine.snapshot(9.0)
+    (flow,) = snap.flows
+    assert (flow.packets, flow.forwarded, flow.copies, flow.kernel_packets) == (11, 9, 14, 10)
+    assert dict(flow.drops) == {DropReason.DUPLICATE: 2}
+    assert flow.last_seen == 9.0
+    assert flow.arrival == "eth0 (kernel)"
+    tx = {i.name: i.tx_frames for i in snap.interfaces}
+    assert (tx["eth1"], tx["eth2"]) == (1 + 8, 1 + 4)
+    engine.handle_timer(15.0)  # 6 s after the kernel's last packet: not idle yet
+    assert engine.flow_count == 1
+    assert not engine.add_kernel_counts("eth0", ip(S), ip("239.9.9.9"), (1, 1, 1, 1), {}, 9.0)
