@@ -30,6 +30,9 @@
 #define DEDUP_HASH 1
 #define DEDUP_ID 2
 #define HASH_WORDS 192 /* 8-byte words hashed at most: 1536 bytes of packet */
+/* skb->mark of the copies this program sends: rawfwd's packet sockets see every frame sent
+ * on their interface (PACKET_OUTGOING), and must not take these for an application's */
+#define COPY_MARK 0x72667770 /* "rfwp" */
 
 struct flow_key {
 	__u32 ifindex; /* arrival interface */
@@ -190,6 +193,7 @@ int forward(struct __sk_buff *skb)
 	__u8 old_mac[12], group_mac[6];
 	__u16 old_word, new_word;
 	__u8 ttl, allowed = 0;
+	__u32 old_mark;
 	__u32 csum_off = sizeof(*eth) + 10, ttl_off = sizeof(*eth) + 8;
 
 	if ((void *)(ip + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
@@ -249,6 +253,8 @@ int forward(struct __sk_buff *skb)
 	ttl--;
 	bpf_skb_store_bytes(skb, ttl_off, &ttl, 1, 0);
 	bpf_skb_store_bytes(skb, 0, group_mac, 6, 0);
+	old_mark = skb->mark;
+	skb->mark = COPY_MARK;
 	for (int i = 0; i < MAX_EGRESS; i++) {
 		if (i >= allowed)
 			break;
@@ -257,6 +263,7 @@ int forward(struct __sk_buff *skb)
 			st->copies++;
 	}
 	st->forwarded++;
+	skb->mark = old_mark;
 	/* the original goes on to the local stack as it came */
 	ttl++;
 	bpf_skb_store_bytes(skb, ttl_off, &ttl, 1, 0);
@@ -267,8 +274,9 @@ int forward(struct __sk_buff *skb)
 
 /* The filter of rawfwd's own packet sockets with the fast path on (it replaces their
  * classic filter): IPv4 to 224.0.0.0/4 without a VLAN tag, as before, but not the frames
- * of flows the fast path forwards: the engine must not forward them a second time. Frames
- * this host sent (PACKET_OUTGOING) always pass: tc ingress never sees them. */
+ * of flows the fast path forwards (the engine must not forward them a second time), nor
+ * the copies it sent (they come back to the socket of their interface as outgoing). Other
+ * frames this host sent (PACKET_OUTGOING) pass: tc ingress never sees them. */
 SEC("socket")
 int user_space(struct __sk_buff *skb)
 {
@@ -280,7 +288,7 @@ int user_space(struct __sk_buff *skb)
 	if (head[12] != 0x08 || head[13] != 0x00 || (head[30] & 0xf0) != 0xe0)
 		return 0;
 	if (skb->pkt_type == PACKET_OUTGOING)
-		return skb->len;
+		return skb->mark == COPY_MARK ? 0 : skb->len;
 	key.ifindex = skb->ifindex;
 	__builtin_memcpy(&key.saddr, head + 26, 4);
 	__builtin_memcpy(&key.daddr, head + 30, 4);

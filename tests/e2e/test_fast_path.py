@@ -88,6 +88,9 @@ def test_the_kernel_forwards_each_packet_once_and_counts_it(lab: RouterLab) -> N
     flow = lab.flow("eth0", "10.0.0.5", GROUP)
     assert flow is not None
     assert flow["kernel_packets"] == 39  # all but the first, which the engine decided on
+    # the kernel's copies, sent on eth1 and eth2, reach rawfwd's sockets there as outgoing
+    # frames: they are not taken for an application's (no flow of their own)
+    assert [(f["iif"], f["local"]) for f in lab.show()["flows"]] == [("eth0", False)]
     assert _tc_programs(lab, "eth0") == 1
 
 

@@ -69,7 +69,7 @@ mroute from eth0 group {GROUP} to eth1 eth2
 """
 #: the --busy-poll of the latency variant: longer than the 100 us between packets at 10k/s
 BUSY_POLL_US = 1000
-LATENCY_KINDS = ("rings", "rings+busy-poll")  # after the baseline: kernel, else cloop
+LATENCY_KINDS = ("ebpf", "rings", "rings+busy-poll")  # after the baseline: kernel, else cloop
 TOOLS = ("tcpreplay", "smcrouted", "nft", "taskset", "cc", "ethtool")
 _MRT_INIT = 200  # linux/mroute.h
 _MRT_DONE = 201
@@ -435,7 +435,7 @@ def main() -> None:
         results["kernel"] = no_kernel or "multicast routing (smcrouted)"
         base = "kernel" if no_kernel is None else "cloop"
         results["xdp"] = no_xdp or "xdp_broadcast.bpf.c"
-        kinds: tuple[str, ...] = ("rings", "rings-pure", "sockets", "floor", "cloop")
+        kinds: tuple[str, ...] = ("ebpf", "rings", "rings-pure", "sockets", "floor", "cloop")
         kinds += ("xdp",) if no_xdp is None else ()
         kinds += ("kernel",) if no_kernel is None else ()
         if args.kinds:
@@ -514,7 +514,7 @@ def _print(results: dict[str, Any]) -> None:
         f"{'vs xdp':>7} {'cpu us/pkt':>10}"
     )
     for size, e in results["sizes"].items():
-        for kind in ("rings", "rings-pure", "sockets", "floor", "cloop", "xdp", "kernel"):
+        for kind in ("ebpf", "rings", "rings-pure", "sockets", "floor", "cloop", "xdp", "kernel"):
             if f"{kind}_pps" not in e:
                 continue
             vs_kernel = e.get(f"{kind}_vs_kernel")
@@ -532,6 +532,7 @@ def _print(results: dict[str, Any]) -> None:
         if over is not None:
             print(f"{size:>6} rings under 3x overload: {over:.0%} of its peak")
     print(
+        "ebpf: rawfwd --io ebpf (the kernel fast path); "
         "rings: compiled engine (if built), rings-pure: interpreted; floor: a bare Python "
         "loop (recv_into, two sends); cloop: the same in C (recvmmsg/sendmmsg), no logic; "
         "xdp: an XDP program broadcasting every multicast frame through a devmap, no logic"
