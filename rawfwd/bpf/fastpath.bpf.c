@@ -29,6 +29,10 @@
 #define DEDUP_OFF 0
 #define DEDUP_HASH 1
 #define DEDUP_ID 2
+#define DEDUP_MODE 0xff
+/* in flow_value.dedup: the engine forwards this flow (a MANET relay, decided per packet by
+ * the previous hop); the program only drops its duplicates before the local stack */
+#define USER_FORWARDS 0x100
 #define HASH_WORDS 192 /* 8-byte words hashed at most: 1536 bytes of packet */
 /* skb->mark of the copies this program sends: rawfwd's packet sockets see every frame sent
  * on their interface (PACKET_OUTGOING), and must not take these for an application's */
@@ -49,7 +53,7 @@ struct egress {
 
 struct flow_value {
 	__u32 count; /* egress entries in use, ascending threshold */
-	__u32 dedup; /* DEDUP_* */
+	__u32 dedup; /* DEDUP_*, | USER_FORWARDS */
 	struct egress egress[MAX_EGRESS];
 };
 
@@ -208,6 +212,15 @@ int forward(struct __sk_buff *skb)
 	flow = bpf_map_lookup_elem(&flows, &key);
 	if (!flow)
 		return TC_ACT_OK;
+	if (flow->dedup & USER_FORWARDS) { /* the engine relays it (and counts it) */
+		__u32 mode = flow->dedup & DEDUP_MODE;
+
+		if (mode == DEDUP_HASH && duplicate(packet_hash(skb, ip)))
+			return TC_ACT_SHOT;
+		if (mode == DEDUP_ID && duplicate(packet_id(ip)))
+			return TC_ACT_SHOT;
+		return TC_ACT_OK;
+	}
 	st = bpf_map_lookup_elem(&stats, &key);
 	if (!st) {
 		bpf_map_update_elem(&stats, &key, &fresh, BPF_NOEXIST);
@@ -281,6 +294,7 @@ SEC("socket")
 int user_space(struct __sk_buff *skb)
 {
 	struct flow_key key = {};
+	struct flow_value *flow;
 	__u8 head[34];
 
 	if (skb->vlan_present || bpf_skb_load_bytes(skb, 0, head, sizeof(head)))
@@ -292,7 +306,8 @@ int user_space(struct __sk_buff *skb)
 	key.ifindex = skb->ifindex;
 	__builtin_memcpy(&key.saddr, head + 26, 4);
 	__builtin_memcpy(&key.daddr, head + 30, 4);
-	if (bpf_map_lookup_elem(&flows, &key))
+	flow = bpf_map_lookup_elem(&flows, &key);
+	if (flow && !(flow->dedup & USER_FORWARDS))
 		return 0;
 	return skb->len;
 }

@@ -26,6 +26,7 @@ _VALUE_HEAD: Final = struct.Struct("=II")  # struct flow_value: count, dedup
 _STATS: Final = struct.Struct("=7Q")  # struct flow_stats
 _SETTINGS: Final = struct.Struct("=Q")  # struct settings: window_ns
 _DEDUP: Final = {DedupMode.OFF: 0, DedupMode.HASH: 1, DedupMode.ID: 2}
+_USER_FORWARDS: Final = 0x100  # with the dedup mode: the engine relays, the kernel dedups
 _SO_ATTACH_BPF: Final = 50  # asm-generic/socket.h
 
 
@@ -49,13 +50,17 @@ def flow_key(ifindex: int, source: int, group: int) -> bytes:
     return _KEY.pack(ifindex, source.to_bytes(4, "big"), group.to_bytes(4, "big"))
 
 
-def flow_value(egress: Sequence[tuple[int, bytes, int]], dedup: DedupMode) -> bytes:
-    """The `flows` value: (ifindex, MAC, TTL threshold) per egress, ascending threshold."""
+def flow_value(
+    egress: Sequence[tuple[int, bytes, int]], dedup: DedupMode, user_forwards: bool = False
+) -> bytes:
+    """The `flows` value: (ifindex, MAC, TTL threshold) per egress, ascending threshold;
+    `user_forwards`: the engine forwards the flow, the kernel only drops duplicates."""
     if len(egress) > MAX_EGRESS:
         raise ValueError(f"{len(egress)} egress interfaces: the kernel path takes {MAX_EGRESS}")
     entries = b"".join(_EGRESS.pack(i, mac, threshold) for i, mac, threshold in egress)
     padding = bytes(_EGRESS.size * (MAX_EGRESS - len(egress)))
-    return _VALUE_HEAD.pack(len(egress), _DEDUP[dedup]) + entries + padding
+    mode = _DEDUP[dedup] | (_USER_FORWARDS if user_forwards else 0)
+    return _VALUE_HEAD.pack(len(egress), mode) + entries + padding
 
 
 def settings(window: float) -> bytes:
@@ -80,13 +85,21 @@ def entry(
 ) -> tuple[bytes, bytes | None] | None:
     """The `flows` key of `decision` and its value, None as the value to remove it (gone,
     or nothing the kernel may forward), or None if it cannot be keyed (its interface has
-    no index: not open yet). Local flows and MANET relays stay with the engine: their
-    frames do not pass tc ingress, or need the per-packet relay decision."""
+    no index: not open yet). Local flows stay with the engine (their frames do not pass
+    tc ingress); so do MANET relays (the relay policy is decided per packet), but the
+    kernel drops their duplicates before any local socket sees them (RFC 6621: an
+    application on a mesh node hears each packet once)."""
     arrival = ifindex(decision.ingress)
     if arrival is None:
         return None
     key = flow_key(arrival, decision.source, decision.group)
-    if decision.gone or decision.local or decision.relay or not decision.egress:
+    if decision.gone or decision.local:
+        return key, None
+    if decision.relay:
+        return key, flow_value(
+            [], dedup, user_forwards=True
+        ) if dedup is not DedupMode.OFF else None
+    if not decision.egress:
         return key, None
     egress: list[tuple[int, bytes, int]] = []
     for name, threshold in decision.egress:

@@ -178,12 +178,27 @@ def test_frames_of_undecided_flows_go_on_untouched(rig: Rig) -> None:
     assert rig.quiet("eth1") == []
 
 
-def test_a_decision_that_cannot_go_to_the_kernel_removes_the_entry() -> None:
-    index = {"eth0": 2, "eth1": 3}.get
+def test_a_manet_relay_stays_with_the_engine_but_its_duplicates_do_not(rig: Rig) -> None:
+    """A MANET flow is relayed by the engine (the relay policy is per packet); the kernel
+    only drops its duplicates before the local stack, and counts nothing (the engine does)."""
     engine = Engine(make_config(route("eth0", GROUP, ["eth1"]), manet=["eth0"]), decisions=True)
     (relay,) = engine.handle_frames("eth0", [_frame(1)], 0.0).decisions
-    done = fastpath.entry(relay, DedupMode.HASH, index, if_mac)
+    done = fastpath.entry(relay, DedupMode.HASH, rig.index.get, if_mac)
     assert done is not None
-    assert done[1] is None  # the relay policy is decided per packet: the engine's
+    key, value = done
+    assert value is not None
+    assert value[:8] == struct.pack("=II", 0, 1 | 0x100)  # no egress; hash, engine forwards
+    rig.obj.map("flows").update(key, value)
+    frame = _frame(7)
+    assert rig.run(frame) == (bpf.TC_ACT_OK, frame)
+    assert rig.run(frame)[0] == bpf.TC_ACT_SHOT  # heard again: never reaches the stack
+    assert rig.quiet("eth1") == []
+    assert rig.obj.map("stats").lookup_all(key) is None
+    off = fastpath.entry(relay, DedupMode.OFF, rig.index.get, if_mac)
+    assert off is not None
+    assert off[1] is None  # nothing for the kernel to do
+
+
+def test_more_egress_than_the_kernel_takes_is_refused() -> None:
     with pytest.raises(ValueError, match="the kernel path takes 8"):
         fastpath.flow_value([(1, bytes(6), 1)] * 9, DedupMode.OFF)

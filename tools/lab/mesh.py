@@ -119,14 +119,14 @@ class RadioMesh(Built):
         if done.returncode != 0:
             raise RawfwdError(f"nft in {air}: {done.stderr.strip() or 'failed'}")
 
-    def start(self) -> None:
-        """Start `rawfwd run` on every node, configured with nothing but a MANET radio0,
-        and wait until each answers. Each runs in a session of its own: only this process
-        signals it (once, as it stops), not the terminal's Ctrl-C as well."""
+    def start(self, io: str = "rings") -> None:
+        """Start `rawfwd run --io IO` on every node, configured with nothing but a MANET
+        radio0, and wait until each answers. Each runs in a session of its own: only this
+        process signals it (once, as it stops), not the terminal's Ctrl-C as well."""
         config = self.workdir / "node.toml"
         config.write_text(NODE_CONFIG)
         for n in self.nodes:
-            cmd = rawfwd_in(self.ns(n), "run", "-c", str(config), "--no-ui")
+            cmd = rawfwd_in(self.ns(n), "run", "-c", str(config), "--no-ui", "--io", io)
             with (self.workdir / f"rawfwd-n{n}.log").open("wb") as log:  # the child has a copy
                 self.procs[n] = subprocess.Popen(
                     cmd, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True
