@@ -41,12 +41,14 @@ CONFIG = f"""\
 """
 
 
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[RouterLab]:
+@pytest.fixture(params=["rings", "ebpf"])
+def lab(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[RouterLab]:
+    """The router, with the engine forwarding everything (`rings`) or the kernel fast path
+    forwarding what the engine decided (`ebpf`): the same behaviour either way."""
     with RouterLab(tmp_path, CONFIG) as router:
         router.lab.sysctl("A", "net.ipv4.conf.eth0.force_igmp_version=2")
         router.lab.sysctl("B", "net.ipv4.conf.eth0.force_igmp_version=3")
-        router.start()
+        router.start("--io", request.param)
         yield router
 
 

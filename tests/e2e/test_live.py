@@ -35,10 +35,12 @@ to = ["eth1", "eth2"]
 """
 
 
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[RouterLab]:
+@pytest.fixture(params=["rings", "ebpf"])
+def lab(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[RouterLab]:
+    """The router, with the engine forwarding everything (`rings`) or the kernel fast path
+    forwarding what the engine decided (`ebpf`): the same behaviour either way."""
     with RouterLab(tmp_path, CONFIG) as router:
-        router.start()
+        router.start("--io", request.param)
         yield router
 
 
