@@ -21,6 +21,7 @@ import errno
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Final
@@ -94,6 +95,7 @@ def libbpf() -> ctypes.CDLL:
         "bpf_map__key_size": (u32, [ptr]),
         "bpf_map__value_size": (u32, [ptr]),
         "bpf_map__type": (i32, [ptr]),
+        "bpf_map__set_max_entries": (i32, [ptr, u32]),
         "libbpf_num_possible_cpus": (i32, []),
         "bpf_map_update_elem": (i32, [i32, ptr, ptr, ctypes.c_uint64]),
         "bpf_map_lookup_elem": (i32, [i32, ptr, ptr]),
@@ -243,9 +245,10 @@ class Program:
 
 
 class BpfObject:
-    """An object file clang built, opened and loaded into the kernel (closed on exit)."""
+    """An object file clang built, opened and loaded into the kernel (closed on exit).
+    `sizes`: maps whose number of entries is set before loading, by name."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, sizes: Mapping[str, int] | None = None) -> None:
         self._lib = lib = libbpf()
         self.path = path
         ctypes.set_errno(0)
@@ -253,6 +256,12 @@ class BpfObject:
         if not handle:
             raise _fail(f"open {path.name}")
         self._handle: int | None = handle
+        for name, entries in (sizes or {}).items():
+            found = lib.bpf_object__find_map_by_name(handle, name.encode())
+            code = lib.bpf_map__set_max_entries(found, entries) if found else -errno.ENOENT
+            if code < 0:
+                self.close()
+                raise _fail(f"size map {name} of {path.name} to {entries}", code)
         code = lib.bpf_object__load(handle)
         if code < 0:
             self.close()

@@ -279,9 +279,7 @@ class Daemon:
                 nursery.start_soon(self._timers)
                 if self.fast_path:
                     scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="rawfwd-"))
-                    self._fastpath = FastPath(
-                        self.config.dedup.mode, self.config.dedup.window, Path(scratch)
-                    )
+                    self._fastpath = FastPath(self.config, Path(scratch))
                     log.info("kernel fast path: eBPF at tc ingress, decided flows")
                     nursery.start_soon(self._kernel_counts_task)
                 if self.live_view:
@@ -664,6 +662,8 @@ class Daemon:
         """Forward by `config` from now on (flows, counters and group records stay)."""
         for warning in config.warnings:
             log.warning("%s", warning)
+        if self._fastpath is not None:  # before the decisions the new config brings
+            self._fastpath.reconfigure(config)
         out = self.engine.reconfigure(config)
         for name in list(self.links):
             if name not in config.interfaces:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final, NamedTuple
 
-from ..config.values import DedupMode
+from ..config.values import Config, DedupMode
 from ..core.stats import FlowDecision
 from . import bpf
 
@@ -118,9 +118,15 @@ class FastPath:
     Every failure is a BpfError with one line: `--io ebpf` either runs or says why not.
     """
 
-    def __init__(self, dedup: DedupMode, window: float, workdir: Path) -> None:
+    def __init__(self, config: Config, workdir: Path) -> None:
+        """Build and load the program for `config`: its maps as large as the engine's
+        bounds (`[flows] max_flows` flows, `[dedup] max_entries` packets remembered, for
+        `[dedup] window`)."""
         obj = bpf.compile_object(SOURCE, workdir / "fastpath.o")
-        self._obj = bpf.BpfObject(obj)
+        flows = config.flows.max_flows
+        sizes = {"flows": flows, "stats": flows, "seen": max(1, config.dedup.max_entries)}
+        self._obj = bpf.BpfObject(obj, sizes)
+        dedup, window = config.dedup.mode, config.dedup.window
         try:
             self._forward = self._obj.program("forward")
             self._filter = self._obj.program("user_space")
@@ -136,6 +142,13 @@ class FastPath:
         self._in_kernel: dict[bytes, tuple[str, int, int]] = {}
         self._counted: dict[bytes, KernelCounts] = {}
         self.full = 0  #: decisions the kernel's flow map had no room for (the engine keeps them)
+
+    def reconfigure(self, config: Config) -> None:
+        """A reload: the new duplicate window and mode (the engine then decides every flow
+        again, which rewrites their entries). The maps keep the sizes they were loaded
+        with: a larger `max_flows` or `max_entries` takes a restart to reach the kernel."""
+        self._dedup = config.dedup.mode
+        self._obj.map("config").update(bytes(4), settings(config.dedup.window))
 
     def attach(self, name: str, ifindex: int, sock: socket.socket) -> None:
         """Forward decided flows arriving on `name`, and keep their frames from its packet

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from rawfwd.config.values import DedupMode
+from rawfwd.config.values import DedupMode, DedupSpec, FlowSpec
 from rawfwd.control.engine import Engine
 from rawfwd.io import bpf, fastpath
 from rawfwd.lab.netns import Lab, in_netns, ip, socket_in
@@ -202,3 +202,25 @@ def test_a_manet_relay_stays_with_the_engine_but_its_duplicates_do_not(rig: Rig)
 def test_more_egress_than_the_kernel_takes_is_refused() -> None:
     with pytest.raises(ValueError, match="the kernel path takes 8"):
         fastpath.flow_value([(1, bytes(6), 1)] * 9, DedupMode.OFF)
+
+
+def test_the_maps_take_the_engines_bounds_and_a_reload_its_window(tmp_path: Path) -> None:
+    config = make_config(
+        route("eth0", GROUP, ["eth1"]),
+        flows=FlowSpec(max_flows=3),
+        dedup=DedupSpec(window=2.0, max_entries=64),
+    )
+    fast = fastpath.FastPath(config, tmp_path)
+    try:
+        flows = fast._obj.map("flows")  # white box: the sizes the kernel was given
+        value = fastpath.flow_value([(1, bytes(6), 1)], DedupMode.HASH)
+        for n in range(3):
+            flows.update(fastpath.flow_key(1, n, 0xEF010203), value)
+        with pytest.raises(bpf.BpfError, match="update flows"):
+            flows.update(fastpath.flow_key(1, 99, 0xEF010203), value)
+        settings = fast._obj.map("config")
+        assert settings.lookup(bytes(4)) == fastpath.settings(2.0)
+        fast.reconfigure(make_config(dedup=DedupSpec(window=0.5)))
+        assert settings.lookup(bytes(4)) == fastpath.settings(0.5)
+    finally:
+        fast.close()
