@@ -27,6 +27,7 @@ from .native import (
     PACKAGE_DIR,
     Status,
     _mypy_version,
+    _stat,
     check_build,
     fingerprint,
     module_name,
@@ -59,7 +60,10 @@ def build() -> Status:
     with open(PACKAGE_DIR / ".native.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         paths = sources()
-        fingerprinted = fingerprint()  # before compiling: a later edit makes it stale
+        # before compiling: a later edit makes it stale (stat first: a write between the two
+        # shows as a changed stat, and is hashed again)
+        stats = {name: _stat(PACKAGE_DIR / name) for name in fingerprint()}
+        fingerprinted = fingerprint()
         cwd = Path.cwd()
         with tempfile.TemporaryDirectory(prefix=".native-", dir=PACKAGE_DIR) as temp:
             os.chdir(root)
@@ -84,6 +88,7 @@ def build() -> Status:
                 "suffix": importlib.machinery.EXTENSION_SUFFIXES[0],
                 "modules": [module_name(p) for p in paths],
                 "fingerprint": fingerprinted,
+                "stats": stats,
             }
             (staged / MANIFEST.name).write_text(json.dumps(manifest, indent=1))
             old = Path(temp) / "old"

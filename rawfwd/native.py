@@ -21,12 +21,12 @@ Theory of operation:
 from __future__ import annotations
 
 import ast
-import hashlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from importlib.machinery import ModuleSpec
@@ -62,7 +62,16 @@ def module_name(path: Path) -> str:
 
 
 def _digest(path: Path) -> str:
+    import hashlib  # here: its OpenSSL costs a process about 4 MB, and is rarely needed
+
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _stat(path: Path) -> list[int]:
+    """Size and modification time (ns): a file whose stat is what the build saw is taken to
+    be unchanged without reading it (as git's index does); any other is hashed."""
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
 
 
 def built_path(name: str) -> Path:
@@ -94,7 +103,8 @@ def _imported(path: Path) -> set[Path]:
 
 def fingerprint() -> dict[str, str]:
     """SHA-256 of every compiled source and of every rawfwd module they import, directly
-    or not (their classes and types are compiled in), by path inside the package."""
+    or not (their classes and types are compiled in), by path inside the package (the
+    build's; it also records their `stats`)."""
     todo = list(sources())
     seen: set[Path] = set()
     while todo:
@@ -128,6 +138,7 @@ def check_build(*, env: bool = True) -> Status:
         manifest = json.loads(MANIFEST.read_text())
         modules: list[str] = manifest["modules"]
         digests: dict[str, str] = manifest["fingerprint"]
+        stats: dict[str, list[int]] = manifest["stats"]
         suffix = str(manifest["suffix"])
         compiler = str(manifest["mypyc"])
     except FileNotFoundError:
@@ -146,9 +157,17 @@ def check_build(*, env: bool = True) -> Status:
         if not built_path(name).is_file():
             return Status(False, f"compiled build incomplete ({name} missing)")
     try:
-        current = fingerprint()
-    except (OSError, SyntaxError) as exc:
-        return Status(False, f"cannot read the sources ({exc})")
+        # the files the build listed (their import closure was found then: a source that
+        # imports something new has changed, and is stale by its own digest), hashed only:
+        # parsing them at every start would cost time and memory
+        current = {
+            name: digest
+            if stats.get(name) == _stat(PACKAGE_DIR / name)
+            else _digest(PACKAGE_DIR / name)
+            for name, digest in digests.items()
+        }
+    except OSError as exc:
+        return Status(False, f"cannot read the sources ({exc.strerror}: {exc.filename})")
     if current != digests:
         changed = sorted(
             k for k in current.keys() | digests.keys() if current.get(k) != digests.get(k)
@@ -158,13 +177,18 @@ def check_build(*, env: bool = True) -> Status:
 
 
 def _mypy_version() -> str:
-    """The mypy (mypyc) installed now, or '-' if none is (a build needs no mypy to run, but
-    one made by another mypyc may need another runtime: it is refused then)."""
-    try:
-        from mypy.version import __version__
-    except ImportError:
+    """The mypy (mypyc) installed now, or '-' if none is (a build made by another mypyc is
+    refused). Read from its version.py: importing mypy, or package metadata, would cost
+    this process several MB for one string."""
+    spec = importlib.util.find_spec("mypy")
+    if spec is None or spec.origin is None:
         return "-"
-    return __version__
+    try:
+        text = (Path(spec.origin).parent / "version.py").read_text()
+    except OSError:
+        return "-"
+    found = re.search(r'^__version__ = "([^"]+)"', text, re.MULTILINE)
+    return found.group(1) if found else "-"
 
 
 class _Built(importlib.abc.MetaPathFinder):

@@ -147,3 +147,14 @@ def test_no_extension_lives_beside_a_source() -> None:
     beside = [p for p in native.PACKAGE_DIR.rglob("*.so") if native.BUILD_DIR not in p.parents]
     assert beside == []
     assert any(native.BUILD_DIR.rglob(f"*{_SUFFIX}"))
+
+
+@needs_build
+def test_a_file_touched_but_not_changed_keeps_the_build(tmp_path: Path) -> None:
+    """Its stat differs from the build's (a checkout rewrites files): it is hashed, and
+    the same content is the same build."""
+    package = _copy(tmp_path)
+    flows = package / "core" / "flows.py"
+    os.utime(flows, ns=(flows.stat().st_atime_ns, flows.stat().st_mtime_ns + 10**9))
+    out = _status_in(tmp_path)
+    assert out.splitlines()[1].endswith(_SUFFIX)

@@ -20,21 +20,9 @@ from rawfwd.io import bpf
 from rawfwd.lab.netns import Lab, in_netns, ip, rawfwd_in
 
 from ..support.lab import RouterLab, drain, udp_checksum_ok, udp_to, wait_for
+from .test_live import CONFIG, GROUP
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
-
-GROUP = "239.1.2.3"
-CONFIG = f"""\
-[interface.eth0]
-[interface.eth1]
-[interface.eth2]
-[interface.eth3]
-
-[[route]]
-from = "eth0"
-group = "{GROUP}"
-to = ["eth1", "eth2"]
-"""
 
 
 @pytest.fixture
