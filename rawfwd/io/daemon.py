@@ -55,7 +55,7 @@ from ..errors import NotEthernetError, RawfwdError
 from ..view import LinkStatus, RateTracker, View
 from . import control_socket, privileges
 from .bpf import BpfError
-from .fastpath import FastPath
+from .fastpath import FastPath, KernelCounts
 from .netlink import FibLookups, watch_netlink
 from .packet import Batch, PacketSocket
 from .ring import RingSocket
@@ -366,7 +366,11 @@ class Daemon:
         if touched:
             self._flush_touched()
         if out.decisions and self._fastpath is not None:
-            self._fastpath.apply(out.decisions, self._ifindex, self.engine.forwarder.port_mac)
+            final = self._fastpath.apply(
+                out.decisions, self._ifindex, self.engine.forwarder.port_mac
+            )
+            if final:
+                self._fold(final)
         for notice in out.notices:
             log.warning("%s", notice)
         if out.rpf_lookups and self._fib is not None:
@@ -597,10 +601,12 @@ class Daemon:
 
     def _kernel_counts(self) -> None:
         """Fold what the kernel counted for the flows it forwards into the engine's."""
-        if self._fastpath is None:
-            return
+        if self._fastpath is not None:
+            self._fold(self._fastpath.counts())
+
+    def _fold(self, counted: list[tuple[str, int, int, KernelCounts]]) -> None:
         now = self.clock()
-        for ingress, source, group, d in self._fastpath.counts():
+        for ingress, source, group, d in counted:
             drops = {
                 DropReason.TTL: d.ttl,
                 DropReason.THRESHOLD: d.threshold,

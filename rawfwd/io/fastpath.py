@@ -167,8 +167,11 @@ class FastPath:
         decisions: Sequence[FlowDecision],
         ifindex: Callable[[str], int | None],
         mac: Callable[[str], bytes | None],
-    ) -> None:
-        """Write the engine's decisions into the flow map (or take entries out)."""
+    ) -> list[tuple[str, int, int, KernelCounts]]:
+        """Write the engine's decisions into the flow map (or take entries out). Returns
+        what the kernel counted, since the last `counts`, for the flows it stops forwarding
+        (their counters are removed with them: a flow that comes back starts from zero)."""
+        final = []
         for decision in decisions:
             done = entry(decision, self._dedup, ifindex, mac)
             if done is None:
@@ -176,7 +179,10 @@ class FastPath:
             key, value = done
             if value is None:
                 self._flows.delete(key)
-                self._in_kernel.pop(key, None)
+                owner = self._in_kernel.pop(key, None)
+                last = self._take_counts(key, owner)
+                if last is not None:
+                    final.append(last)
                 continue
             try:
                 self._flows.update(key, value)
@@ -184,6 +190,21 @@ class FastPath:
                 self.full += 1  # no room: its frames go on reaching the engine
                 continue
             self._in_kernel[key] = (decision.ingress, decision.source, decision.group)
+        return final
+
+    def _take_counts(
+        self, key: bytes, owner: tuple[str, int, int] | None
+    ) -> tuple[str, int, int, KernelCounts] | None:
+        """The counts of `key` not yet reported, and its counters removed."""
+        before = self._counted.pop(key, _ZERO)
+        values = self._stats.lookup_all(key)
+        self._stats.delete(key)
+        if owner is None or values is None:
+            return None
+        now = counts(values)
+        if now == before:
+            return None
+        return (*owner, KernelCounts(*(a - b for a, b in zip(now, before, strict=True))))
 
     def counts(self) -> list[tuple[str, int, int, KernelCounts]]:
         """What the kernel counted for each flow it forwards since the last call."""
@@ -198,8 +219,6 @@ class FastPath:
                 self._counted[key] = now
                 delta = KernelCounts(*(a - b for a, b in zip(now, before, strict=True)))
                 out.append((ingress, source, group, delta))
-        for key in self._counted.keys() - self._in_kernel.keys():
-            del self._counted[key]  # forgotten flows: their last counts went with them
         return out
 
     @property

@@ -18,6 +18,7 @@ import pytest
 
 from rawfwd.config.values import DedupMode, DedupSpec, FlowSpec
 from rawfwd.control.engine import Engine
+from rawfwd.core.stats import FlowDecision
 from rawfwd.io import bpf, fastpath
 from rawfwd.lab.netns import Lab, in_netns, ip, socket_in
 from tests.support.frames import if_mac, make_config, route, udp_frame
@@ -222,5 +223,42 @@ def test_the_maps_take_the_engines_bounds_and_a_reload_its_window(tmp_path: Path
         assert settings.lookup(bytes(4)) == fastpath.settings(2.0)
         fast.reconfigure(make_config(dedup=DedupSpec(window=0.5)))
         assert settings.lookup(bytes(4)) == fastpath.settings(0.5)
+    finally:
+        fast.close()
+
+
+def test_a_flow_leaving_the_kernel_reports_its_last_counts_and_restarts_from_zero(
+    tmp_path: Path,
+) -> None:
+    """Counts fold as deltas; a flow taken out of the kernel hands over what was not yet
+    folded, and its counters go with it, so a flow that comes back is not counted twice.
+    (Egress ifindex 999999 does not exist: the program's clones go nowhere.)"""
+    fast = fastpath.FastPath(make_config(route("eth0", GROUP, ["eth1"])), tmp_path)
+    index = {"eth0": 1, "eth1": 999_999}.get
+    source, group = (int.from_bytes(socket.inet_aton(a), "big") for a in (SRC, GROUP))
+    decided = FlowDecision("eth0", source, group, False, (("eth1", 1),))
+    gone = decided._replace(egress=(), gone=True)
+    ctx = bytearray(_SKB_SIZE)
+    struct.pack_into("=I", ctx, _INGRESS_IFINDEX, 1)
+
+    idents = iter(range(1000, 2000))  # every packet new: never a duplicate
+
+    def send(n: int) -> None:
+        for _ in range(n):
+            fast._forward.test_run(_frame(next(idents)), ctx=bytes(ctx))
+
+    try:
+        assert fast.apply([decided], index, if_mac) == []
+        send(3)
+        ((*_, first),) = fast.counts()
+        assert first.packets == 3
+        assert fast.counts() == []  # nothing new
+        send(2)
+        ((*owner, last),) = fast.apply([gone], index, if_mac)
+        assert (owner, last.packets) == (["eth0", source, group], 2)
+        fast.apply([decided], index, if_mac)
+        send(1)
+        ((*_, again),) = fast.counts()
+        assert again.packets == 1  # from zero, not 6
     finally:
         fast.close()
