@@ -184,6 +184,35 @@ static __always_inline int duplicate(__u64 identity)
 	return 0;
 }
 
+/* The frames the fast path takes: what the engine's fast parse takes (Ethernet II, IPv4
+ * without options, a valid header checksum, a total length the frame holds, to
+ * 224.0.0.0/4), and not a fragment, not IGMP, not VLAN-tagged (the tag is out of the
+ * frame by now). The tc program forwards only these and the socket filter hides only these
+ * from the engine: anything else reaches the engine as before. */
+static __always_inline int eligible(const __u8 *h, __u32 len, __u32 vlan)
+{
+	__u32 sum = 0, total;
+
+	if (vlan || h[12] != 0x08 || h[13] != 0x00 || h[14] != 0x45)
+		return 0;
+	if ((h[30] & 0xf0) != 0xe0 || (h[20] & 0x3f) || h[21] || h[23] == IPPROTO_IGMP)
+		return 0; /* not multicast, a fragment (MF or an offset), IGMP */
+	total = ((__u32)h[16] << 8) | h[17];
+	if (total < 20 || ETH_HLEN + total > len)
+		return 0;
+	for (int i = ETH_HLEN; i < ETH_HLEN + 20; i += 2)
+		sum += ((__u32)h[i] << 8) | h[i + 1];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff; /* RFC 1071: a valid header sums to all ones */
+}
+
+#define COUNT(field)                                                                            \
+	do {                                                                                    \
+		if (st)                                                                         \
+			st->field++;                                                            \
+	} while (0)
+
 SEC("tc")
 int forward(struct __sk_buff *skb)
 {
@@ -199,13 +228,13 @@ int forward(struct __sk_buff *skb)
 	__u8 ttl, allowed = 0;
 	__u32 old_mark;
 	__u32 csum_off = sizeof(*eth) + 10, ttl_off = sizeof(*eth) + 8;
+	__u8 head[ETH_HLEN + 20];
 
-	if ((void *)(ip + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+	if (bpf_skb_load_bytes(skb, 0, head, sizeof(head)) ||
+	    !eligible(head, skb->len, skb->vlan_present))
 		return TC_ACT_OK;
-	if (ip->ihl != 5 || (((__u8 *)&ip->daddr)[0] & 0xf0) != 0xe0)
-		return TC_ACT_OK;
-	if (ip->frag_off & bpf_htons(0x3fff) || ip->protocol == IPPROTO_IGMP)
-		return TC_ACT_OK;
+	if ((void *)(ip + 1) > end)
+		return TC_ACT_OK; /* not in the linear part: the engine's */
 	key.ifindex = skb->ingress_ifindex;
 	key.saddr = ip->saddr;
 	key.daddr = ip->daddr;
@@ -222,17 +251,17 @@ int forward(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 	st = bpf_map_lookup_elem(&stats, &key);
-	if (!st) {
+	if (!st) { /* forwarded even if it cannot be counted: the engine does not see it */
 		bpf_map_update_elem(&stats, &key, &fresh, BPF_NOEXIST);
 		st = bpf_map_lookup_elem(&stats, &key);
-		if (!st)
-			return TC_ACT_OK;
 	}
-	st->packets++;
-	st->bytes += bpf_ntohs(ip->tot_len);
+	if (st) {
+		st->packets++;
+		st->bytes += bpf_ntohs(ip->tot_len);
+	}
 	ttl = ip->ttl;
 	if (ttl <= 1) {
-		st->ttl++;
+		COUNT(ttl);
 		return TC_ACT_OK;
 	}
 	for (int i = 0; i < MAX_EGRESS; i++) {
@@ -241,15 +270,15 @@ int forward(struct __sk_buff *skb)
 		allowed++;
 	}
 	if (!allowed) {
-		st->threshold++;
+		COUNT(threshold);
 		return TC_ACT_OK;
 	}
 	if (flow->dedup == DEDUP_HASH && duplicate(packet_hash(skb, ip))) {
-		st->duplicate++;
+		COUNT(duplicate);
 		return TC_ACT_SHOT;
 	}
 	if (flow->dedup == DEDUP_ID && duplicate(packet_id(ip))) {
-		st->duplicate++;
+		COUNT(duplicate);
 		return TC_ACT_SHOT;
 	}
 	/* the copies: TTL - 1 (checksum patched), group MAC, each egress's MAC as source */
@@ -273,9 +302,9 @@ int forward(struct __sk_buff *skb)
 			break;
 		bpf_skb_store_bytes(skb, 6, flow->egress[i].mac, 6, 0);
 		if (bpf_clone_redirect(skb, flow->egress[i].ifindex, 0) == 0)
-			st->copies++;
+			COUNT(copies);
 	}
-	st->forwarded++;
+	COUNT(forwarded);
 	skb->mark = old_mark;
 	/* the original goes on to the local stack as it came */
 	ttl++;
@@ -300,9 +329,11 @@ int user_space(struct __sk_buff *skb)
 	if (skb->vlan_present || bpf_skb_load_bytes(skb, 0, head, sizeof(head)))
 		return 0;
 	if (head[12] != 0x08 || head[13] != 0x00 || (head[30] & 0xf0) != 0xe0)
-		return 0;
+		return 0; /* what the classic filter it replaces let through: IPv4 multicast */
 	if (skb->pkt_type == PACKET_OUTGOING)
 		return skb->mark == COPY_MARK ? 0 : skb->len;
+	if (!eligible(head, skb->len, 0))
+		return skb->len; /* the fast path leaves it alone: the engine's */
 	key.ifindex = skb->ifindex;
 	__builtin_memcpy(&key.saddr, head + 26, 4);
 	__builtin_memcpy(&key.daddr, head + 30, 4);

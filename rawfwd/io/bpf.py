@@ -228,7 +228,8 @@ class Program:
         return int(opts.retval), out.raw[: opts.data_size_out]
 
     def attach_tc_ingress(self, ifindex: int) -> Link:
-        """Attach to interface `ifindex`'s tc ingress (tcx, Linux 6.6+), through a link."""
+        """Attach to interface `ifindex`'s tc ingress (tcx, Linux 6.6+), through a link
+        (the interface of that index in the calling thread's network namespace)."""
         ctypes.set_errno(0)
         fd = self._lib.bpf_link_create(self.fd, ifindex, BPF_TCX_INGRESS, None)
         if fd < 0:

@@ -486,6 +486,7 @@ class Daemon:
             now = self.clock()
             if due is not None and due <= now:
                 self._timer_due = -math.inf  # what this run returns must not wake us again
+                self._kernel_counts()  # first: the sweep must see what the kernel forwarded
                 self._act_on(engine.handle_timer(now))
                 await trio.lowlevel.checkpoint()
                 continue
@@ -559,8 +560,8 @@ class Daemon:
         if self._fastpath is not None:
             try:
                 self._fastpath.attach(link.name, sock.ifindex, sock.sock)
-            except (BpfError, OSError) as exc:
-                log.error("%s: %s: its flows go through user space", link.name, exc)
+            except (BpfError, OSError) as exc:  # nothing of it stays attached, nothing lost
+                log.error("%s: %s: flows arriving there go through user space", link.name, exc)
         scope = trio.CancelScope()
         link.sock, link.scope, link.ifindex, link.warned = sock, scope, sock.ifindex, False
         link.backlog = deque()
@@ -584,8 +585,9 @@ class Daemon:
 
     def _close(self, link: _Link) -> None:
         """Stop using `link`'s socket; its owner task closes it."""
-        if self._fastpath is not None:
-            self._fastpath.detach(link.name)
+        if self._fastpath is not None:  # its flows, arriving or leaving there, come back
+            self._fold(self._fastpath.detach(link.name))
+        link.pushed = None  # reopened, it is told to the engine again: flows decided anew
         link.sock = None
         if link.scope is not None:
             link.scope.cancel()

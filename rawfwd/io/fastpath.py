@@ -82,17 +82,19 @@ def entry(
     dedup: DedupMode,
     ifindex: Callable[[str], int | None],
     mac: Callable[[str], bytes | None],
+    arrival: Callable[[str], int | None] | None = None,
 ) -> tuple[bytes, bytes | None] | None:
     """The `flows` key of `decision` and its value, None as the value to remove it (gone,
     or nothing the kernel may forward), or None if it cannot be keyed (its interface has
-    no index: not open yet). Local flows stay with the engine (their frames do not pass
-    tc ingress); so do MANET relays (the relay policy is decided per packet), but the
-    kernel drops their duplicates before any local socket sees them (RFC 6621: an
-    application on a mesh node hears each packet once)."""
-    arrival = ifindex(decision.ingress)
-    if arrival is None:
+    no index: not open yet, or, by `arrival`, the program is not attached there). Local
+    flows stay with the engine (their frames do not pass tc ingress); so do MANET relays
+    (the relay policy is decided per packet), but the kernel drops their duplicates
+    before any local socket sees them (RFC 6621: an application on a mesh node hears each
+    packet once)."""
+    index = (arrival or ifindex)(decision.ingress)
+    if index is None:
         return None
-    key = flow_key(arrival, decision.source, decision.group)
+    key = flow_key(index, decision.source, decision.group)
     if decision.gone or decision.local:
         return key, None
     if decision.relay:
@@ -103,10 +105,10 @@ def entry(
         return key, None
     egress: list[tuple[int, bytes, int]] = []
     for name, threshold in decision.egress:
-        index, address = ifindex(name), mac(name)
-        if index is None or address is None or len(egress) == MAX_EGRESS:
+        out, address = ifindex(name), mac(name)
+        if out is None or address is None or len(egress) == MAX_EGRESS:
             return key, None  # not all of it can go to the kernel: the engine keeps it
-        egress.append((index, address, threshold))
+        egress.append((out, address, threshold))
     return key, flow_value(egress, dedup)
 
 
@@ -138,8 +140,10 @@ class FastPath:
             raise
         self._dedup = dedup
         self._links: dict[str, bpf.Link] = {}
-        #: flows in the kernel: key -> (ingress, source, group), and their last counts
-        self._in_kernel: dict[bytes, tuple[str, int, int]] = {}
+        #: flows in the kernel: key -> (ingress, source, group, egress names), and their
+        #: counts as last reported
+        self._in_kernel: dict[bytes, tuple[str, int, int, tuple[str, ...]]] = {}
+        self._attached: dict[str, int] = {}  #: interfaces the program is attached to
         self._counted: dict[bytes, KernelCounts] = {}
         self.full = 0  #: decisions the kernel's flow map had no room for (the engine keeps them)
 
@@ -152,15 +156,36 @@ class FastPath:
 
     def attach(self, name: str, ifindex: int, sock: socket.socket) -> None:
         """Forward decided flows arriving on `name`, and keep their frames from its packet
-        socket `sock` (the engine must not forward them again)."""
+        socket `sock` (the engine must not forward them again). The program first, then
+        the filter: if either fails, neither stays, and flows arriving there are the
+        engine's (no entry is written for them)."""
         self.detach(name)
-        sock.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_BPF, self._filter.fd)
-        self._links[name] = self._forward.attach_tc_ingress(ifindex)
+        link = self._forward.attach_tc_ingress(ifindex)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_BPF, self._filter.fd)
+        except OSError:
+            link.destroy()
+            raise
+        self._links[name] = link
+        self._attached[name] = ifindex
 
-    def detach(self, name: str) -> None:
+    def detach(self, name: str) -> list[tuple[str, int, int, KernelCounts]]:
+        """Stop forwarding on `name` (gone or closed): its program is detached, and every
+        flow arriving or leaving there is taken out of the kernel (the engine gets its
+        frames, and decides it again when the link is back). Returns their last counts."""
         link = self._links.pop(name, None)
         if link is not None:
             link.destroy()
+        self._attached.pop(name, None)
+        final = []
+        for key, (ingress, source, group, egress) in list(self._in_kernel.items()):
+            if ingress == name or name in egress:
+                self._flows.delete(key)
+                del self._in_kernel[key]
+                last = self._take_counts(key, (ingress, source, group))
+                if last is not None:
+                    final.append(last)
+        return final
 
     def apply(
         self,
@@ -173,14 +198,14 @@ class FastPath:
         (their counters are removed with them: a flow that comes back starts from zero)."""
         final = []
         for decision in decisions:
-            done = entry(decision, self._dedup, ifindex, mac)
+            done = entry(decision, self._dedup, ifindex, mac, self._attached.get)
             if done is None:
                 continue
             key, value = done
             if value is None:
                 self._flows.delete(key)
                 owner = self._in_kernel.pop(key, None)
-                last = self._take_counts(key, owner)
+                last = self._take_counts(key, owner[:3] if owner else None)
                 if last is not None:
                     final.append(last)
                 continue
@@ -189,7 +214,8 @@ class FastPath:
             except bpf.BpfError:
                 self.full += 1  # no room: its frames go on reaching the engine
                 continue
-            self._in_kernel[key] = (decision.ingress, decision.source, decision.group)
+            names = tuple(name for name, _ in decision.egress)
+            self._in_kernel[key] = (decision.ingress, decision.source, decision.group, names)
         return final
 
     def _take_counts(
@@ -209,7 +235,7 @@ class FastPath:
     def counts(self) -> list[tuple[str, int, int, KernelCounts]]:
         """What the kernel counted for each flow it forwards since the last call."""
         out = []
-        for key, (ingress, source, group) in self._in_kernel.items():
+        for key, (ingress, source, group, _) in self._in_kernel.items():
             values = self._stats.lookup_all(key)
             if values is None:
                 continue

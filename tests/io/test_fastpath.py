@@ -247,6 +247,7 @@ def test_a_flow_leaving_the_kernel_reports_its_last_counts_and_restarts_from_zer
         for _ in range(n):
             fast._forward.test_run(_frame(next(idents)), ctx=bytes(ctx))
 
+    fast._attached["eth0"] = 1  # white box: as if attached (no program on this netns' lo)
     try:
         assert fast.apply([decided], index, if_mac) == []
         send(3)
@@ -262,3 +263,71 @@ def test_a_flow_leaving_the_kernel_reports_its_last_counts_and_restarts_from_zer
         assert again.packets == 1  # from zero, not 6
     finally:
         fast.close()
+
+
+def _with_options(frame: bytes) -> bytes:
+    """`frame` with 4 bytes of IPv4 options (NOP x 4), lengths and checksum fixed."""
+    ip = bytearray(frame[14:34]) + b"\x01\x01\x01\x01" + frame[34:]
+    ip[0] = 0x46
+    ip[2:4] = len(ip).to_bytes(2, "big")
+    ip[10:12] = b"\x00\x00"
+    total = sum(int.from_bytes(ip[i : i + 2], "big") for i in range(0, 24, 2))
+    total = (total & 0xFFFF) + (total >> 16)
+    ip[10:12] = (~total & 0xFFFF).to_bytes(2, "big")
+    return frame[:14] + bytes(ip)
+
+
+def _refragment(frame: bytes, flags_offset: int) -> bytes:
+    """`frame` marked as a fragment (flags and offset), checksum patched."""
+    ip = bytearray(frame[14:34])
+    ip[6:8] = flags_offset.to_bytes(2, "big")
+    ip[10:12] = b"\x00\x00"
+    total = sum(int.from_bytes(ip[i : i + 2], "big") for i in range(0, 20, 2))
+    total = (total & 0xFFFF) + (total >> 16)
+    ip[10:12] = (~total & 0xFFFF).to_bytes(2, "big")
+    return frame[:14] + bytes(ip) + frame[34:]
+
+
+def test_what_the_kernel_does_not_forward_the_engine_still_gets(rig: Rig) -> None:
+    """For real, frames from the wire into eth0: the program attached to its tc ingress,
+    the socket filter on a packet socket there (as rawfwd's). The filter hides from the
+    engine exactly the frames the program forwards: fragments, IPv4 with options, IGMP to
+    the group and a bad header checksum reach the engine and are not forwarded."""
+    rig.decide(_engine(), _frame(0))
+    link = in_netns(rig.ns, lambda: rig.prog.attach_tc_ingress(rig.index["eth0"]))
+    tap = socket_in(rig.ns, socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+    wire = socket_in(rig.ns, socket.AF_PACKET, socket.SOCK_RAW, 0)
+    try:
+        tap.bind(("eth0", 3))
+        tap.setsockopt(socket.SOL_SOCKET, 50, rig.obj.program("user_space").fd)
+        tap.setblocking(False)
+        wire.bind(("peth0", 0))
+        plain = _frame(1)
+        igmp = plain[:23] + b"\x02" + plain[24:]  # protocol 2 (its checksum is wrong too)
+        bad_checksum = plain[:24] + bytes([plain[24] ^ 0xFF]) + plain[25:]
+        others = [
+            _refragment(_frame(2), 0x2000),  # more fragments
+            _refragment(_frame(3), 0x0004),  # a later fragment
+            _with_options(_frame(4)),
+            igmp,
+            bad_checksum,
+        ]
+        for frame in [plain, *others]:
+            wire.send(frame)
+        seen: list[bytes] = []
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            try:
+                frame = tap.recv(4096)
+            except BlockingIOError:
+                time.sleep(0.01)
+                continue
+            if frame[12:14] == b"\x08\x00":
+                seen.append(frame)
+        assert sorted(seen) == sorted(others)  # all but the one the kernel forwarded
+        assert len(rig.sent("eth1", 1)) == 1  # the plain frame's copy, and only it
+        assert rig.quiet("eth1") == []
+    finally:
+        link.destroy()
+        tap.close()
+        wire.close()
