@@ -76,6 +76,8 @@ struct {
 	__type(key, struct flow_key);
 	__type(value, struct flow_value);
 	__uint(max_entries, 100000);
+	/* an update replaces the element whole (RCU): a frame never reads half an egress list */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 } flows SEC(".maps");
 
 struct {

@@ -21,6 +21,7 @@ import errno
 import os
 import shutil
 import subprocess
+import sysconfig
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -40,7 +41,7 @@ BPF_TCX_INGRESS: Final = 46  #: enum bpf_attach_type (Linux 6.6+; newer than Deb
 _PERCPU_TYPES: Final = frozenset((5, 6, 10))  # PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH
 _LIBBPF: Final = "libbpf.so.1"
 #: the include directory of Debian's multiarch asm/ headers, which <linux/bpf.h> needs
-_ASM_INCLUDE: Final = "/usr/include/x86_64-linux-gnu"
+_ASM_INCLUDE: Final = f"/usr/include/{sysconfig.get_config_var('MULTIARCH') or 'x86_64-linux-gnu'}"
 
 
 class BpfError(RawfwdError):
