@@ -366,11 +366,14 @@ class Daemon:
         if touched:
             self._flush_touched()
         if out.decisions and self._fastpath is not None:
+            full = self._fastpath.full
             final = self._fastpath.apply(
                 out.decisions, self._ifindex, self.engine.forwarder.port_mac
             )
             if final:
                 self._fold(final)
+            if full == 0 and self._fastpath.full:  # said once: the engine keeps the rest
+                log.warning("kernel fast path: its flow map is full; more flows stay in user space")
         for notice in out.notices:
             log.warning("%s", notice)
         if out.rpf_lookups and self._fib is not None:

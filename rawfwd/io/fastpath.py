@@ -247,11 +247,6 @@ class FastPath:
                 out.append((ingress, source, group, delta))
         return out
 
-    @property
-    def flows(self) -> int:
-        """Flows the kernel forwards now."""
-        return len(self._in_kernel)
-
     def close(self) -> None:
         """Detach everywhere and unload: nothing is left forwarding."""
         for name in list(self._links):
