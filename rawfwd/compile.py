@@ -8,6 +8,7 @@ half way is never taken for a complete one, and two builds at once do not mix.""
 
 from __future__ import annotations
 
+import ast
 import fcntl
 import importlib.machinery
 import json
@@ -26,13 +27,49 @@ from .native import (
     MANIFEST,
     PACKAGE_DIR,
     Status,
+    _digest,
     _mypy_version,
     _stat,
     check_build,
-    fingerprint,
     module_name,
     sources,
 )
+
+
+def _imported(path: Path) -> set[Path]:
+    """The rawfwd modules (files) that `path` imports."""
+    tree = ast.parse(path.read_bytes(), str(path))
+    package = path.parent
+    found: set[Path] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom) or node.level == 0:
+            continue  # rawfwd imports itself relatively
+        base = package
+        for _ in range(node.level - 1):
+            base = base.parent
+        parts = node.module.split(".") if node.module else []
+        target = base.joinpath(*parts)
+        for candidate in [target.with_suffix(".py"), target / "__init__.py"] + [
+            target / f"{alias.name}.py" for alias in node.names
+        ]:
+            if candidate.is_file() and PACKAGE_DIR in candidate.parents:
+                found.add(candidate)
+    return found
+
+
+def depended_on() -> list[str]:
+    """Every compiled source and every rawfwd module they import, directly or not (their
+    classes and types are compiled in), by path inside the package: what the build's
+    manifest fingerprints."""
+    todo = list(sources())
+    seen: set[Path] = set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        todo.extend(_imported(path) - seen)
+    return [str(p.relative_to(PACKAGE_DIR)) for p in sorted(seen)]
 
 
 def compiler_missing() -> str | None:
@@ -62,8 +99,9 @@ def build() -> Status:
         paths = sources()
         # before compiling: a later edit makes it stale (stat first: a write between the two
         # shows as a changed stat, and is hashed again)
-        stats = {name: _stat(PACKAGE_DIR / name) for name in fingerprint()}
-        fingerprinted = fingerprint()
+        files = depended_on()
+        stats = {name: _stat(PACKAGE_DIR / name) for name in files}
+        fingerprinted = {name: _digest(PACKAGE_DIR / name) for name in files}
         cwd = Path.cwd()
         with tempfile.TemporaryDirectory(prefix=".native-", dir=PACKAGE_DIR) as temp:
             os.chdir(root)

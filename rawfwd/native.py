@@ -11,16 +11,16 @@ Theory of operation:
 - `choose()`, run when the package is imported and before any engine module is, checks
   the build: the same Python (extension suffix), the same mypy, exactly the modules
   `sources()` names now, and the SHA-256 of every source and of every rawfwd module they
-  import (their types are compiled in). Only a build that passes gets a finder, first on
-  `sys.meta_path`, that imports those modules from it; otherwise the sources are imported
-  as usual and `status()` says why. `RAWFWD_PURE=1` asks for the sources anyway.
+  import (their types are compiled in; `rawfwd.compile` finds them when it builds). Only
+  a build that passes gets a finder, first on `sys.meta_path`, that imports those modules
+  from it; otherwise the sources are imported as usual and `status()` says why.
+  `RAWFWD_PURE=1` asks for the sources anyway.
 - Nothing here falls back silently: `rawfwd run` logs the build in use and why,
   `rawfwd --version` says it too.
 """
 
 from __future__ import annotations
 
-import ast
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -78,42 +78,6 @@ def built_path(name: str) -> Path:
     """Where the build keeps the extension of module `name` (rawfwd.x.y)."""
     *parents, last = name.split(".")[1:]
     return BUILD_DIR.joinpath(*parents, last + importlib.machinery.EXTENSION_SUFFIXES[0])
-
-
-def _imported(path: Path) -> set[Path]:
-    """The rawfwd modules (files) that `path` imports."""
-    tree = ast.parse(path.read_bytes(), str(path))
-    package = path.parent
-    found: set[Path] = set()
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.ImportFrom) or node.level == 0:
-            continue  # rawfwd imports itself relatively
-        base = package
-        for _ in range(node.level - 1):
-            base = base.parent
-        parts = node.module.split(".") if node.module else []
-        target = base.joinpath(*parts)
-        for candidate in [target.with_suffix(".py"), target / "__init__.py"] + [
-            target / f"{alias.name}.py" for alias in node.names
-        ]:
-            if candidate.is_file() and PACKAGE_DIR in candidate.parents:
-                found.add(candidate)
-    return found
-
-
-def fingerprint() -> dict[str, str]:
-    """SHA-256 of every compiled source and of every rawfwd module they import, directly
-    or not (their classes and types are compiled in), by path inside the package (the
-    build's; it also records their `stats`)."""
-    todo = list(sources())
-    seen: set[Path] = set()
-    while todo:
-        path = todo.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        todo.extend(_imported(path) - seen)
-    return {str(p.relative_to(PACKAGE_DIR)): _digest(p) for p in sorted(seen)}
 
 
 class Status(NamedTuple):

@@ -45,6 +45,11 @@ class KernelCounts(NamedTuple):
 _ZERO: Final = KernelCounts(0, 0, 0, 0, 0, 0, 0)
 
 
+def _since(now: KernelCounts, before: KernelCounts) -> KernelCounts:
+    """What was counted between `before` and `now`."""
+    return KernelCounts(*(a - b for a, b in zip(now, before, strict=True)))
+
+
 def flow_key(ifindex: int, source: int, group: int) -> bytes:
     """The `flows` (and `stats`) key of a flow arriving on `ifindex`."""
     return _KEY.pack(ifindex, source.to_bytes(4, "big"), group.to_bytes(4, "big"))
@@ -230,7 +235,7 @@ class FastPath:
         now = counts(values)
         if now == before:
             return None
-        return (*owner, KernelCounts(*(a - b for a, b in zip(now, before, strict=True))))
+        return (*owner, _since(now, before))
 
     def counts(self) -> list[tuple[str, int, int, KernelCounts]]:
         """What the kernel counted for each flow it forwards since the last call."""
@@ -243,7 +248,7 @@ class FastPath:
             before = self._counted.get(key, _ZERO)
             if now != before:
                 self._counted[key] = now
-                delta = KernelCounts(*(a - b for a, b in zip(now, before, strict=True)))
+                delta = _since(now, before)
                 out.append((ingress, source, group, delta))
         return out
 

@@ -21,7 +21,7 @@ from rawfwd.control.engine import Engine
 from rawfwd.core.stats import FlowDecision
 from rawfwd.io import bpf, fastpath
 from rawfwd.lab.netns import Lab, in_netns, ip, socket_in
-from tests.support.frames import if_mac, make_config, route, udp_frame
+from tests.support.frames import if_mac, make_config, ones_complement_checksum, route, udp_frame
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="loading BPF programs needs root")
 
@@ -271,9 +271,7 @@ def _with_options(frame: bytes) -> bytes:
     ip[0] = 0x46
     ip[2:4] = len(ip).to_bytes(2, "big")
     ip[10:12] = b"\x00\x00"
-    total = sum(int.from_bytes(ip[i : i + 2], "big") for i in range(0, 24, 2))
-    total = (total & 0xFFFF) + (total >> 16)
-    ip[10:12] = (~total & 0xFFFF).to_bytes(2, "big")
+    ip[10:12] = ones_complement_checksum(bytes(ip[:24])).to_bytes(2, "big")
     return frame[:14] + bytes(ip)
 
 
@@ -282,9 +280,7 @@ def _refragment(frame: bytes, flags_offset: int) -> bytes:
     ip = bytearray(frame[14:34])
     ip[6:8] = flags_offset.to_bytes(2, "big")
     ip[10:12] = b"\x00\x00"
-    total = sum(int.from_bytes(ip[i : i + 2], "big") for i in range(0, 20, 2))
-    total = (total & 0xFFFF) + (total >> 16)
-    ip[10:12] = (~total & 0xFFFF).to_bytes(2, "big")
+    ip[10:12] = ones_complement_checksum(bytes(ip)).to_bytes(2, "big")
     return frame[:14] + bytes(ip) + frame[34:]
 
 
