@@ -343,8 +343,7 @@ class Forwarder:
         """Decide where the packets of `flow` go (`_decide`), and note it for
         `take_decisions`."""
         self._decide(flow)
-        if self._decisions:
-            self._note(flow)
+        self._note(flow)
 
     def _note(self, flow: Flow, gone: bool = False) -> None:
         if self._decisions:
