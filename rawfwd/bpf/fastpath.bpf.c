@@ -34,6 +34,7 @@
  * the previous hop); the program only drops its duplicates before the local stack */
 #define USER_FORWARDS 0x100
 #define HASH_WORDS 192 /* 8-byte words hashed at most: 1536 bytes of packet */
+#define CHUNK_WORDS 16 /* words read by one bpf_skb_load_bytes */
 /* skb->mark of the copies this program sends: rawfwd's packet sockets see every frame sent
  * on their interface (PACKET_OUTGOING), and must not take these for an application's */
 #define COPY_MARK 0x72667770 /* "rfwp" */
@@ -115,32 +116,33 @@ struct hashing {
 	__u32 udp;   /* the payload is UDP: its checksum (bytes 6-7) is left out */
 };
 
-/* one 8-byte word of payload per call of bpf_loop (the verifier checks this once, not
- * per word); a short last word is read byte by byte */
-static long hash_word(__u32 i, void *data)
+/* one chunk of CHUNK_WORDS 8-byte words of payload per call of bpf_loop (the verifier
+ * checks this once, not per chunk), read with one helper call; a short last chunk is
+ * zero-padded, and only the words it touches are hashed, so the hash is that of the
+ * payload's words in order, a short last word padded with zeros */
+static long hash_chunk(__u32 i, void *data)
 {
 	struct hashing *c = data;
-	__u32 at = i * 8;
-	__u64 word = 0;
+	__u64 words[CHUNK_WORDS] = {};
+	__u64 at = (__u64)i * CHUNK_WORDS * 8, n; /* 64-bit: the size check is on the register
+						     passed, not a zero-extended copy */
 
 	if (at >= c->len)
 		return 1;
-	if (at + 8 <= c->len) {
-		if (bpf_skb_load_bytes(c->skb, ETH_HLEN + sizeof(struct iphdr) + at, &word, 8))
-			return 1;
-	} else {
-		for (int j = 0; j < 7; j++) {
-			__u8 byte;
-
-			if (at + j >= c->len ||
-			    bpf_skb_load_bytes(c->skb, ETH_HLEN + sizeof(struct iphdr) + at + j, &byte, 1))
-				break;
-			word |= (__u64)byte << (8 * j);
-		}
-	}
+	n = c->len - at;
+	if (n > sizeof(words))
+		n = sizeof(words);
+	if (n == 0) /* cannot be (at < len): said for the verifier, which wants a size >= 1 */
+		return 1;
+	if (bpf_skb_load_bytes(c->skb, ETH_HLEN + sizeof(struct iphdr) + at, words, n))
+		return 1;
 	if (at == 0 && c->udp)
-		word &= ~(0xffffULL << 48); /* bytes 6-7 of a little-endian load */
-	c->h = mix(c->h, word);
+		words[0] &= ~(0xffffULL << 48); /* bytes 6-7 of a little-endian load */
+	for (int k = 0; k < CHUNK_WORDS; k++) {
+		if (k * 8 >= n)
+			break;
+		c->h = mix(c->h, words[k]);
+	}
 	return 0;
 }
 
@@ -158,7 +160,7 @@ static __always_inline __u64 packet_hash(struct __sk_buff *skb, struct iphdr *ip
 	c.h = mix(c.h, ip->daddr);
 	c.len = len > sizeof(*ip) ? len - sizeof(*ip) : 0;
 	c.udp = ip->protocol == IPPROTO_UDP;
-	bpf_loop(HASH_WORDS, hash_word, &c, 0);
+	bpf_loop(HASH_WORDS / CHUNK_WORDS, hash_chunk, &c, 0);
 	return c.h;
 }
 
@@ -180,8 +182,12 @@ static __always_inline int duplicate(__u64 identity)
 	__u64 now = bpf_ktime_get_ns();
 	__u64 *first = bpf_map_lookup_elem(&seen, &identity);
 
-	if (first && s && now - *first < s->window_ns)
-		return 1;
+	if (first) {
+		if (s && now - *first < s->window_ns)
+			return 1;
+		*first = now; /* seen long ago: a new packet; rewritten in place, no LRU churn */
+		return 0;
+	}
 	bpf_map_update_elem(&seen, &identity, &now, BPF_ANY);
 	return 0;
 }
@@ -225,11 +231,10 @@ int forward(struct __sk_buff *skb)
 	struct flow_key key = {};
 	struct flow_value *flow;
 	struct flow_stats *st, fresh = {};
-	__u8 old_mac[12], group_mac[6];
-	__u16 old_word, new_word;
+	__u8 old_head[16], new_head[16]; /* both MACs, then TTL, protocol, checksum */
 	__u8 ttl, allowed = 0;
-	__u32 old_mark;
-	__u32 csum_off = sizeof(*eth) + 10, ttl_off = sizeof(*eth) + 8;
+	__u32 old_mark, sum;
+	__u32 ttl_off = sizeof(*eth) + 8;
 	__u8 head[ETH_HLEN + 20];
 
 	if (bpf_skb_load_bytes(skb, 0, head, sizeof(head)) ||
@@ -283,36 +288,43 @@ int forward(struct __sk_buff *skb)
 		COUNT(duplicate);
 		return TC_ACT_SHOT;
 	}
-	/* the copies: TTL - 1 (checksum patched), group MAC, each egress's MAC as source */
-	__builtin_memcpy(old_mac, eth, 12);
-	group_mac[0] = 0x01;
-	group_mac[1] = 0x00;
-	group_mac[2] = 0x5e;
-	group_mac[3] = ((__u8 *)&ip->daddr)[1] & 0x7f;
-	group_mac[4] = ((__u8 *)&ip->daddr)[2];
-	group_mac[5] = ((__u8 *)&ip->daddr)[3];
-	old_word = bpf_htons(((__u16)ttl << 8) | ip->protocol);
-	new_word = bpf_htons(((__u16)(ttl - 1) << 8) | ip->protocol);
-	bpf_l3_csum_replace(skb, csum_off, old_word, new_word, 2);
-	ttl--;
-	bpf_skb_store_bytes(skb, ttl_off, &ttl, 1, 0);
-	bpf_skb_store_bytes(skb, 0, group_mac, 6, 0);
+	/* the copies: TTL - 1 with the checksum patched (RFC 1624 eqn. 3: the TTL/protocol
+	 * word falls by 0x100, so HC' = ~(~HC + 0xfeff)), the group MAC, each egress's MAC as
+	 * source; the fewest helper calls: one store for TTL to checksum, one for both MACs,
+	 * then one per further egress for its source MAC */
+	__builtin_memcpy(old_head, eth, 12);
+	__builtin_memcpy(old_head + 12, &ip->ttl, 4);
+	new_head[0] = 0x01;
+	new_head[1] = 0x00;
+	new_head[2] = 0x5e;
+	new_head[3] = ((__u8 *)&ip->daddr)[1] & 0x7f;
+	new_head[4] = ((__u8 *)&ip->daddr)[2];
+	new_head[5] = ((__u8 *)&ip->daddr)[3];
+	__builtin_memcpy(new_head + 6, flow->egress[0].mac, 6);
+	sum = (__u16)~bpf_ntohs(ip->check) + 0xfeff;
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	new_head[12] = ttl - 1;
+	new_head[13] = ip->protocol;
+	new_head[14] = (~sum >> 8) & 0xff;
+	new_head[15] = ~sum & 0xff;
+	bpf_skb_store_bytes(skb, ttl_off, new_head + 12, 4, 0);
+	bpf_skb_store_bytes(skb, 0, new_head, 12, 0);
 	old_mark = skb->mark;
 	skb->mark = COPY_MARK;
 	for (int i = 0; i < MAX_EGRESS; i++) {
 		if (i >= allowed)
 			break;
-		bpf_skb_store_bytes(skb, 6, flow->egress[i].mac, 6, 0);
+		if (i > 0)
+			bpf_skb_store_bytes(skb, 6, flow->egress[i].mac, 6, 0);
 		if (bpf_clone_redirect(skb, flow->egress[i].ifindex, 0) == 0)
 			COUNT(copies);
 	}
 	COUNT(forwarded);
 	skb->mark = old_mark;
 	/* the original goes on to the local stack as it came */
-	ttl++;
-	bpf_skb_store_bytes(skb, ttl_off, &ttl, 1, 0);
-	bpf_l3_csum_replace(skb, csum_off, new_word, old_word, 2);
-	bpf_skb_store_bytes(skb, 0, old_mac, 12, 0);
+	bpf_skb_store_bytes(skb, ttl_off, old_head + 12, 4, 0);
+	bpf_skb_store_bytes(skb, 0, old_head, 12, 0);
 	return TC_ACT_OK;
 }
 

@@ -146,6 +146,18 @@ def test_copies_are_the_engines_byte_for_byte(rig: Rig) -> None:
     assert rig.counts()[:4] == (1, len(frame) - 14, 1, 2)
 
 
+@pytest.mark.parametrize(("ident", "ttl"), [(0xFEFF, 255), (0xFFFF, 64), (0x0100, 2), (7, 33)])
+def test_the_checksum_patch_is_the_engines_whatever_the_carry(
+    rig: Rig, ident: int, ttl: int
+) -> None:
+    engine = _engine()
+    rig.decide(engine, _frame(0))
+    frame = _frame(ident, ttl=ttl)
+    assert rig.run(frame) == (bpf.TC_ACT_OK, frame)
+    expected = dict(engine.handle_frames("eth0", [frame], 1.0).frames)
+    assert rig.sent("eth2" if ttl > 32 else "eth1", 1) == expected["eth2" if ttl > 32 else "eth1"]
+
+
 def test_thresholds_and_ttl_1_as_the_engine(rig: Rig) -> None:
     engine = _engine()
     rig.decide(engine, _frame(0))
@@ -170,6 +182,20 @@ def test_a_duplicate_is_dropped_before_the_stack_whatever_its_udp_checksum(rig: 
     other = _frame(5)
     assert rig.run(other)[0] == bpf.TC_ACT_OK
     assert rig.counts().duplicate == 2
+
+
+def test_the_hash_covers_every_payload_byte_across_the_chunks_it_reads(rig: Rig) -> None:
+    """The program reads the payload 128 bytes per helper call and pads a short last word:
+    a packet that differs from another in any byte, in any chunk, is a new packet."""
+    rig.decide(_engine(), _frame(0))
+    body = bytes(range(256)) * 4 + b"odd"  # 1,027 bytes: a short last chunk and word
+    first = _frame(9, payload=body)
+    assert rig.run(first)[0] == bpf.TC_ACT_OK
+    for at in (0, 127, 128, 500, len(body) - 1):
+        changed = body[:at] + bytes([body[at] ^ 0xFF]) + body[at + 1 :]
+        assert rig.run(_frame(9, payload=changed))[0] == bpf.TC_ACT_OK, at
+    assert rig.run(first)[0] == bpf.TC_ACT_SHOT
+    assert rig.counts().duplicate == 1
 
 
 def test_frames_of_undecided_flows_go_on_untouched(rig: Rig) -> None:
