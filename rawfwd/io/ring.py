@@ -47,7 +47,9 @@ TP_STATUS_WRONG_FORMAT: Final = 4
 _MAC_SHIFT: Final = 0 if sys.byteorder == "little" else 16
 _TX_DATA: Final = 32  # TPACKET2_HDRLEN - sizeof(struct sockaddr_ll)
 _PKTTYPE: Final = 32 + 10  # sockaddr_ll.sll_pkttype after the aligned header
-_REQ: Final = struct.Struct("IIII")  # tpacket_req: block size, block nr, frame size, frame nr
+_REQ: Final = struct.Struct("IIII")
+#: a TX slot's header: tp_status, tp_len, tp_snaplen, the rest (unused on send) zero
+_TX_HEAD: Final = struct.Struct(f"III{_TX_DATA - 12}x")  # tpacket_req: block size, block nr, frame size, frame nr
 
 
 class RingSocket(PacketSocket):
@@ -87,6 +89,8 @@ class RingSocket(PacketSocket):
         self._tx_n = tx_frames
         self._tx_head = 0
         self._tx_pending = 0
+        #: TX slot headers by frame length, made once (at most one per length a slot holds)
+        self._tx_heads: dict[int, bytes] = {}
 
     def receive(self, limit: int) -> Batch:
         """Take up to `limit` ready frames from the RX ring and hand the slots back."""
@@ -145,27 +149,31 @@ class RingSocket(PacketSocket):
 
     def _put(self, frames: Sequence[bytes], start: int) -> tuple[int, bool]:
         """Copy frames[start:] into free TX slots, marked for sending; stop at a frame too
-        large for a slot or at a slot still in use (then True). Returns where it stopped."""
+        large for a slot or at a slot still in use (then True). Returns where it stopped.
+
+        Each slot is written with one copy, its header (status, length, snap length) and
+        the frame together: the kernel reads a slot only when flush() asks it to, so the
+        order of the writes does not matter, and each separate write through the map
+        costs about as much as copying the whole frame."""
         m, words, size, slots, base = self._map, self._words, self._frame, self._tx_n, self._tx_base
         limit = size - _TX_DATA
+        heads = self._tx_heads
         head = self._tx_head
         i, full = start, False
         for i in range(start, len(frames)):
             frame = frames[i]
             length = len(frame)
             off = base + head * size
-            w = off >> 2
             if length > limit:
                 break
-            status = words[w]
+            status = words[off >> 2]
             if status != TP_STATUS_AVAILABLE and status != TP_STATUS_WRONG_FORMAT:
                 full = True
                 break
-            m[off + _TX_DATA : off + _TX_DATA + length] = frame
-            # the kernel looks at the slot only when flush() asks it to: order does not matter
-            words[w + 1] = length
-            words[w + 2] = length
-            words[w] = TP_STATUS_SEND_REQUEST
+            header = heads.get(length)
+            if header is None:
+                header = heads[length] = _TX_HEAD.pack(TP_STATUS_SEND_REQUEST, length, length)
+            m[off : off + _TX_DATA + length] = header + frame
             head = head + 1 if head + 1 < slots else 0
         else:
             i = len(frames)
