@@ -47,9 +47,9 @@ TP_STATUS_WRONG_FORMAT: Final = 4
 _MAC_SHIFT: Final = 0 if sys.byteorder == "little" else 16
 _TX_DATA: Final = 32  # TPACKET2_HDRLEN - sizeof(struct sockaddr_ll)
 _PKTTYPE: Final = 32 + 10  # sockaddr_ll.sll_pkttype after the aligned header
-_REQ: Final = struct.Struct("IIII")
+_REQ: Final = struct.Struct("IIII")  # tpacket_req: block size, block nr, frame size, frame nr
 #: a TX slot's header: tp_status, tp_len, tp_snaplen, the rest (unused on send) zero
-_TX_HEAD: Final = struct.Struct(f"III{_TX_DATA - 12}x")  # tpacket_req: block size, block nr, frame size, frame nr
+_TX_HEAD: Final = struct.Struct(f"III{_TX_DATA - 12}x")
 
 
 class RingSocket(PacketSocket):
