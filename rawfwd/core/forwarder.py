@@ -40,7 +40,7 @@ from .snapshots import flow_snapshot, interface_snapshot, total_drops
 from .state import Egress, Flow, Port
 from .stats import FlowDecision, FlowSnapshot, Snapshot
 from .table import RPF_PENDING, RouteTable, RpfAnswer, RpfFunc, is_link_local
-from .wire import ETHERTYPE_IPV4, frame_problem, group_mac
+from .wire import ETHERTYPE_IPV4, frame_problem, group_mac, header_sums_ok
 
 __all__ = ["UNRESOLVED_HOLD", "UNRESOLVED_TIMEOUT", "Forwarder", "Frames", "MemberFunc", "Transmit"]
 
@@ -48,7 +48,6 @@ _NOTHING: Final[tuple[()]] = ()
 _NEVER: Final = float("inf")
 _FIRST: Final = (0,)  # handle_frame's `outgoing` for its one frame
 #: bound once: compiled code would look `int.from_bytes` up (and bind it) at every call
-_FROM_BYTES: Final = int.from_bytes
 #: First source octets a router must not forward from (RFC 1812 section 5.3.7): network 0,
 #: loopback 127, multicast 224/4 and reserved 240/4. Indexed by the octet: one lookup.
 _MARTIAN_SOURCE: Final = tuple(o == 0 or o == 127 or o >= 224 for o in range(256))
@@ -559,19 +558,10 @@ class Forwarder:
             count += 1
             size += n
             # the common case first: IPv4 without options to 224/4; everything else is
-            # examined by _check, which names what is wrong (or allows options through).
-            # The header checksum as one big integer: the ones' complement sum of its
-            # 16-bit words is the number mod 0xFFFF (2**16 = 1 mod 0xFFFF), and a valid
-            # header sums to 0xFFFF, i.e. 0 (RFC 1071 section 2; a header with version 4
-            # is never all zero, the other way to get 0)
+            # examined by frame_problem, which names what is wrong (or allows options)
             if n >= 34 and frame[12] == 8 and frame[13] == 0 and frame[14] == 0x45:
                 end = 14 + ((frame[16] << 8) | frame[17])
-                if (
-                    end < 34
-                    or end > n
-                    or frame[30] & 0xF0 != 0xE0
-                    or _FROM_BYTES(frame[14:34], "big") % 0xFFFF
-                ):
+                if end < 34 or end > n or frame[30] & 0xF0 != 0xE0 or not header_sums_ok(frame):
                     reason = frame_problem(frame, n)  # the fast path's tests are its own
                     assert isinstance(reason, DropReason)
                     port.drops[reason] += 1

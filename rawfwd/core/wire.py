@@ -44,6 +44,29 @@ def fold(total: int) -> int:
     return total
 
 
+#: this module runs compiled by mypyc (an extension module, not a .py file): then a loop
+#: over the frame's bytes is native arithmetic, while interpreted the same loop costs ten
+#: times one big-integer operation; the two ways below agree on every input
+COMPILED: Final = not __file__.endswith(".py")
+
+
+def header_sums_ok(frame: bytes) -> bool:
+    """The option-less IPv4 header at frame[14:34] has a valid checksum: its words sum,
+    one's complement, to 0xFFFF (RFC 1071 section 2; RFC 1812 5.2.2 has routers check it).
+
+    Compiled: ten words added natively (about 20 ns). Interpreted: the 20 bytes as one
+    number modulo 0xFFFF (2**16 = 1 mod 0xFFFF), 0 for a valid header, which cannot be
+    all zero with version 4 (about 300 ns, where the loop would take 2 us).
+    """
+    if not COMPILED:
+        return int.from_bytes(frame[14:34], "big") % 0xFFFF == 0
+    total = 0
+    for i in range(14, 34, 2):
+        total += (frame[i] << 8) | frame[i + 1]
+    total = (total & 0xFFFF) + (total >> 16)
+    return (total & 0xFFFF) + (total >> 16) == 0xFFFF
+
+
 def internet_checksum(data: bytes) -> int:
     """The 16-bit one's complement of the one's complement sum of `data` (RFC 1071).
 

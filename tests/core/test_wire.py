@@ -14,6 +14,7 @@ from rawfwd.core.wire import (
     ethernet_header,
     format_mac,
     group_mac,
+    header_sums_ok,
     internet_checksum,
     ipv4_header,
     parse_mac,
@@ -270,3 +271,22 @@ def test_group_mac_rfc1112(group: int) -> None:
     # The five dropped bits: any group differing only there maps to the same MAC.
     for high in range(32):
         assert group_mac(0xE0000000 | (high << 23) | (group & 0x7FFFFF)) == mac
+
+
+@FAST
+@given(st.binary(min_size=20, max_size=20), st.integers(0, 19), st.integers(1, 255))
+def test_the_forwarders_header_check_is_the_rfc_1071_sum_compiled_or_not(
+    header: bytes, at: int, flip: int
+) -> None:
+    """header_sums_ok adds words natively when compiled and takes a big number modulo
+    0xFFFF when interpreted (each test run covers its build): both say what RFC 1071 says,
+    for a valid header, for the same header with one byte changed, and for arbitrary bytes
+    (a header starting 0x45 is never all zero, where the two would part)."""
+    header = b"\x45" + header[1:]
+    fixed = header[:10] + b"\0\0" + header[12:]
+    valid = fixed[:10] + internet_checksum(fixed).to_bytes(2, "big") + fixed[12:]
+    changed = valid[:at] + bytes([valid[at] ^ flip]) + valid[at + 1 :]
+    for candidate in (valid, changed, header):
+        frame = bytes(14) + candidate + b"payload"
+        assert header_sums_ok(frame) == (ones_complement_checksum(candidate) == 0)
+    assert header_sums_ok(bytes(14) + valid)
