@@ -603,9 +603,8 @@ class Forwarder:
         for p in self._touched:
             box = p.box
             p.tx_frames += len(box)
-            p.tx_bytes += sum(map(len, box))
-            out.append((p.name, box[:]))
-            box.clear()
+            out.append((p.name, box))
+            p.box = []  # handed over whole: no copy of the list
         self._touched.clear()
         return out
 
@@ -661,6 +660,7 @@ class Forwarder:
             if not box:
                 self._touched.append(out)
             box.append(eth + packet if not dst else dst + eth + packet)
+            out.tx_bytes += end  # the copy's length: 14 bytes of Ethernet and the packet
         flow.forwarded += 1
         flow.copies += count
         flow.port.relayed += 1
