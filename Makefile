@@ -27,11 +27,12 @@ replay-demo: $(STAMP)  ## replay a sample capture through a sample config, no ro
 		--in eth0=tests/data/routing/in/eth0.pcap --in eth1=tests/data/routing/in/eth1.pcap \
 		--out-dir demo-out
 
-system-deps:  ## Debian packages the demo and the namespace tests need, installed if missing
-	@for p in ip:iproute2 nft:nftables cc:gcc clang:clang; do \
+system-deps:  ## Debian packages the demo and the tests need (tshark decodes what we emit), installed if missing
+	@for p in ip:iproute2 nft:nftables cc:gcc clang:clang tshark:tshark; do \
 		command -v $${p%%:*} >/dev/null || missing="$$missing $${p##*:}"; done; \
 	[ -e /usr/include/bpf/bpf_helpers.h ] || missing="$$missing libbpf-dev"; \
-	if [ -n "$$missing" ]; then apt-get update -q && apt-get install -y -q $$missing; fi
+	if [ -n "$$missing" ]; then apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
 
 test: $(STAMP) system-deps native  ## the whole suite (compiled engine), then the engine's tests interpreted
 	$(PY) -m pytest -q
