@@ -1,0 +1,419 @@
+"""Neighbourhood discovery (NHDP, RFC 6130) on one MANET interface, and the relay set it
+feeds (RFC 6621 section 8): pure, time passed in, no sockets.
+
+Theory of operation:
+
+- HELLOs are RFC 5444 packets (message type 0) to 224.0.0.109 port 269, TTL 1. Ours list
+  our interface address (LOCAL_IF = THIS_IF) and every neighbour interface we hear with
+  its LINK_STATUS (HEARD, SYMMETRIC, or LOST while its tuple is held); message TLVs
+  INTERVAL_TIME and VALIDITY_TIME (RFC 5497 codes). For OLSRv2 routers (RFC 7181, RFC
+  7188) they carry a packet sequence number, MPR_WILLING (the same willingness in both
+  nibbles: olsrd2 reads flooding from the low nibble, RFC 7188 and Wireshark from the high
+  one), LINK_METRIC (one constant metric, link and neighbour flags) and the MPR TLV on the
+  neighbours we select as flooding MPRs; and RFC 6621's SMF_TYPE message TLV (type 128,
+  the relay algorithm as type extension, the router priority as value).
+- A HELLO heard (RFC 6130 section 12): the link tuple of its sender is found by its
+  sending addresses (LOCAL_IF = THIS_IF, else the IP source) or made; our address listed
+  as HEARD or SYMMETRIC makes the link symmetric for the validity time, LOST ends that at
+  once; a link is held (and advertised LOST) for a validity time after it was last heard.
+  Over a symmetric link the sender's symmetric neighbours become our 2-hop neighbours, and
+  the MPR TLV (flooding bit) on our address says the sender selected us. The sender's MAC
+  (the frame's Ethernet source) is what the forwarder's relay decision reads.
+- Relay sets, recomputed whenever the neighbourhood changes: flooding MPRs by RFC 7181
+  section 18's heuristic (always computed and advertised, whatever we run, so olsrd2 and
+  S-MPR neighbours can use us); then, by `relay`: "flood" relays everything, "s-mpr"
+  relays what the neighbours that selected us sent (RFC 6621 8.1.1), "e-cds" and
+  "mpr-cds" relay everything when this node is in the connected dominating set its
+  algorithm computes from 2-hop knowledge (RFC 6621 appendices B and C), nothing
+  otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Final
+
+from . import rfc5444
+from .rfc5444 import AddressBlock, Malformed, Message, Packet, Tlv, address_tlvs
+
+PORT: Final = 269  # RFC 5498
+GROUP: Final = bytes([224, 0, 0, 109])  # LL-MANET-Routers, RFC 5498
+HELLO: Final = 0
+INTERVAL_TIME: Final = 0  # RFC 5497
+VALIDITY_TIME: Final = 1
+LOCAL_IF: Final = 2  # RFC 6130 section 16.2
+THIS_IF: Final = 0
+LINK_STATUS: Final = 3
+OTHER_NEIGHB: Final = 4
+LOST: Final = 0
+SYMMETRIC: Final = 1
+HEARD: Final = 2
+MPR_WILLING: Final = 7  # RFC 7181 section 24.4, message TLV
+LINK_METRIC: Final = 7  # address block TLV
+MPR: Final = 8
+MPR_FLOODING: Final = 0x01  # RFC 7188: the MPR TLV value is a bit field
+WILL_NEVER: Final = 0
+WILL_DEFAULT: Final = 7
+WILL_ALWAYS: Final = 15
+SMF_TYPE: Final = 128  # RFC 6621 section 7.1: HELLO-specific, the algorithm as extension
+#: the relay algorithms and their RFC 6621 codes (SMF_TYPE's type extension)
+RSSA: Final = {"flood": 0, "s-mpr": 1, "e-cds": 2, "mpr-cds": 3}
+DEFAULT_PRIORITY: Final = 64  # router priority for E-CDS, the middle of 0-127
+#: one constant link metric (rawfwd measures no link quality): olsrd2 needs one to count
+#: a link at all; the link in/out and neighbour in/out flags (RFC 7181 section 6.1)
+METRIC_VALUE: Final = (0xF000 | rfc5444.metric_code(1024)).to_bytes(2, "big")
+_MPR_VALUE: Final = bytes([MPR_FLOODING])
+LINK_ONLY_METRIC: Final = (0xC000 | rfc5444.metric_code(1024)).to_bytes(2, "big")
+
+
+@dataclass(slots=True, eq=False)  # compared by identity: the relay sets key on links
+class Link:
+    """One neighbour interface heard here (RFC 6130's link tuple, with what it told us)."""
+
+    addresses: frozenset[bytes]  #: its sending addresses (LOCAL_IF = THIS_IF)
+    node: frozenset[bytes]  #: every address of that neighbour (any LOCAL_IF)
+    mac: bytes
+    heard_until: float = float("-inf")
+    sym_until: float = float("-inf")
+    hold_until: float = float("-inf")
+    #: its symmetric neighbours (our 2-hop neighbours through it), each until when
+    two_hop: dict[bytes, float] = field(default_factory=dict)
+    selects_us_until: float = float("-inf")  #: it selected us as flooding MPR until then
+    willingness: int = WILL_NEVER
+    rssa: int | None = None
+    priority: int = DEFAULT_PRIORITY
+
+    def status(self, now: float) -> str:
+        """ "symmetric", "heard" or "lost" (held, advertised as lost)."""
+        if self.sym_until > now:
+            return "symmetric"
+        if self.heard_until > now:
+            return "heard"
+        return "lost"
+
+
+class NhdpPort:
+    """NHDP and relay-set state of one MANET interface."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        relay: str = "flood",
+        hello_interval: float = 2.0,
+        validity: float = 6.0,
+        priority: int = DEFAULT_PRIORITY,
+        random: Callable[[], float] = lambda: 0.5,
+    ) -> None:
+        self.name = name
+        self.relay = relay
+        self.hello_interval = hello_interval
+        self.validity = validity
+        self.priority = priority
+        self._random = random
+        self.address: bytes | None = None  #: our IPv4 address here (none: no HELLOs)
+        self.links: dict[frozenset[bytes], Link] = {}
+        self.mprs: frozenset[bytes] = frozenset()  #: sending addresses of our MPRs
+        self.in_cds = True  #: e-cds / mpr-cds: this node is in the dominating set
+        self.relay_for: frozenset[bytes] | None = None  #: MACs relayed for (None: all)
+        self.next_hello = float("-inf")
+        self.seqnum = 0
+        self.counters: dict[str, int] = {}
+        self._expiry = float("inf")
+
+    # -- input --------------------------------------------------------------------------
+
+    def on_packet(self, payload: bytes, source: bytes, mac: bytes, now: float) -> bool:
+        """A UDP payload from `source` (IPv4) / `mac` on port 269. True if the
+        neighbourhood changed (the relay set was recomputed)."""
+        packet = rfc5444.decode(payload)
+        if isinstance(packet, Malformed):
+            self._count(f"malformed: {packet.reason}")
+            return False
+        changed = False
+        for message in packet.messages:
+            if message.type != HELLO:
+                self._count("not a HELLO")
+                continue
+            problem = self._hello_problem(message)
+            if problem is not None:
+                self._count(problem)
+                continue
+            self._on_hello(message, source, mac, now)
+            changed = True
+        if changed:
+            self._count("hellos")
+            self.recompute(now)
+        return changed
+
+    def _hello_problem(self, m: Message) -> str | None:
+        """Why a HELLO is discarded (RFC 6130 section 12.1), or None."""
+        if m.addr_len != 4:
+            return "not IPv4"
+        if (m.hop_limit is not None and m.hop_limit != 1) or (m.hop_count not in (None, 0)):
+            return "hop limit or count of a forwarded message"
+        if m.count(VALIDITY_TIME) != 1 or m.count(INTERVAL_TIME) > 1:
+            return "not one validity time"
+        validity = m.tlv(VALIDITY_TIME)
+        if not validity:
+            return "not one validity time"
+        for block in m.blocks:
+            local = block.values(LOCAL_IF)
+            status = block.values(LINK_STATUS)
+            other = block.values(OTHER_NEIGHB)
+            for i, address in enumerate(block.addresses):
+                if local[i] is not None and (status[i] is not None or other[i] is not None):
+                    return "an address both local and a neighbour"
+                if local[i] is not None and address == self.address:
+                    return "our own HELLO"
+        return None
+
+    def _on_hello(self, m: Message, source: bytes, mac: bytes, now: float) -> None:
+        validity_code = m.tlv(VALIDITY_TIME) or b"\x00"
+        until = now + rfc5444.time_value(validity_code[0])
+        this_if: set[bytes] = set()
+        node: set[bytes] = set()
+        said: dict[bytes, tuple[int | None, int | None, int]] = {}  # status, other, mpr
+        for block in m.blocks:
+            local = block.values(LOCAL_IF)
+            status = block.values(LINK_STATUS)
+            other = block.values(OTHER_NEIGHB)
+            mpr = block.values(MPR)
+            for i, address in enumerate(block.addresses):
+                value = local[i]
+                if value is not None:
+                    node.add(address)
+                    if value[:1] == bytes([THIS_IF]):
+                        this_if.add(address)
+                    continue
+                s, o, p = status[i], other[i], mpr[i]
+                said[address] = (
+                    s[0] if s else None,
+                    o[0] if o else None,
+                    p[0] if p else 0,
+                )
+        sending = frozenset(this_if) if this_if else frozenset([source])
+        node |= sending
+        link = self._link_for(sending, mac, frozenset(node))
+        ours = said.get(self.address) if self.address is not None else None
+        if ours is not None and ours[0] == LOST:
+            link.sym_until = min(link.sym_until, now)  # it lost us: not symmetric now
+        elif ours is not None and ours[0] in (HEARD, SYMMETRIC):
+            link.sym_until = until
+        link.heard_until = max(link.sym_until, until)
+        link.hold_until = max(link.hold_until, link.heard_until + self.validity)
+        willing = m.tlv(MPR_WILLING)
+        link.willingness = willing[0] >> 4 if willing else WILL_NEVER  # RFC 7188: flooding high
+        smf = [t for t in m.tlvs if t.type == SMF_TYPE]
+        link.rssa = smf[0].ext if smf else None
+        link.priority = smf[0].value[0] if smf and smf[0].value else DEFAULT_PRIORITY
+        if link.sym_until > now:
+            for address, (link_status, other_status, _) in said.items():
+                if address == self.address or address in link.node:
+                    continue
+                if SYMMETRIC in (link_status, other_status):
+                    link.two_hop[address] = until
+                elif LOST in (link_status, other_status):
+                    link.two_hop.pop(address, None)
+            link.selects_us_until = until if ours is not None and ours[2] & MPR_FLOODING else now
+        else:
+            link.two_hop.clear()
+            link.selects_us_until = now
+
+    def _link_for(self, sending: frozenset[bytes], mac: bytes, node: frozenset[bytes]) -> Link:
+        for key, link in self.links.items():
+            if key & sending:
+                if key != sending:
+                    del self.links[key]
+                    self.links[sending] = link
+                link.addresses, link.node, link.mac = sending, node, mac
+                return link
+        link = self.links[sending] = Link(sending, node, mac)
+        return link
+
+    # -- time ---------------------------------------------------------------------------
+
+    def next_timer(self) -> float:
+        """When `poll` has work: the next HELLO, or a neighbourhood change by expiry."""
+        due = self._expiry
+        if self.address is not None and self.next_hello < due:
+            due = self.next_hello
+        return due
+
+    def poll(self, now: float) -> bytes | None:
+        """Expire what timed out; the HELLO payload to send now, if one is due."""
+        if now >= self._expiry:
+            self.recompute(now)
+        if self.address is None or now < self.next_hello:
+            return None
+        # RFC 5148: periodic messages jittered by up to a quarter of their interval
+        self.next_hello = now + self.hello_interval * (1 - 0.25 * self._random())
+        return self.hello(now)
+
+    def recompute(self, now: float) -> None:
+        """Drop expired state, then choose MPRs and the relay set again."""
+        for key in [k for k, link in self.links.items() if link.hold_until <= now]:
+            del self.links[key]
+        expiry = float("inf")
+        for link in self.links.values():
+            for address in [a for a, t in link.two_hop.items() if t <= now]:
+                del link.two_hop[address]
+            for t in (link.sym_until, link.heard_until, link.hold_until, link.selects_us_until):
+                if now < t < expiry:
+                    expiry = t
+            for t in link.two_hop.values():
+                if t < expiry:
+                    expiry = t
+        self._expiry = expiry
+        symmetric = [link for link in self.links.values() if link.sym_until > now]
+        self.mprs = select_mprs(symmetric, self.address)
+        me = (self.priority, self.address or b"")
+        if self.relay == "e-cds":
+            self.in_cds = ecds_member(me, symmetric)
+        elif self.relay == "mpr-cds":
+            selectors = [link for link in symmetric if link.selects_us_until > now]
+            self.in_cds = mpr_cds_member(me, symmetric, selectors)
+        else:
+            self.in_cds = True
+        if self.relay == "s-mpr":
+            self.relay_for = frozenset(
+                link.mac for link in symmetric if link.selects_us_until > now
+            )
+        elif self.relay in ("e-cds", "mpr-cds"):
+            self.relay_for = None if self.in_cds else frozenset()
+        else:
+            self.relay_for = None
+
+    # -- output -------------------------------------------------------------------------
+
+    def hello(self, now: float) -> bytes:
+        """Our HELLO as an RFC 5444 packet (the UDP payload)."""
+        if self.address is None:
+            raise ValueError("no address on this interface: no HELLO")
+        self.seqnum = (self.seqnum + 1) & 0xFFFF
+        tlvs = (
+            Tlv(INTERVAL_TIME, 0, bytes([rfc5444.time_code(self.hello_interval)])),
+            Tlv(VALIDITY_TIME, 0, bytes([rfc5444.time_code(self.validity)])),
+            Tlv(MPR_WILLING, 0, bytes([WILL_DEFAULT << 4 | WILL_DEFAULT])),
+            Tlv(SMF_TYPE, RSSA[self.relay], bytes([self.priority])),
+        )
+        blocks = [AddressBlock((self.address,), (Tlv(LOCAL_IF, 0, bytes([THIS_IF])),))]
+        listed: list[tuple[bytes, int, bool]] = []  # address, status, our MPR
+        for link in sorted(self.links.values(), key=lambda k: sorted(k.addresses)):
+            status = {"symmetric": SYMMETRIC, "heard": HEARD, "lost": LOST}[link.status(now)]
+            for address in sorted(link.addresses):
+                listed.append((address, status, link.addresses <= self.mprs))
+        for start in range(0, len(listed), rfc5444.MAX_BLOCK_ADDRESSES):
+            part = listed[start : start + rfc5444.MAX_BLOCK_ADDRESSES]
+            metric = [
+                METRIC_VALUE if s == SYMMETRIC else LINK_ONLY_METRIC if s == HEARD else None
+                for _, s, _ in part
+            ]
+            blocks.append(
+                AddressBlock(
+                    tuple(a for a, _, _ in part),
+                    (
+                        *address_tlvs(LINK_STATUS, [bytes([s]) for _, s, _ in part]),
+                        *address_tlvs(LINK_METRIC, metric),
+                        *address_tlvs(
+                            MPR, [bytes([MPR_FLOODING]) if m else None for *_, m in part]
+                        ),
+                    ),
+                )
+            )
+        message = Message(HELLO, 4, tlvs, tuple(blocks), originator=self.address)
+        return rfc5444.encode(Packet((message,), self.seqnum))
+
+    def _count(self, what: str) -> None:
+        self.counters[what] = self.counters.get(what, 0) + 1
+
+
+# -- relay set algorithms (pure functions of the neighbourhood) ------------------------------
+
+
+def select_mprs(symmetric: Iterable[Link], me: bytes | None) -> frozenset[bytes]:
+    """Flooding MPRs (RFC 7181 section 18.4, the heuristic of its appendix A): every
+    strict 2-hop neighbour is covered by a chosen symmetric neighbour. Returns the sending
+    addresses of the chosen ones (a frozenset of all of them)."""
+    candidates = [link for link in symmetric if link.willingness != WILL_NEVER]
+    one_hop: set[bytes] = set()
+    for link in symmetric:
+        one_hop |= link.node
+    covers = {
+        link: {a for a in link.two_hop if a != me and a not in one_hop} for link in candidates
+    }
+    uncovered: set[bytes] = set().union(*covers.values()) if covers else set()
+    chosen = [link for link in candidates if link.willingness == WILL_ALWAYS]
+    for link in candidates:  # the only way to some 2-hop neighbour
+        if link not in chosen and any(
+            all(a not in covers[other] for other in candidates if other is not link)
+            for a in covers[link]
+        ):
+            chosen.append(link)
+    for link in chosen:
+        uncovered -= covers[link]
+    while uncovered:
+        best = max(
+            (link for link in candidates if link not in chosen),
+            key=lambda k: (k.willingness, len(covers[k] & uncovered), len(covers[k]), _key(k)),
+        )
+        chosen.append(best)
+        uncovered -= covers[best]
+    return frozenset(a for link in chosen for a in link.addresses)
+
+
+def _key(link: Link) -> bytes:
+    return min(link.addresses)
+
+
+def ecds_member(me: tuple[int, bytes], symmetric: list[Link]) -> bool:
+    """E-CDS (RFC 6621 appendix B), from what NHDP tells this node (1-hop neighbours and
+    their symmetric neighbours): a node with fewer than two neighbours is no relay; one
+    whose (priority, address) beats every 1- and 2-hop neighbour is; otherwise it is not
+    if, from its best neighbour, paths through nodes that beat it reach all its
+    neighbours (they can do without it), and it is if one cannot be reached."""
+    if len(symmetric) < 2:
+        return False
+    rank: dict[bytes, tuple[int, bytes]] = {}
+    edges: dict[bytes, set[bytes]] = {}
+    for link in symmetric:
+        ident = _key(link)
+        rank[ident] = (link.priority, ident)
+        for address in link.two_hop:
+            if address == me[1]:
+                continue
+            edges.setdefault(ident, set()).add(address)
+            edges.setdefault(address, set()).add(ident)
+            rank.setdefault(address, (DEFAULT_PRIORITY, address))
+    for link in symmetric:  # a 2-hop entry naming another neighbour's other address
+        for other in symmetric:
+            if other is not link and link.two_hop.keys() & other.node:
+                edges.setdefault(_key(link), set()).add(_key(other))
+                edges.setdefault(_key(other), set()).add(_key(link))
+    if all(me > r for r in rank.values()):
+        return True
+    neighbours = {_key(link) for link in symmetric}
+    start = max(neighbours, key=lambda a: rank[a])
+    reached, frontier = {start}, [start]
+    while frontier:
+        node = frontier.pop()
+        if node != start and rank[node] <= me:
+            continue  # reached, but no path goes on through it
+        for nxt in edges.get(node, ()):
+            if nxt not in reached:
+                reached.add(nxt)
+                frontier.append(nxt)
+    return not neighbours <= reached
+
+
+def mpr_cds_member(me: tuple[int, bytes], symmetric: list[Link], selectors: list[Link]) -> bool:
+    """MPR-CDS (RFC 6621 appendix C): a node is in the set if it beats every 1-hop
+    neighbour by (priority, address), or if the neighbour that beats all others
+    selected it as MPR."""
+    if not symmetric:
+        return False
+    best = max(symmetric, key=lambda k: (k.priority, _key(k)))
+    if me > (best.priority, _key(best)):
+        return True
+    return any(link is best for link in selectors)

@@ -1,0 +1,250 @@
+"""NHDP (RFC 6130) and the relay sets it feeds (RFC 6621), with injected time: link states
+from HELLOs exchanged in memory, expiry, MPR selection (RFC 7181 section 18), E-CDS and
+MPR-CDS on hand-made topologies, and the saving on the grid the end-to-end test uses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pytest
+
+from rawfwd.control import rfc5444
+from rawfwd.control.nhdp import (
+    LINK_STATUS,
+    LOST,
+    MPR,
+    Link,
+    NhdpPort,
+    ecds_member,
+    mpr_cds_member,
+    select_mprs,
+)
+from rawfwd.control.rfc5444 import Message, Packet, Tlv
+
+
+def addr(n: int) -> bytes:
+    return bytes([10, 0, 0, n])
+
+
+def mac(n: int) -> bytes:
+    return bytes([2, 0, 0, 0, 0, n])
+
+
+class Net:
+    """Nodes 1..n, each with one NHDP port, hearing exactly their neighbours."""
+
+    def __init__(self, edges: Iterable[tuple[int, int]], relay: str = "flood") -> None:
+        self.hears: dict[int, set[int]] = {}
+        for a, b in edges:
+            self.hears.setdefault(a, set()).add(b)
+            self.hears.setdefault(b, set()).add(a)
+        self.ports = {n: NhdpPort("radio0", relay=relay) for n in self.hears}
+        for n, port in self.ports.items():
+            port.address = addr(n)
+        self.silent: set[int] = set()
+
+    def round(self, now: float, order: Iterable[int] | None = None) -> None:
+        """Every node that is not silent sends one HELLO, heard by its neighbours."""
+        for n in order or sorted(self.ports):
+            if n in self.silent:
+                continue
+            payload = self.ports[n].hello(now)
+            for m in self.hears[n]:
+                self.ports[m].on_packet(payload, addr(n), mac(n), now)
+
+    def flood(self, source: int) -> tuple[int, set[int]]:
+        """One packet from `source`: transmissions, and the nodes it reached (duplicate
+        detection on every node; relaying as each node's relay set says)."""
+        reached = {source}
+        queue = [source]
+        sent = 0
+        while queue:
+            sender = queue.pop(0)
+            sent += 1
+            for n in sorted(self.hears[sender]):
+                if n in reached:
+                    continue  # a duplicate: dropped
+                reached.add(n)
+                relay_for = self.ports[n].relay_for
+                if relay_for is None or mac(sender) in relay_for:
+                    queue.append(n)
+        return sent, reached
+
+
+def status(port: NhdpPort, n: int, now: float) -> str | None:
+    link = port.links.get(frozenset([addr(n)]))
+    return None if link is None else link.status(now)
+
+
+def test_two_nodes_become_symmetric_within_two_hellos_each() -> None:
+    net = Net([(1, 2)])
+    net.round(0.0, [1])
+    assert status(net.ports[2], 1, 0.0) == "heard"  # 1 does not know 2 yet
+    net.round(0.0, [2])
+    assert status(net.ports[1], 2, 0.0) == "symmetric"  # 2 listed 1 as heard
+    assert status(net.ports[2], 1, 0.0) == "heard"
+    net.round(2.0, [1])
+    assert status(net.ports[2], 1, 2.0) == "symmetric"
+    assert net.ports[2].links[frozenset([addr(1)])].mac == mac(1)
+
+
+def test_a_silent_neighbour_is_advertised_lost_then_forgotten() -> None:
+    net = Net([(1, 2)])
+    for t in (0.0, 2.0):
+        net.round(t)
+    net.silent.add(2)
+    port = net.ports[1]
+    assert status(port, 2, 7.9) == "symmetric"  # heard at 2.0, validity 6 s
+    assert status(port, 2, 8.1) == "lost"
+    hello = rfc5444.decode(port.hello(8.1))
+    assert isinstance(hello, Packet)
+    block = hello.messages[0].blocks[1]
+    assert block.addresses == (addr(2),)
+    assert block.values(LINK_STATUS) == [bytes([LOST])]
+    port.poll(14.1)  # held a validity time after it was last heard, then gone
+    assert port.links == {}
+
+
+def test_a_neighbour_that_says_it_lost_us_is_not_symmetric_at_once() -> None:
+    net = Net([(1, 2)])
+    for t in (0.0, 2.0):
+        net.round(t)
+    lost = Message(
+        0,
+        4,
+        (Tlv(1, 0, bytes([rfc5444.time_code(6.0)])),),
+        (
+            rfc5444.AddressBlock((addr(2),), (Tlv(2, 0, b"\x00"),)),
+            rfc5444.AddressBlock((addr(1),), (Tlv(LINK_STATUS, 0, bytes([LOST])),)),
+        ),
+    )
+    net.ports[1].on_packet(rfc5444.encode(Packet((lost,))), addr(2), mac(2), 3.0)
+    assert status(net.ports[1], 2, 3.0) == "heard"
+
+
+def test_bad_hellos_are_counted_by_reason_and_change_nothing() -> None:
+    port = NhdpPort("radio0")
+    port.address = addr(1)
+    no_validity = rfc5444.encode(Packet((Message(0, 4),)))
+    own = NhdpPort("radio0")
+    own.address = addr(1)
+    for payload in (b"\xff", no_validity, own.hello(0.0)):
+        assert not port.on_packet(payload, addr(2), mac(2), 0.0)
+    assert port.counters == {
+        "malformed: unknown version": 1,
+        "not one validity time": 1,
+        "our own HELLO": 1,
+    }
+    assert port.links == {}
+
+
+def test_on_a_line_the_middle_node_is_both_ends_mpr_and_relays_for_them_alone() -> None:
+    net = Net([(1, 2), (2, 3)], relay="s-mpr")
+    for t in (0.0, 2.0, 4.0):
+        net.round(t)
+    assert net.ports[1].mprs == {addr(2)}
+    assert net.ports[3].mprs == {addr(2)}
+    assert net.ports[2].mprs == frozenset()  # no strict 2-hop neighbour to cover
+    assert net.ports[2].relay_for == frozenset({mac(1), mac(3)})
+    assert net.ports[1].relay_for == frozenset()
+    hello = rfc5444.decode(net.ports[1].hello(4.0))
+    assert isinstance(hello, Packet)
+    assert hello.messages[0].blocks[1].values(MPR) == [b"\x01"]  # advertised to 2
+
+
+def link(n: int, two_hop: Iterable[int], willingness: int = 7, priority: int = 64) -> Link:
+    return Link(
+        frozenset([addr(n)]),
+        frozenset([addr(n)]),
+        mac(n),
+        sym_until=100.0,
+        heard_until=100.0,
+        hold_until=200.0,
+        two_hop={addr(m): 100.0 for m in two_hop},
+        willingness=willingness,
+        priority=priority,
+    )
+
+
+def test_mpr_selection_covers_every_strict_two_hop_neighbour_with_few_relays() -> None:
+    # me = 1; neighbours 2, 3, 4; 2 reaches 5 and 6, 3 reaches 6 and 7, 4 reaches 7 only
+    # and also neighbour 3 (not a strict 2-hop neighbour): 5 forces 2, then 3 covers 7
+    links = [link(2, [5, 6]), link(3, [6, 7]), link(4, [7, 3])]
+    assert select_mprs(links, addr(1)) == {addr(2), addr(3)}
+    # a neighbour unwilling to relay is never chosen; one always willing always is
+    links = [link(2, [5], willingness=0), link(3, [5]), link(4, [], willingness=15)]
+    assert select_mprs(links, addr(1)) == {addr(3), addr(4)}
+    assert select_mprs([link(2, [1])], addr(1)) == frozenset()  # only us beyond it
+
+
+@pytest.mark.parametrize(
+    ("me", "links", "relay"),
+    [
+        (2, [link(1, []), link(3, [])], True),  # a line's middle: its ends need it
+        (1, [link(2, [3])], False),  # a line's end: one neighbour
+        (3, [link(1, [2]), link(2, [1])], True),  # a triangle: the best node relays
+        (1, [link(2, [3]), link(3, [2])], False),  # the others can do without it
+        # a square 1-2-3-4-1: 1 and 3 are reached from 4 through 2? no: 2 < 3 ...
+        (3, [link(2, [1]), link(4, [1])], True),  # ... 3 beats nothing but 4, yet no
+        # path from 4 to 2 goes through nodes better than 3: 3 relays
+        (1, [link(2, [3]), link(4, [3])], False),  # 4 reaches 2 through 3, better than 1
+    ],
+)
+def test_ecds_membership_on_hand_made_topologies(me: int, links: list[Link], relay: bool) -> None:
+    assert ecds_member((64, addr(me)), links) is relay
+
+
+def test_mpr_cds_membership_is_the_best_node_or_the_best_neighbours_mpr() -> None:
+    line_end = [link(2, [3])]
+    assert mpr_cds_member((64, addr(3)), line_end, []) is True  # beats its only neighbour
+    assert mpr_cds_member((64, addr(1)), line_end, []) is False
+    middle = [link(1, []), link(3, [])]
+    assert mpr_cds_member((64, addr(2)), middle, [middle[1]]) is True  # 3 chose it
+    assert mpr_cds_member((64, addr(2)), middle, [middle[0]]) is False  # only 1 did
+
+
+def grid(side: int) -> list[tuple[int, int]]:
+    """A side x side grid where each node hears the 8 around it (diagonals too)."""
+    edges = []
+    for r in range(side):
+        for c in range(side):
+            n = r * side + c + 1
+            for dr, dc in ((0, 1), (1, -1), (1, 0), (1, 1)):
+                rr, cc = r + dr, c + dc
+                if 0 <= rr < side and 0 <= cc < side:
+                    edges.append((n, rr * side + cc + 1))
+    return edges
+
+
+def test_reduced_relay_sets_reach_every_node_of_the_grid_for_fewer_transmissions() -> None:
+    sent: dict[str, int] = {}
+    for relay in ("flood", "s-mpr", "e-cds", "mpr-cds"):
+        net = Net(grid(4), relay=relay)
+        for t in (0.0, 2.0, 4.0):
+            net.round(t)
+        assert all(status(net.ports[a], b, 4.0) == "symmetric" for a, b in grid(4)), (
+            "neighbours symmetric within 3 HELLO intervals"
+        )
+        sent[relay], reached = net.flood(1)
+        assert reached == set(range(1, 17)), relay
+    assert sent["flood"] == 16
+    assert sent["s-mpr"] <= 0.75 * sent["flood"]
+    assert sent["e-cds"] <= 0.75 * sent["flood"]
+    assert sent["mpr-cds"] < sent["flood"]
+
+
+def test_a_relay_set_follows_a_broken_link_within_the_validity_time() -> None:
+    net = Net([(1, 2), (2, 3), (1, 4), (4, 3)], relay="s-mpr")  # a square: 1 reaches 3 twice
+    for t in (0.0, 2.0, 4.0):
+        net.round(t)
+    (first,) = net.ports[1].mprs  # one of 2 and 4 suffices
+    broken = first[3]
+    net.hears[1].discard(broken)
+    net.hears[broken].discard(1)
+    t = 6.0
+    while t <= 4.0 + 6.0 + 2.0:  # within a validity time (+ one HELLO) of the break
+        net.round(t)
+        t += 2.0
+    net.ports[1].poll(t)
+    assert net.ports[1].mprs == {addr(6 - broken)}
+    assert net.flood(1)[1] == {1, 2, 3, 4}
