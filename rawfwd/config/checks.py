@@ -24,6 +24,7 @@ from .values import (
     DedupSpec,
     FlowSpec,
     InterfaceSpec,
+    NhdpSpec,
     Origin,
     Route,
     RpfSpec,
@@ -115,6 +116,7 @@ class ConfigBuilder:
     warnings: list[str] = field(default_factory=list)
     dedup: DedupSpec = field(default_factory=DedupSpec)
     flows: FlowSpec = field(default_factory=FlowSpec)
+    nhdp: NhdpSpec = field(default_factory=NhdpSpec)
 
     def add_interface(self, spec: InterfaceSpec) -> None:
         """Define an interface once; a second definition is an error."""
@@ -199,6 +201,7 @@ class ConfigBuilder:
             rpf=tuple(self.rpf),
             dedup=self.dedup,
             flows=self.flows,
+            nhdp=self.nhdp,
             path=self.path,
             warnings=tuple(self.warnings),
         )

@@ -32,6 +32,7 @@ from .values import (
     FlowSpec,
     IgmpSpec,
     InterfaceSpec,
+    NhdpSpec,
     Origin,
     Route,
     RpfSpec,
@@ -181,7 +182,7 @@ def _check_shape(text: str, path: str) -> None:
                 )
 
 
-_TOP_KEYS = {"interface", "route", "rpf", "dedup", "flows"}
+_TOP_KEYS = {"interface", "route", "rpf", "dedup", "flows", "nhdp"}
 #: IGMP router settings of an `igmp = true` interface (RFC 3376 section 8)
 _IGMP_KEYS = {
     "version",
@@ -194,11 +195,16 @@ _IGMP_KEYS = {
     "startup_query_interval",
     "startup_query_count",
 }
-_IF_KEYS = {"mac", "address", "ttl_threshold", "manet", "groups", "igmp", "upstream"} | _IGMP_KEYS
+_IF_KEYS = {
+    "mac", "address", "ttl_threshold", "manet", "groups", "igmp", "upstream", "relay", "nhdp"
+} | _IGMP_KEYS  # fmt: skip
 _ROUTE_KEYS = {"from", "group", "source", "to"}
 _RPF_KEYS = {"prefix", "iif"}
 _DEDUP_KEYS = {"window", "mode", "max_entries", "max_per_flow"}
 _FLOW_KEYS = {"max_flows", "idle_timeout"}
+_NHDP_KEYS = {"hello_interval", "validity"}
+#: MANET relay algorithms (RFC 6621 section 8 and its appendices)
+RELAYS = ("flood", "s-mpr", "e-cds", "mpr-cds")
 
 
 def parse_toml(text: str, path: str) -> Config:
@@ -259,8 +265,15 @@ def parse_toml(text: str, path: str) -> Config:
                 groups=_flood_groups(body, manet),
                 igmp=_parse_igmp(body, manet),
                 upstream=_typed(body, "upstream", bool, False),
+                relay=_relay(body, manet),
+                nhdp=_manet_only(body, "nhdp", manet),
                 origin=origin,
             )
+            if spec.relay != "flood" and not spec.nhdp:
+                raise _KeyValueError(
+                    "relay",
+                    f"{spec.relay} chooses relays from what NHDP learns: not with nhdp = false",
+                )
             if spec.upstream and (spec.igmp is not None or manet):
                 key = "igmp" if spec.igmp is not None else "manet"
                 raise _KeyValueError(
@@ -313,7 +326,48 @@ def parse_toml(text: str, path: str) -> Config:
 
     b.dedup = _parse_dedup(doc.get("dedup", {}), fail)
     b.flows = _parse_flows(doc.get("flows", {}), fail)
+    b.nhdp = _parse_nhdp(doc.get("nhdp", {}), fail)
     return b.build()
+
+
+def _relay(body: Mapping[str, Any], manet: bool) -> str:
+    """`relay` of a MANET interface: its relay algorithm (RFC 6621 section 8)."""
+    if "relay" not in body:
+        return "flood"
+    if not manet:
+        raise _KeyValueError("relay", "chooses MANET relays: only with manet = true")
+    value = _typed(body, "relay", str, "flood")
+    if value not in RELAYS:
+        raise _KeyValueError("relay", f"must be one of {', '.join(RELAYS)}, not {shown(value)}")
+    return str(value)
+
+
+def _manet_only(body: Mapping[str, Any], key: str, manet: bool) -> bool:
+    if key in body and not manet:
+        raise _KeyValueError(key, "runs on MANET interfaces: only with manet = true")
+    return bool(_typed(body, key, bool, True))
+
+
+def _parse_nhdp(body: Any, fail: _Fail) -> NhdpSpec:
+    if not isinstance(body, dict):
+        raise fail("[nhdp] must be a table", "", "nhdp")
+    _check_keys(body, _NHDP_KEYS, "[nhdp]", fail, "nhdp")
+    try:
+        interval = _typed(body, "hello_interval", float, 2.0)
+        if not 0.1 <= interval <= 3600:
+            raise _KeyValueError(
+                "hello_interval", f"must be from 0.1 to 3600 s, not {shown(interval)}"
+            )
+        validity = _typed(body, "validity", float, 3 * interval)
+        if not interval < validity <= 3 * 3600:  # RFC 6130 section 5: longer than the interval
+            raise _KeyValueError(
+                "validity",
+                f"must be longer than hello_interval ({interval:g} s) and at most 10800 s, "
+                f"not {shown(validity)}",
+            )
+    except _KeyValueError as exc:
+        raise fail(f"[nhdp] {exc.key}: {exc.reason}", "nhdp", exc.key) from None
+    return NhdpSpec(hello_interval=interval, validity=validity)
 
 
 def _flood_groups(body: Mapping[str, Any], manet: bool) -> tuple[IPv4Network, ...]:

@@ -84,6 +84,9 @@ class InterfaceSpec:
     groups: tuple[IPv4Network, ...] = (MULTICAST_BLOCK,)
     igmp: IgmpSpec | None = None  #: router side of IGMP here: members decide forwarding
     upstream: bool = False  #: IGMP proxy (RFC 4605): a host toward the root here
+    #: MANET relay algorithm (RFC 6621 section 8): "flood", "s-mpr", "e-cds" or "mpr-cds"
+    relay: str = "flood"
+    nhdp: bool = True  #: a MANET interface runs NHDP (RFC 6130) unless this is false
     origin: Origin | None = None
 
 
@@ -146,6 +149,14 @@ class DedupSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class NhdpSpec:
+    """The `[nhdp]` table: HELLO timing on every MANET interface (RFC 6130 section 5)."""
+
+    hello_interval: float = 2.0  #: seconds between HELLOs (jittered, RFC 5148)
+    validity: float = 6.0  #: how long a HELLO is believed (3 x hello_interval by default)
+
+
+@dataclass(frozen=True, slots=True)
 class FlowSpec:
     """The `[flows]` table: bounds on per-flow state."""
 
@@ -162,6 +173,7 @@ class Config:
     rpf: tuple[RpfSpec, ...] = ()
     dedup: DedupSpec = field(default_factory=DedupSpec)
     flows: FlowSpec = field(default_factory=FlowSpec)
+    nhdp: NhdpSpec = field(default_factory=NhdpSpec)
     path: str = "<config>"
     #: lines that were accepted but are not (fully) supported, as "file:line: text"
     warnings: tuple[str, ...] = field(default=())

@@ -30,8 +30,8 @@ def test_unknown_key_in_interface() -> None:
     assert err.line == line_of(text, "ttl = 3")
     assert err.reason == (
         "unknown key 'ttl' in [interface.eth1] (known: address, groups, igmp, "
-        "last_member_query_count, last_member_query_interval, mac, manet, querier, "
-        "query_interval, query_response_interval, robustness, startup_query_count, "
+        "last_member_query_count, last_member_query_interval, mac, manet, nhdp, querier, "
+        "query_interval, query_response_interval, relay, robustness, startup_query_count, "
         "startup_query_interval, ttl_threshold, upstream, version)"
     )
 
@@ -70,7 +70,7 @@ def test_unknown_top_level_key() -> None:
     err = error(text)
     assert err.line == line_of(text, "verbose")
     assert err.reason == (
-        "unknown table or key 'verbose' (known: dedup, flows, interface, route, rpf)"
+        "unknown table or key 'verbose' (known: dedup, flows, interface, nhdp, route, rpf)"
     )
 
 
@@ -79,7 +79,7 @@ def test_unknown_top_level_table() -> None:
     text = doc("[dedupe]\nwindow = 1.0\n")
     err = error(text)
     assert (
-        err.reason == "unknown table or key 'dedupe' (known: dedup, flows, interface, route, rpf)"
+        err.reason == "unknown table or key 'dedupe' (known: dedup, flows, interface, nhdp, route, rpf)"
     )
     assert err.line == line_of(text, "[dedupe]")
 

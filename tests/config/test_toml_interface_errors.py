@@ -151,3 +151,58 @@ def test_a_proxy_has_one_upstream() -> None:
         "[interface.b] upstream: 'a' is the upstream interface already: an IGMP proxy has "
         "one (RFC 4605 section 1)"
     )
+
+
+def test_relay_and_nhdp_are_read_on_a_manet_interface() -> None:
+    text = IFACES.replace('mac = "02:00:00:00:00:02"', 'manet = true\nrelay = "e-cds"')
+    config = parse_toml(text, "t.toml")
+    assert (config.interfaces["eth1"].relay, config.interfaces["eth1"].nhdp) == ("e-cds", True)
+    assert config.interfaces["eth0"].relay == "flood"
+    assert (config.nhdp.hello_interval, config.nhdp.validity) == (2.0, 6.0)
+    timed = parse_toml(text + "\n[nhdp]\nhello_interval = 1\n", "t.toml")
+    assert (timed.nhdp.hello_interval, timed.nhdp.validity) == (1.0, 3.0)  # 3 x the interval
+
+
+@pytest.mark.parametrize(
+    ("keys", "needle", "reason"),
+    [
+        ('relay = "s-mpr"', "relay", "relay: chooses MANET relays: only with manet = true"),
+        ("nhdp = false", "nhdp", "nhdp: runs on MANET interfaces: only with manet = true"),
+        (
+            'manet = true\nrelay = "mpr"',
+            "relay",
+            "relay: must be one of flood, s-mpr, e-cds, mpr-cds, not 'mpr'",
+        ),
+        (
+            'manet = true\nnhdp = false\nrelay = "s-mpr"',
+            "manet",
+            "relay: s-mpr chooses relays from what NHDP learns: not with nhdp = false",
+        ),
+    ],
+)
+def test_relay_and_nhdp_errors_name_the_line_and_the_reason(
+    keys: str, needle: str, reason: str
+) -> None:
+    text = IFACES.replace('mac = "02:00:00:00:00:02"', keys)
+    err = error(text)
+    assert err.reason == f"[interface.eth1] {reason}"
+    assert err.line is not None
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("hello_interval = 0", "[nhdp] hello_interval: must be from 0.1 to 3600 s, not 0.0"),
+        (
+            "hello_interval = 2\nvalidity = 2",
+            "[nhdp] validity: must be longer than hello_interval (2 s) and at most 10800 s, "
+            "not 2.0",
+        ),
+        ("hello = 2", "unknown key 'hello' in [nhdp] (known: hello_interval, validity)"),
+    ],
+)
+def test_nhdp_table_errors(body: str, reason: str) -> None:
+    text = IFACES + "\n[nhdp]\n" + body + "\n"
+    err = error(text)
+    assert err.reason == reason
+    assert err.line == line_of(text, body.splitlines()[-1].split(" ")[0])
