@@ -78,8 +78,8 @@ def test_unknown_top_level_table() -> None:
     # A misspelt table name: the error must point at its header, not at line 1.
     text = doc("[dedupe]\nwindow = 1.0\n")
     err = error(text)
-    assert (
-        err.reason == "unknown table or key 'dedupe' (known: dedup, flows, interface, nhdp, route, rpf)"
+    assert err.reason == (
+        "unknown table or key 'dedupe' (known: dedup, flows, interface, nhdp, route, rpf)"
     )
     assert err.line == line_of(text, "[dedupe]")
 
