@@ -22,14 +22,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from ipaddress import IPv4Interface, IPv4Network
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from ..config.values import Config
 from ..core import DropReason, FlowSnapshot, Forwarder, Snapshot, Transmit
 from ..core.forwarder import Frames
 from ..core.stats import FlowDecision
 from .igmp_router import IgmpInterfaceView, IgmpRouter
+from .nhdp import NhdpRouter
 from .proxy import ProxyView
+
+_IGMP: Final = 2  # IP protocol: the control frames that are not IGMP are NHDP's (UDP)
 
 
 class Output(NamedTuple):
@@ -82,6 +85,7 @@ class Engine:
             config, live=live, keep_retired=keep_retired, decisions=decisions
         )
         self.igmp = IgmpRouter(config, self.forwarder, live=live, random=random)
+        self.nhdp = NhdpRouter(config, self.forwarder, live=live, random=random)
 
     # -- inputs ------------------------------------------------------------------------------
 
@@ -93,7 +97,13 @@ class Engine:
         copies = self.forwarder.handle_batch(ingress, frames, now, outgoing)
         control = self.forwarder.take_control()
         if control:
-            copies.extend(self.igmp.handle_control(control, now))
+            igmp = [c for c in control if c[1][23] == _IGMP]
+            if len(igmp) < len(control):  # the rest are NHDP's HELLOs
+                for name, frame, end in control:
+                    if frame[23] != _IGMP:
+                        self.nhdp.handle(name, frame, end, now)
+            if igmp:
+                copies.extend(self.igmp.handle_control(igmp, now))
         return self._output(copies)
 
     def handle_timer(self, now: float) -> Output:
@@ -105,20 +115,25 @@ class Engine:
         due = self.igmp.next_timer()
         if due is not None and due <= now:
             copies.extend(self.igmp.poll(now))
+        due = self.nhdp.next_timer()
+        if due is not None and due <= now:
+            copies.extend(self.nhdp.poll(now))
         return self._output(copies)
 
     def next_timer(self) -> float | None:
         """When `handle_timer` has work next (-inf: at once), or None for no timer."""
-        ours, igmp = self.forwarder.next_timer(), self.igmp.next_timer()
-        if ours is None or (igmp is not None and igmp < ours):
-            return igmp
-        return ours
+        due = [t for t in (self.forwarder.next_timer(), self.igmp.next_timer()) if t is not None]
+        nhdp = self.nhdp.next_timer() if self.nhdp.ports else None
+        if nhdp is not None:
+            due.append(nhdp)
+        return min(due) if due else None
 
     def reconfigure(self, config: Config) -> Output:
         """Apply a new config: flows, counters and group records that remain are kept."""
         self.igmp.reconfigure(config)  # first: the flows are decided by the new members
         self.forwarder.reconfigure(config)  # every flow decided again, by the new ports
         self.igmp.attach()
+        self.nhdp.reconfigure(config)  # after the forwarder: its ports take the relay sets
         return self._output([])
 
     def set_link(self, name: str, *, up: bool, mac: bytes | None) -> Output:
@@ -133,6 +148,7 @@ class Engine:
         """Live mode: the interface's first IPv4 address (IGMP's querier election and source)
         and all its subnets (where IGMP reports may come from)."""
         self.igmp.set_address(name, address, networks)
+        self.nhdp.set_address(name, address.ip.packed if address is not None else None)
         return self._output([])
 
     def set_local_addresses(self, addresses: Iterable[int]) -> Output:

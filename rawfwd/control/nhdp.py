@@ -30,12 +30,18 @@ Theory of operation:
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
+from ..core.wire import complete_l4_checksum, ethernet_header, ipv4_header
 from . import rfc5444
 from .rfc5444 import AddressBlock, Malformed, Message, Packet, Tlv, address_tlvs
+
+if TYPE_CHECKING:
+    from ..config.values import Config
+    from ..core.forwarder import Forwarder
 
 PORT: Final = 269  # RFC 5498
 GROUP: Final = bytes([224, 0, 0, 109])  # LL-MANET-Routers, RFC 5498
@@ -129,21 +135,21 @@ class NhdpPort:
         neighbourhood changed (the relay set was recomputed)."""
         packet = rfc5444.decode(payload)
         if isinstance(packet, Malformed):
-            self._count(f"malformed: {packet.reason}")
+            self.count(f"malformed: {packet.reason}")
             return False
         changed = False
         for message in packet.messages:
             if message.type != HELLO:
-                self._count("not a HELLO")
+                self.count("not a HELLO")
                 continue
             problem = self._hello_problem(message)
             if problem is not None:
-                self._count(problem)
+                self.count(problem)
                 continue
             self._on_hello(message, source, mac, now)
             changed = True
         if changed:
-            self._count("hellos")
+            self.count("hellos")
             self.recompute(now)
         return changed
 
@@ -251,6 +257,10 @@ class NhdpPort:
         self.next_hello = now + self.hello_interval * (1 - 0.25 * self._random())
         return self.hello(now)
 
+    def invalidate(self) -> None:
+        """Make the next `poll` choose the relay set again (the settings changed)."""
+        self._expiry = float("-inf")
+
     def recompute(self, now: float) -> None:
         """Drop expired state, then choose MPRs and the relay set again."""
         for key in [k for k, link in self.links.items() if link.hold_until <= now]:
@@ -325,7 +335,7 @@ class NhdpPort:
         message = Message(HELLO, 4, tlvs, tuple(blocks), originator=self.address)
         return rfc5444.encode(Packet((message,), self.seqnum))
 
-    def _count(self, what: str) -> None:
+    def count(self, what: str) -> None:
         self.counters[what] = self.counters.get(what, 0) + 1
 
 
@@ -417,3 +427,103 @@ def mpr_cds_member(me: tuple[int, bytes], symmetric: list[Link], selectors: list
     if me > (best.priority, _key(best)):
         return True
     return any(link is best for link in selectors)
+
+
+# -- all MANET interfaces of the engine ------------------------------------------------------
+
+_HELLO_MAC: Final = bytes([0x01, 0x00, 0x5E, 0x00, 0x00, 0x6D])  # RFC 1112 6.4 of 224.0.0.109
+
+
+class NhdpRouter:
+    """NHDP on every `manet = true` interface whose `nhdp` is not false: HELLOs in (the
+    forwarder sets them aside), HELLOs out (built as whole frames, TTL 1), and each
+    interface's relay set handed to the forwarder whenever it changes."""
+
+    def __init__(
+        self,
+        config: Config,
+        forwarder: Forwarder,
+        *,
+        live: bool = False,
+        random: Callable[[], float] = lambda: 0.5,
+    ) -> None:
+        self.forwarder = forwarder
+        self._random = random
+        self._live = live
+        self.ports: dict[str, NhdpPort] = {}
+        self._addresses: dict[str, bytes | None] = {}
+        self.ignored = 0  #: HELLOs on an interface without NHDP
+        self.reconfigure(config)
+
+    def reconfigure(self, config: Config) -> None:
+        """Ports for the new config: neighbours known on a port that remains are kept."""
+        if not self._live:
+            self._addresses = {
+                n: s.address.ip.packed if s.address is not None else None
+                for n, s in config.interfaces.items()
+            }
+        old, self.ports = self.ports, {}
+        for name, spec in config.interfaces.items():
+            if not (spec.manet and spec.nhdp):
+                self.forwarder.set_relay(name, None)
+                continue
+            port = old.get(name) or NhdpPort(name, random=self._random)
+            port.relay = spec.relay
+            port.hello_interval = config.nhdp.hello_interval
+            port.validity = config.nhdp.validity
+            port.address = self._addresses.get(name)
+            self.ports[name] = port
+        for port in self.ports.values():
+            if port.links:
+                port.invalidate()  # relay set chosen again at the next poll (at once)
+            else:
+                port.recompute(float("-inf"))  # nothing to expire: no clock needed
+            self.forwarder.set_relay(port.name, port.relay_for)
+
+    def set_address(self, name: str, address: bytes | None) -> None:
+        """Live mode: the interface's IPv4 address (its HELLOs' source and our identity)."""
+        self._addresses[name] = address
+        port = self.ports.get(name)
+        if port is not None and port.address != address:
+            port.address = address
+            port.next_hello = float("-inf")
+
+    def handle(self, name: str, frame: bytes, end: int, now: float) -> None:
+        """A UDP frame to 224.0.0.109 the forwarder set aside (checked here: port 269)."""
+        port = self.ports.get(name)
+        ihl = (frame[14] & 0x0F) * 4
+        udp = 14 + ihl
+        if port is None:
+            self.ignored += 1
+            return
+        if end < udp + 8 or frame[udp + 2 : udp + 4] != PORT.to_bytes(2, "big"):
+            port.count("not NHDP (UDP port)")
+            return
+        if port.on_packet(frame[udp + 8 : end], frame[26:30], frame[6:12], now):
+            self.forwarder.set_relay(name, port.relay_for)
+
+    def next_timer(self) -> float | None:
+        """The next HELLO or expiry on any port."""
+        due = min((p.next_timer() for p in self.ports.values()), default=float("inf"))
+        return None if due == float("inf") else due
+
+    def poll(self, now: float) -> list[tuple[str, list[bytes]]]:
+        """HELLOs due now, as frames per interface; relay sets changed by expiry applied."""
+        out: list[tuple[str, list[bytes]]] = []
+        for name, port in self.ports.items():
+            before = port.relay_for
+            payload = port.poll(now)
+            if port.relay_for != before:
+                self.forwarder.set_relay(name, port.relay_for)
+            mac = self.forwarder.port_mac(name)
+            if payload is not None and mac is not None and port.address is not None:
+                out.append((name, [hello_frame(mac, port.address, payload)]))
+        return out
+
+
+def hello_frame(mac: bytes, address: bytes, payload: bytes) -> bytes:
+    """A HELLO as sent: to 224.0.0.109 and its MAC, TTL 1, UDP 269 to 269 with its
+    checksum (RFC 5498, RFC 6130 section 11)."""
+    udp = struct.pack("!HHHH", PORT, PORT, 8 + len(payload), 0) + payload
+    header = ipv4_header(address, GROUP, ttl=1, payload_len=len(udp), proto=17)
+    return complete_l4_checksum(ethernet_header(_HELLO_MAC, mac) + header + udp)

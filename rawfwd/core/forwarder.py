@@ -54,6 +54,8 @@ _MARTIAN_SOURCE: Final = tuple(o == 0 or o == 127 or o >= 224 for o in range(256
 #: IGMP frames held for the control plane between two calls (beyond: counted, not kept)
 MAX_CONTROL: Final = 1024
 _IGMP: Final = 2  # IP protocol number (RFC 1112 appendix I)
+_UDP: Final = 17
+_NHDP_GROUP: Final = 0xE000006D  # 224.0.0.109, LL-MANET-Routers (RFC 5498): NHDP's HELLOs
 _IPV4_TYPE: Final = ETHERTYPE_IPV4.to_bytes(2, "big")
 #: packets after which a flow gets Ethernet headers of its own (group MAC included) instead
 #: of the egress it shares: a flood of short-lived (source, group)s costs no header per
@@ -248,9 +250,18 @@ class Forwarder:
             self._forward(flow, frame, end, now)
         return self._collect() if self._touched else []
 
+    def set_relay(self, name: str, relay_for: frozenset[bytes] | None) -> None:
+        """A MANET interface's relay set, as NHDP chose it: the previous hops (MACs) whose
+        packets this node relays on the mesh, None for all (RFC 6621 section 8). Read per
+        packet: a change applies to the next packet, no flow is decided again."""
+        port = self._ports.get(name)
+        if port is not None:
+            port.relay_for = relay_for
+
     def take_control(self) -> Sequence[tuple[str, bytes, int]]:
-        """The IGMP frames received since the last call, as (ingress, frame, end of the IP
-        packet): they are the control plane's and are never forwarded (RFC 3376 section 4)."""
+        """The IGMP and NHDP frames received since the last call, as (ingress, frame, end of
+        the IP packet): they are the control plane's and are never forwarded (RFC 3376
+        section 4; RFC 6130 HELLOs go one hop, to 224.0.0.109)."""
         if not self._control:
             return _NOTHING
         taken, self._control = self._control, []
@@ -393,6 +404,8 @@ class Forwarder:
             flow.route, flow.verdict, flow.flood = None, DropReason.BAD_SOURCE, False
         elif flow.mesh and flow.source in self._local:  # ours, relayed back by a neighbour
             flow.route, flow.verdict, flow.flood = None, DropReason.OWN_ECHO, False
+        elif manet and flow.group == _NHDP_GROUP:  # NHDP's, whatever `groups` floods
+            flow.route, flow.verdict, flow.flood = None, DropReason.LINK_LOCAL, False
         members: tuple[str, ...] = ()
         if self._members is not None and flow.verdict is not DropReason.BAD_SOURCE:
             members = self._member_egress(flow, rpf)
@@ -615,6 +628,13 @@ class Forwarder:
         if verdict is not None:
             if verdict is DropReason.UNRESOLVED and self._held.hold(flow, frame, end, now):
                 return
+            if flow.group == _NHDP_GROUP and frame[23] == _UDP and flow.port.spec.manet:
+                # a HELLO (RFC 6130): NHDP's, never a flow's; set aside as IGMP is
+                if len(self._control) < MAX_CONTROL:
+                    self._control.append((flow.port.name, frame, end))
+                else:
+                    self.control_lost += 1
+                return
             if flow.local and verdict in _NOWHERE_ELSE:
                 # the kernel sent it where it was going: nothing was dropped, but it is
                 # remembered, so that a neighbour relaying it back is not relayed again
@@ -645,6 +665,11 @@ class Forwarder:
             self._drop_flow(flow, DropReason.DUPLICATE)
             return
 
+        if flow.mesh:  # RFC 6621 section 8: relay only as this node's relay set says
+            relay_for = flow.port.relay_for
+            if relay_for is not None and frame[6:12] not in relay_for:
+                self._not_relayed(flow, frame, body, ttl, count)
+                return
         # RFC 1624 eqn. 3 for TTL - 1: HC' = ~(~HC + 0xFEFF) (see wire.ttl_decrement_checksum)
         csum = (~((frame[24] << 8) | frame[25]) & 0xFFFF) + 0xFEFF
         csum = ~((csum & 0xFFFF) + (csum >> 16)) & 0xFFFF
@@ -663,6 +688,33 @@ class Forwarder:
             out.tx_bytes += end  # the copy's length: 14 bytes of Ethernet and the packet
         flow.forwarded += 1
         flow.copies += count
+        flow.port.relayed += 1
+
+    def _not_relayed(self, flow: Flow, frame: bytes, body: bytes, ttl: int, count: int) -> None:
+        """A mesh packet this node does not relay: recorded as seen already (a copy heard
+        later is a duplicate), delivered locally by the kernel anyway; only its copies off
+        the mesh (to non-MANET interfaces: a gateway's LAN) still go."""
+        csum = (~((frame[24] << 8) | frame[25]) & 0xFFFF) + 0xFEFF
+        csum = ~((csum & 0xFFFF) + (csum >> 16)) & 0xFFFF
+        patch = ((ttl - 1) << 24 | frame[23] << 16 | csum).to_bytes(4, "big")
+        packet = frame[14:22] + patch + body
+        end = 14 + len(packet)
+        made = 0
+        dst = flow.dst
+        egress = flow.egress
+        for eth, out in egress[:count] if count < len(egress) else egress:
+            if out.spec.manet:
+                continue
+            if not out.box:
+                self._touched.append(out)
+            out.box.append(eth + packet if not dst else dst + eth + packet)
+            out.tx_bytes += end
+            made += 1
+        if not made:
+            self._drop_flow(flow, DropReason.NOT_RELAY)
+            return
+        flow.forwarded += 1
+        flow.copies += made
         flow.port.relayed += 1
 
     def _drop_flow(self, flow: Flow, reason: DropReason) -> None:

@@ -27,6 +27,9 @@ class DropReason(Enum):
     DUPLICATE = "duplicate"  #: seen within the duplicate window (RFC 6621 section 6)
     #: our own packet heard back from the mesh: sent from one of our MACs or addresses
     OWN_ECHO = "own_echo"
+    #: not relayed on the mesh: this node is not in the relay set for the packet's previous
+    #: hop (S-MPR) or not in the dominating set (E-CDS, MPR-CDS), RFC 6621 section 8
+    NOT_RELAY = "not_relay"
     TTL = "ttl"  #: arriving TTL <= 1: may not leave the link
     THRESHOLD = "threshold"  #: TTL not above any outgoing interface's threshold
 

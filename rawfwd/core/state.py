@@ -25,6 +25,7 @@ class Port:
         "local_flows",
         "mac",
         "name",
+        "relay_for",
         "relayed",
         "rx_bytes",
         "rx_frames",
@@ -46,6 +47,9 @@ class Port:
         self.tx_frames = 0
         self.tx_bytes = 0
         self.relayed = 0  #: packets that came in here and went out somewhere
+        #: a MANET interface's relay set (RFC 6621 section 8, chosen by NHDP): the previous
+        #: hops (MACs) whose packets this node relays; None: every neighbour's
+        self.relay_for: frozenset[bytes] | None = None
         self.igmp = 0  #: IGMP frames received: the control plane's, not forwarded
         self.drops: Counter[DropReason] = Counter()
         #: copies for this interface made by the current call, handed out at its end
