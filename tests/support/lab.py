@@ -23,11 +23,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rawfwd.core.wire import internet_checksum
+from rawfwd.core.wire import complete_l4_checksum, internet_checksum
 from rawfwd.lab.netns import Built, Lab, ip, rawfwd_in, socket_in, stop
 
 HOSTS = {"A": ("eth1", "10.1.0"), "B": ("eth2", "10.2.0"), "C": ("eth3", "10.3.0")}
 PORT = 5000
+_SOL_PACKET = 263
+_PACKET_AUXDATA = 8  # linux/if_packet.h
+_TP_STATUS_CSUMNOTREADY = 8
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
@@ -164,6 +167,10 @@ class RouterLab(Built):
         s = socket_in(self.ns(host), socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
         self.sockets.append(s)
         s.bind(("eth0", 0x0800))  # CPython applies htons to the bind protocol itself
+        # a forwarded copy of a locally sent packet may still carry its UDP checksum
+        # unfinished for offload (the kernel's own multicast routing does the same): the
+        # auxiliary data says so, and `drain` completes such frames as the wire would
+        s.setsockopt(_SOL_PACKET, _PACKET_AUXDATA, 1)
         s.settimeout(0.0)
         return s
 
@@ -174,9 +181,20 @@ def drain(sock: socket.socket, timeout: float = 1.0, want: int | None = None) ->
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and (want is None or len(got) < want):
         try:
-            got.append(sock.recv(65535))
+            if sock.family != socket.AF_PACKET:
+                got.append(sock.recv(65535))
+                continue
+            data, anc, _, _ = sock.recvmsg(65535, socket.CMSG_SPACE(32))
         except BlockingIOError:
             time.sleep(0.01)
+            continue
+        unfinished = any(
+            level == _SOL_PACKET
+            and kind == _PACKET_AUXDATA
+            and struct.unpack_from("I", aux)[0] & _TP_STATUS_CSUMNOTREADY
+            for level, kind, aux in anc
+        )
+        got.append(complete_l4_checksum(data) if unfinished else data)
     return got
 
 
