@@ -89,7 +89,10 @@ def _parser() -> argparse.ArgumentParser:
 
     show = sub.add_parser("show", help="what the running rawfwd's table shows")
     show.add_argument(
-        "what", nargs="?", default="all", choices=["flows", "interfaces", "groups", "all"]
+        "what",
+        nargs="?",
+        default="all",
+        choices=["flows", "interfaces", "groups", "neighbors", "all"],
     )
     show.add_argument("--json", action="store_true")
     _control_option(show)

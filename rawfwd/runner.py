@@ -22,7 +22,14 @@ from .config.load import load_config
 from .errors import RawfwdError
 from .io import control_socket
 from .io.daemon import Daemon, check_privileges
-from .ui import dashboard, flows_table, groups_table, interfaces_table, summary_line
+from .ui import (
+    dashboard,
+    flows_table,
+    groups_table,
+    interfaces_table,
+    neighbors_table,
+    summary_line,
+)
 from .view import View
 
 log = logging.getLogger("rawfwd")
@@ -128,6 +135,11 @@ def show(what: str, *, as_json: bool, control_address: str | None) -> int:
             console.print("no interface has igmp = true (and there is no upstream)")
         else:
             console.print(groups_table(view))
+    if what in ("neighbors", "all") and (what == "neighbors" or view.neighbors):
+        if not view.neighbors:
+            console.print("no manet = true interface runs NHDP")
+        else:
+            console.print(neighbors_table(view))
     if what in ("flows", "all"):
         console.print(flows_table(view, max_rows=10_000))
     return 0
@@ -161,7 +173,9 @@ def _view_of(reply: dict[str, Any], address: str, *, for_terminal: bool = False)
     try:
         if for_terminal:
             reply = _map_strings(reply, control_socket.printable)
-        problem = _shape_problem(reply.get("igmp"), _IGMP, "igmp")
+        problem = _shape_problem(reply.get("igmp"), _IGMP, "igmp") or _shape_problem(
+            reply.get("neighbors"), _NHDP, "neighbors"
+        )
         if problem is None:
             return View.from_json(reply)
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
@@ -232,6 +246,32 @@ _IGMP = _Maybe(
 )
 
 
+#: what the neighbours table and `show --json` read of the NHDP part
+_NHDP = _Maybe(
+    {
+        "interfaces": _ListOf(
+            {
+                "interface": _ANY,
+                "address": _ANY,
+                "relay": _ANY,
+                "relays": _ANY,
+                "neighbors": _ListOf(
+                    {
+                        "address": _ANY,
+                        "mac": _ANY,
+                        "status": _ANY,
+                        "two_hop": _ListOf(str),
+                        "mpr": bool,
+                        "mpr_selector": bool,
+                        "expires": _OPT_NUMBER,
+                    }
+                ),
+            }
+        )
+    }
+)
+
+
 def _shape_problem(value: Any, shape: _Shape, where: str) -> str | None:
     """What in `value` (found at `where`) does not have `shape`; None if it all does."""
     if isinstance(shape, _Maybe):
@@ -291,4 +331,6 @@ def _show_json(view: View, what: str) -> dict[str, Any]:
         igmp = view.igmp or {"interfaces": [], "proxy": None}
         doc["igmp"] = igmp["interfaces"]
         doc["proxy"] = igmp["proxy"]
+    if what in ("neighbors", "all"):
+        doc["neighbors"] = (view.neighbors or {"interfaces": []})["interfaces"]
     return doc

@@ -488,6 +488,45 @@ def groups_table(view: View) -> Table:
     return table
 
 
+def neighbors_table(view: View) -> Table:
+    """NHDP neighbours per MANET interface (RFC 6130): link status, the 2-hop neighbours
+    heard through each, and the flooding MPR choices both ways (RFC 7181); each
+    interface's relay algorithm and whether this node relays in the title column."""
+    cols = [
+        _Col("interface"),
+        _Col("relays"),
+        _Col("neighbour"),
+        _Col("mac"),
+        _Col("status"),
+        _Col("2-hop", wrap=True),
+        _Col("our MPR"),
+        _Col("chose us"),
+        _Col("expires", right=True),
+    ]
+    rows: list[list[Text]] = []
+    for iface in (view.neighbors or {}).get("interfaces", []):
+        head = [
+            Text(f"{iface['interface']} ({iface['address'] or 'no address'})"),
+            Text(f"{iface['relay']}: {iface['relays']}"),
+        ]
+        if not iface["neighbors"]:
+            rows.append([*head, *(Text("-") for _ in range(7))])
+        for n in iface["neighbors"]:
+            rows.append(
+                [
+                    *head,
+                    Text(str(n["address"])),
+                    Text(str(n["mac"])),
+                    Text(str(n["status"])),
+                    Text(", ".join(n["two_hop"]) or "-"),
+                    Text("yes" if n["mpr"] else "-"),
+                    Text("yes" if n["mpr_selector"] else "-"),
+                    Text(_seconds(n["expires"])),
+                ]
+            )
+    return _table("NHDP neighbours", (cols, rows))
+
+
 class _Dashboard:
     """Picks each table's layout when rendered, from the width `rich.live.Live` offers.
 
@@ -508,6 +547,9 @@ class _Dashboard:
         if self._view.igmp and self._view.igmp.get("interfaces"):
             yield Text()
             yield groups_table(self._view)
+        if self._view.neighbors and self._view.neighbors.get("interfaces"):
+            yield Text()
+            yield neighbors_table(self._view)
         yield Text()
         yield _flows_table(self._view, self._flows, width)
 

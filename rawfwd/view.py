@@ -113,6 +113,8 @@ class View:
     rates: Rates
     #: IGMP, JSON-ready: {"interfaces": [per igmp interface], "proxy": upstream or None}
     igmp: Mapping[str, Any] | None = None
+    #: NHDP, JSON-ready: {"interfaces": [per MANET interface]}, or None
+    neighbors: Mapping[str, Any] | None = None
 
     @property
     def uptime(self) -> float:
@@ -129,6 +131,7 @@ class View:
             "rates": self.rates.to_json(),
             "snapshot": self.snapshot.to_json(),
             "igmp": self.igmp,
+            "neighbors": self.neighbors,
         }
 
     @classmethod
@@ -141,6 +144,7 @@ class View:
             config_path=str(d["config_path"]),
             rates=Rates.from_json(d["rates"]),
             igmp=d.get("igmp"),
+            neighbors=d.get("neighbors"),
         )
 
 

@@ -29,7 +29,7 @@ from ..core import DropReason, FlowSnapshot, Forwarder, Snapshot, Transmit
 from ..core.forwarder import Frames
 from ..core.stats import FlowDecision
 from .igmp_router import IgmpInterfaceView, IgmpRouter
-from .nhdp import NhdpRouter
+from .nhdp import NhdpRouter, ports_json
 from .proxy import ProxyView
 
 _IGMP: Final = 2  # IP protocol: the control frames that are not IGMP are NHDP's (UDP)
@@ -215,6 +215,10 @@ class Engine:
     def igmp_json(self, now: float) -> dict[str, Any] | None:
         """IGMP state, JSON-ready, for the view model; None where IGMP is not configured."""
         return self.igmp.igmp_json(now)
+
+    def nhdp_json(self, now: float) -> dict[str, Any] | None:
+        """NHDP neighbours and relay sets, JSON-ready (None: no MANET interface runs it)."""
+        return ports_json(self.nhdp, now)
 
     def igmp_views(self, now: float) -> tuple[IgmpInterfaceView, ...]:
         return self.igmp.igmp_views(now)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ..core.wire import complete_l4_checksum, ethernet_header, ipv4_header
 from . import rfc5444
@@ -519,6 +519,62 @@ class NhdpRouter:
             if payload is not None and mac is not None and port.address is not None:
                 out.append((name, [hello_frame(mac, port.address, payload)]))
         return out
+
+
+def ports_json(router: NhdpRouter, now: float) -> dict[str, Any] | None:
+    """`rawfwd show neighbors` (None without a MANET interface running NHDP): per
+    interface, its relay algorithm, whether this node relays, its neighbours with their
+    state, 2-hop neighbours, and the MPR choices both ways."""
+    if not router.ports:
+        return None
+    interfaces = []
+    for name, port in router.ports.items():
+        if port.relay_for is None:
+            relays = "all"
+        elif port.relay_for:
+            relays = f"for {len(port.relay_for)} neighbour(s)"
+        else:
+            relays = "none"
+        neighbors = []
+        for link in sorted(port.links.values(), key=lambda k: sorted(k.addresses)):
+            neighbors.append(
+                {
+                    "address": _ip(min(link.addresses)),
+                    "addresses": sorted(_ip(a) for a in link.node),
+                    "mac": link.mac.hex(":"),
+                    "status": link.status(now),
+                    "two_hop": sorted(_ip(a) for a in link.two_hop),
+                    "mpr": link.addresses <= port.mprs,
+                    "mpr_selector": link.selects_us_until > now and link.sym_until > now,
+                    "willingness": link.willingness,
+                    "relay": _rssa_name(link.rssa),
+                    "expires": round(link.hold_until - now, 3),
+                }
+            )
+        interfaces.append(
+            {
+                "interface": name,
+                "address": _ip(port.address) if port.address is not None else None,
+                "relay": port.relay,
+                "relays": relays,
+                "in_cds": port.in_cds if port.relay in ("e-cds", "mpr-cds") else None,
+                "neighbors": neighbors,
+                "counters": dict(sorted(port.counters.items())),
+            }
+        )
+    return {"interfaces": interfaces}
+
+
+_RSSA_NAME: Final = {code: name for name, code in RSSA.items()}
+
+
+def _rssa_name(code: int | None) -> str | None:
+    """The relay algorithm a neighbour says it runs (SMF_TYPE), None if it says none."""
+    return None if code is None else _RSSA_NAME.get(code, f"unknown ({code})")
+
+
+def _ip(address: bytes) -> str:
+    return ".".join(str(b) for b in address) if len(address) == 4 else address.hex()
 
 
 def hello_frame(mac: bytes, address: bytes, payload: bytes) -> bytes:

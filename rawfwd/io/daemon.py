@@ -236,7 +236,8 @@ class Daemon:
         rates = self._rates.update(snap)
         links = tuple(link.status() for link in self.links.values())
         igmp = self.engine.igmp_json(snap.now)
-        return View(snap, links, self.started, str(self.config_path), rates, igmp)
+        nhdp = self.engine.nhdp_json(snap.now)
+        return View(snap, links, self.started, str(self.config_path), rates, igmp, nhdp)
 
     async def _refresh_view(self) -> None:
         """Rebuild the View every VIEW_EVERY seconds, a part of the flows at a time with

@@ -76,7 +76,7 @@ def test_s_mpr_relays_only_for_the_neighbours_that_chose_this_node() -> None:
     line = Line("s-mpr")
     line.run_until(4.0)  # three HELLO rounds: symmetric, 2-hop known, MPRs advertised
     middle, end = line.engines[2], line.engines[3]
-    assert middle.nhdp.ports["radio0"].relay_for == {mac(1), mac(3)}
+    assert middle.nhdp.ports["radio0"].relay_for == frozenset({mac(1), mac(3)})
     assert end.nhdp.ports["radio0"].relay_for == frozenset()
     packet = udp_frame("10.0.0.1", DATA, payload=b"data", ttl=8, src_mac=mac(1))
     out = middle.handle_frames("radio0", [packet], 4.5)
