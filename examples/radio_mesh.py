@@ -22,13 +22,14 @@ import argparse
 import contextlib
 import signal
 import sys
+import time
 from pathlib import Path
 
 # the lab that builds the radio network lives beside the benchmarks, in this checkout
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rawfwd.lab.netns import ended_by_signals, scratch_dir
-from tools.lab.mesh import TOPOLOGIES, RadioMesh, address, take
+from tools.lab.mesh import NODE_CONFIG, TOPOLOGIES, RadioMesh, address, take
 
 GROUP = "239.5.5.5"
 
@@ -36,6 +37,12 @@ GROUP = "239.5.5.5"
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--topology", choices=sorted(TOPOLOGIES), default="line")
+    parser.add_argument(
+        "--relay",
+        choices=["flood", "s-mpr", "e-cds", "mpr-cds"],
+        default="flood",
+        help="the relay algorithm of every node (NHDP chooses the relays)",
+    )
     parser.add_argument("--size", type=int, default=4, help="nodes of a line, side of a grid")
     parser.add_argument("--packets", type=int, default=10, help="sent from node 1 (TTL 16)")
     parser.add_argument("--once", action="store_true", help="exit after the report")
@@ -50,15 +57,23 @@ def main() -> int:
     ):
         print(f"{args.topology}: nodes {mesh.nodes}, neighbours {mesh.edges}")
         print(f"namespaces {mesh.lab.tag}-*, files in {tmp}", flush=True)
-        mesh.start()
+        mesh.start(config_text=f'{NODE_CONFIG}relay = "{args.relay}"\n')
+        if args.relay != "flood":  # relays are chosen from what NHDP learns: let it learn
+            deadline = time.monotonic() + 30
+            while not mesh.symmetric():
+                if time.monotonic() > deadline:
+                    print("neighbours not all symmetric after 30 s: sending anyway")
+                    break
         listeners = {n: mesh.receiver(n, GROUP) for n in mesh.nodes if n != 1}
         payloads = [b"packet %d" % i for i in range(args.packets)]
         mesh.send(1, GROUP, payloads, ttl=16)
         print(f"\n{'node':>4} {'address':>12} {'received':>9} {'distinct':>9} "
               f"{'best TTL':>8} {'relayed':>8} {'duplicates':>11} {'own echoes':>11}")  # fmt: skip
+        total = 0
         for n in mesh.nodes:
             got = take(listeners[n], 3.0, args.packets) + take(listeners[n], 0.3) if n != 1 else []
             radio = mesh.radio(n)
+            total += radio["tx_frames"]
             drops = radio["drops"]
             ttl = max((t for _, t in got), default=None)  # the shortest path
             print(
@@ -66,7 +81,9 @@ def main() -> int:
                 f"{'-' if ttl is None else ttl:>8} {radio['tx_frames']:>8} "
                 f"{drops.get('duplicate', 0):>11} {drops.get('own_echo', 0):>11}"
             )
-        print("\nreceived counts every copy the host stack delivered; node 1 is the sender")
+        print(f"\n{args.relay}: {total} transmissions for {args.packets} packets, "
+              f"{total / max(args.packets, 1) + 1:.1f} per packet with node 1's own")  # fmt: skip
+        print("received counts every copy the host stack delivered; node 1 is the sender")
         if not args.once:
             print("namespaces:", ", ".join(mesh.ns(n) for n in mesh.nodes), "- Ctrl-C ends")
             with contextlib.suppress(KeyboardInterrupt):

@@ -64,7 +64,21 @@ def grid(side: int) -> list[Edge]:
     return edges
 
 
-TOPOLOGIES = {"line": line, "diamond": lambda _n: diamond(), "grid": grid}
+def grid8(side: int) -> list[Edge]:
+    """side x side nodes numbered row by row, each hearing the 8 around it (diagonals in
+    range): with only 4, almost every node is a forced relay and no algorithm saves much."""
+    edges = grid(side)
+    for row in range(side - 1):
+        for col in range(side):
+            n = row * side + col + 1
+            if col + 1 < side:
+                edges.append((n, n + side + 1))
+            if col > 0:
+                edges.append((n, n + side - 1))
+    return edges
+
+
+TOPOLOGIES = {"line": line, "diamond": lambda _n: diamond(), "grid": grid, "grid8": grid8}
 
 
 def address(node: int) -> str:
@@ -119,12 +133,13 @@ class RadioMesh(Built):
         if done.returncode != 0:
             raise RawfwdError(f"nft in {air}: {done.stderr.strip() or 'failed'}")
 
-    def start(self, io: str = "rings") -> None:
-        """Start `rawfwd run --io IO` on every node, configured with nothing but a MANET
-        radio0, and wait until each answers. Each runs in a session of its own: only this
-        process signals it (once, as it stops), not the terminal's Ctrl-C as well."""
+    def start(self, io: str = "rings", config_text: str = NODE_CONFIG) -> None:
+        """Start `rawfwd run --io IO` on every node, configured with `config_text` (by
+        default nothing but a MANET radio0), and wait until each answers. Each runs in a
+        session of its own: only this process signals it (once, as it stops), not the
+        terminal's Ctrl-C as well."""
         config = self.workdir / "node.toml"
-        config.write_text(NODE_CONFIG)
+        config.write_text(config_text)
         for n in self.nodes:
             cmd = rawfwd_in(self.ns(n), "run", "-c", str(config), "--no-ui", "--io", io)
             with (self.workdir / f"rawfwd-n{n}.log").open("wb") as log:  # the child has a copy
@@ -160,6 +175,57 @@ class RadioMesh(Built):
             raise RawfwdError(done.stderr.strip() or f"rawfwd show failed on node {n}")
         result: dict[str, Any] = json.loads(done.stdout)
         return result
+
+    def neighbors(self) -> dict[int, dict[str, Any]]:
+        """`rawfwd show neighbors --json` of every node (asked of all at once): per node,
+        its radio0 entry (relay algorithm, whether it relays, neighbours)."""
+        procs = {
+            n: subprocess.Popen(
+                rawfwd_in(self.ns(n), "show", "neighbors", "--json"),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for n in self.nodes
+        }
+        out: dict[int, dict[str, Any]] = {}
+        for n, proc in procs.items():
+            stdout, stderr = proc.communicate()
+            if proc.returncode != 0:
+                raise RawfwdError(stderr.strip() or f"rawfwd show failed on node {n}")
+            (entry,) = json.loads(stdout)["neighbors"]
+            out[n] = entry
+        return out
+
+    def symmetric(self) -> bool:
+        """Every node lists exactly the nodes it hears as symmetric neighbours."""
+        hears: dict[int, set[str]] = {n: set() for n in self.nodes}
+        for a, b in self.edges:
+            hears[a].add(address(b))
+            hears[b].add(address(a))
+        found = self.neighbors()
+        return all(
+            {x["address"] for x in found[n]["neighbors"] if x["status"] == "symmetric"} == hears[n]
+            for n in self.nodes
+        )
+
+    def cut(self, a: int, b: int) -> None:
+        """Nodes `a` and `b` stop hearing each other (out of range), as of now."""
+        edge = (min(a, b), max(a, b))
+        self.edges.remove(edge)
+        flush = "flush chain bridge radio range\n"
+        rules = "".join(
+            f'add rule bridge radio range iifname "r{x}" oifname "r{y}" accept\n'
+            f'add rule bridge radio range iifname "r{y}" oifname "r{x}" accept\n'
+            for x, y in self.edges
+        )
+        subprocess.run(
+            ["ip", "netns", "exec", self.ns("air"), "nft", "-f", "-"],
+            input=flush + rules,
+            text=True,
+            capture_output=True,
+            check=True,
+        )
 
     def radio(self, n: int) -> dict[str, Any]:
         """Node `n`'s radio0 counters as rawfwd shows them."""
