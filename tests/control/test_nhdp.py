@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rawfwd.control import rfc5444
 from rawfwd.control.nhdp import (
@@ -20,6 +22,8 @@ from rawfwd.control.nhdp import (
     select_mprs,
 )
 from rawfwd.control.rfc5444 import Message, Packet, Tlv
+
+from .test_rfc5444 import messages
 
 
 def addr(n: int) -> bytes:
@@ -248,3 +252,24 @@ def test_a_relay_set_follows_a_broken_link_within_the_validity_time() -> None:
     net.ports[1].poll(t)
     assert net.ports[1].mprs == {addr(6 - broken)}
     assert net.flood(1)[1] == {1, 2, 3, 4}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(messages(), min_size=1, max_size=3), st.binary(max_size=40))
+def test_any_packet_a_neighbour_sends_changes_state_or_is_counted_never_raises(
+    msgs: list[Message], junk: bytes
+) -> None:
+    """Well-formed RFC 5444 of any content (and junk), as HELLOs from a neighbour: the
+    port learns what it can and counts the rest; its own HELLO still encodes."""
+    port = NhdpPort("radio0", relay="e-cds")
+    port.address = addr(1)
+    hello = [m._replace(type=0, tlvs=(*m.tlvs, Tlv(1, 0, b"\x64"))) for m in msgs]
+    for payload in (
+        rfc5444.encode(Packet(tuple(msgs))),
+        rfc5444.encode(Packet(tuple(hello))),
+        junk,
+    ):
+        port.on_packet(payload, addr(2), mac(2), 1.0)
+    port.poll(2.0)
+    assert isinstance(rfc5444.decode(port.hello(2.0)), Packet)
+    assert sum(port.counters.values()) >= 1
