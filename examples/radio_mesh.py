@@ -43,12 +43,15 @@ def main() -> int:
         default="flood",
         help="the relay algorithm of every node (NHDP chooses the relays)",
     )
-    parser.add_argument("--size", type=int, default=4, help="nodes of a line, side of a grid")
+    parser.add_argument(
+        "--size", type=int, default=4, help="nodes of a line or random mesh, side of a grid"
+    )
     parser.add_argument("--packets", type=int, default=10, help="sent from node 1 (TTL 16)")
     parser.add_argument("--once", action="store_true", help="exit after the report")
     args = parser.parse_args()
-    if not 2 <= args.size <= 12:
-        parser.error("--size must be from 2 to 12")
+    most = 30 if args.topology == "random" else 12
+    if not 2 <= args.size <= most:
+        parser.error(f"--size must be from 2 to {most} for {args.topology}")
     edges = TOPOLOGIES[args.topology](args.size)
     with (
         ended_by_signals(),  # SIGTERM and SIGHUP remove everything, as Ctrl-C does

@@ -87,11 +87,6 @@ def _ready(sock: socket.socket) -> set[bytes]:
             return out
 
 
-def transmissions(mesh: RadioMesh) -> int:
-    """Data frames all nodes' rawfwd sent on their radios (HELLOs are not counted)."""
-    return sum(mesh.radio(n)["tx_frames"] for n in mesh.nodes)
-
-
 def test_s_mpr_and_e_cds_reach_every_node_for_far_fewer_transmissions(
     meshes: list[RadioMesh], tmp_path: Path
 ) -> None:
@@ -100,7 +95,7 @@ def test_s_mpr_and_e_cds_reach_every_node_for_far_fewer_transmissions(
         mesh = start(meshes, tmp_path, relay)
         got = deliveries(mesh, relay, PACKETS)
         assert all(n >= 0.98 * PACKETS for n in got.values()), f"{relay}: {got}"
-        sent[relay] = transmissions(mesh)
+        sent[relay] = mesh.transmissions()
         mesh.close()
     print(f"transmissions for {PACKETS} packets: {sent}")  # shown by pytest -s
     assert sent["flood"] >= 14 * PACKETS  # nearly every node relays every packet

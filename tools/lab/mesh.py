@@ -14,6 +14,8 @@ Used by examples/radio_mesh.py (for people) and tests/e2e/test_mesh.py (for CI).
 from __future__ import annotations
 
 import json
+import math
+import random
 import socket
 import subprocess
 import time
@@ -78,7 +80,34 @@ def grid8(side: int) -> list[Edge]:
     return edges
 
 
-TOPOLOGIES = {"line": line, "diamond": lambda _n: diamond(), "grid": grid, "grid8": grid8}
+def random_mesh(n: int, seed: int = 7, reach: float = 0.35) -> list[Edge]:
+    """`n` nodes at random places in a unit square, each hearing those within `reach`:
+    the first connected layout from `seed` on (the same one every time)."""
+    rng = random.Random(seed)
+    while True:
+        spot = {i: (rng.random(), rng.random()) for i in range(1, n + 1)}
+        edges = [
+            (a, b) for a in spot for b in spot if a < b and math.dist(spot[a], spot[b]) < reach
+        ]
+        seen, todo = {1}, [1]
+        while todo:
+            a = todo.pop()
+            for x, y in edges:
+                for here, there in ((x, y), (y, x)):
+                    if here == a and there not in seen:
+                        seen.add(there)
+                        todo.append(there)
+        if len(seen) == n:
+            return edges
+
+
+TOPOLOGIES = {
+    "line": line,
+    "diamond": lambda _n: diamond(),
+    "grid": grid,
+    "grid8": grid8,
+    "random": random_mesh,
+}
 
 
 def address(node: int) -> str:
@@ -176,12 +205,11 @@ class RadioMesh(Built):
         result: dict[str, Any] = json.loads(done.stdout)
         return result
 
-    def neighbors(self) -> dict[int, dict[str, Any]]:
-        """`rawfwd show neighbors --json` of every node (asked of all at once): per node,
-        its radio0 entry (relay algorithm, whether it relays, neighbours)."""
+    def show_all(self, what: str = "all") -> dict[int, dict[str, Any]]:
+        """`rawfwd show WHAT --json` of every node, asked of all at once."""
         procs = {
             n: subprocess.Popen(
-                rawfwd_in(self.ns(n), "show", "neighbors", "--json"),
+                rawfwd_in(self.ns(n), "show", what, "--json"),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -193,9 +221,22 @@ class RadioMesh(Built):
             stdout, stderr = proc.communicate()
             if proc.returncode != 0:
                 raise RawfwdError(stderr.strip() or f"rawfwd show failed on node {n}")
-            (entry,) = json.loads(stdout)["neighbors"]
-            out[n] = entry
+            out[n] = json.loads(stdout)
         return out
+
+    def neighbors(self) -> dict[int, dict[str, Any]]:
+        """Every node's radio0 entry of `rawfwd show neighbors`: its relay algorithm,
+        whether it relays, its neighbours."""
+        return {n: doc["neighbors"][0] for n, doc in self.show_all("neighbors").items()}
+
+    def transmissions(self) -> int:
+        """Data frames all nodes' rawfwd sent on their radios (HELLOs are not counted)."""
+        return sum(
+            i["tx_frames"]
+            for doc in self.show_all("interfaces").values()
+            for i in doc["interfaces"]
+            if i["name"] == "radio0"
+        )
 
     def symmetric(self) -> bool:
         """Every node lists exactly the nodes it hears as symmetric neighbours."""
