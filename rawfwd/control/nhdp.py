@@ -66,6 +66,13 @@ SMF_TYPE: Final = 128  # RFC 6621 section 7.1: HELLO-specific, the algorithm as 
 #: the relay algorithms and their RFC 6621 codes (SMF_TYPE's type extension)
 RSSA: Final = {"flood": 0, "s-mpr": 1, "e-cds": 2, "mpr-cds": 3}
 DEFAULT_PRIORITY: Final = 64  # router priority for E-CDS, the middle of 0-127
+#: bounds on what neighbours can make us hold and compute (a hostile or broken one must
+#: not grow our HELLO past the MTU, nor make choosing relays cost more than a little)
+MAX_LINKS: Final = 48  #: neighbour interfaces per MANET interface
+MAX_SENDING: Final = 4  #: LOCAL_IF = THIS_IF addresses a neighbour interface may have
+MAX_LOCAL: Final = 16  #: LOCAL_IF addresses (all its interfaces) a neighbour may list
+MAX_TWO_HOP: Final = 64  #: 2-hop neighbours held through one neighbour
+MAX_BLOCK_TLVS: Final = 32  #: TLVs of one address block (ours have 3; olsrd2's about 8)
 #: one constant link metric (rawfwd measures no link quality): olsrd2 needs one to count
 #: a link at all; the link in/out and neighbour in/out flags (RFC 7181 section 6.1)
 METRIC_VALUE: Final = (0xF000 | rfc5444.metric_code(1024)).to_bytes(2, "big")
@@ -150,7 +157,7 @@ class NhdpPort:
             changed = True
         if changed:
             self.count("hellos")
-            self.recompute(now)
+            self.invalidate()  # relays chosen again at the next poll, once for a burst
         return changed
 
     def _hello_problem(self, m: Message) -> str | None:
@@ -164,15 +171,25 @@ class NhdpPort:
         validity = m.tlv(VALIDITY_TIME)
         if not validity:
             return "not one validity time"
+        this_if = local_count = 0
+        for block in m.blocks:
+            if len(block.tlvs) > MAX_BLOCK_TLVS:
+                return "too many TLVs in an address block"
         for block in m.blocks:
             local = block.values(LOCAL_IF)
             status = block.values(LINK_STATUS)
             other = block.values(OTHER_NEIGHB)
             for i, address in enumerate(block.addresses):
-                if local[i] is not None and (status[i] is not None or other[i] is not None):
+                value = local[i]
+                if value is not None and (status[i] is not None or other[i] is not None):
                     return "an address both local and a neighbour"
-                if local[i] is not None and address == self.address:
+                if value is not None and address == self.address:
                     return "our own HELLO"
+                if value is not None:
+                    local_count += 1
+                    this_if += value[:1] == bytes([THIS_IF])
+        if this_if > MAX_SENDING or local_count > MAX_LOCAL:
+            return "too many local addresses"
         return None
 
     def _on_hello(self, m: Message, source: bytes, mac: bytes, now: float) -> None:
@@ -202,6 +219,9 @@ class NhdpPort:
         sending = frozenset(this_if) if this_if else frozenset([source])
         node |= sending
         link = self._link_for(sending, mac, frozenset(node))
+        if link is None:
+            self.count("too many neighbours")
+            return
         ours = said.get(self.address) if self.address is not None else None
         if ours is not None and ours[0] == LOST:
             link.sym_until = min(link.sym_until, now)  # it lost us: not symmetric now
@@ -219,7 +239,10 @@ class NhdpPort:
                 if address == self.address or address in link.node:
                     continue
                 if SYMMETRIC in (link_status, other_status):
-                    link.two_hop[address] = until
+                    if address in link.two_hop or len(link.two_hop) < MAX_TWO_HOP:
+                        link.two_hop[address] = until
+                    else:
+                        self.count("too many 2-hop neighbours")
                 elif LOST in (link_status, other_status):
                     link.two_hop.pop(address, None)
             link.selects_us_until = until if ours is not None and ours[2] & MPR_FLOODING else now
@@ -227,15 +250,23 @@ class NhdpPort:
             link.two_hop.clear()
             link.selects_us_until = now
 
-    def _link_for(self, sending: frozenset[bytes], mac: bytes, node: frozenset[bytes]) -> Link:
-        for key, link in self.links.items():
-            if key & sending:
-                if key != sending:
+    def _link_for(
+        self, sending: frozenset[bytes], mac: bytes, node: frozenset[bytes]
+    ) -> Link | None:
+        """The link tuple whose addresses meet `sending` (made if none, unless MAX_LINKS
+        are held: then None)."""
+        link = self.links.get(sending)
+        if link is None:
+            for key, known in self.links.items():
+                if key & sending:
                     del self.links[key]
-                    self.links[sending] = link
-                link.addresses, link.node, link.mac = sending, node, mac
-                return link
-        link = self.links[sending] = Link(sending, node, mac)
+                    link = self.links[sending] = known
+                    break
+        if link is None:
+            if len(self.links) >= MAX_LINKS:
+                return None
+            link = self.links[sending] = Link(sending, node, mac)
+        link.addresses, link.node, link.mac = sending, node, mac
         return link
 
     # -- time ---------------------------------------------------------------------------
@@ -247,10 +278,14 @@ class NhdpPort:
             due = self.next_hello
         return due
 
-    def poll(self, now: float) -> bytes | None:
-        """Expire what timed out; the HELLO payload to send now, if one is due."""
+    def settle(self, now: float) -> None:
+        """Expire what timed out and choose relays again, if anything asks for it."""
         if now >= self._expiry:
             self.recompute(now)
+
+    def poll(self, now: float) -> bytes | None:
+        """Expire what timed out; the HELLO payload to send now, if one is due."""
+        self.settle(now)
         if self.address is None or now < self.next_hello:
             return None
         # RFC 5148: periodic messages jittered by up to a quarter of their interval
@@ -353,19 +388,21 @@ def select_mprs(symmetric: Iterable[Link], me: bytes | None) -> frozenset[bytes]
     covers = {
         link: {a for a in link.two_hop if a != me and a not in one_hop} for link in candidates
     }
-    uncovered: set[bytes] = set().union(*covers.values()) if covers else set()
+    coverers: dict[bytes, int] = {}  # strict 2-hop neighbour -> candidates reaching it
+    for reach in covers.values():
+        for a in reach:
+            coverers[a] = coverers.get(a, 0) + 1
+    uncovered = set(coverers)
     chosen = [link for link in candidates if link.willingness == WILL_ALWAYS]
     for link in candidates:  # the only way to some 2-hop neighbour
-        if link not in chosen and any(
-            all(a not in covers[other] for other in candidates if other is not link)
-            for a in covers[link]
-        ):
+        if link not in chosen and any(coverers[a] == 1 for a in covers[link]):
             chosen.append(link)
     for link in chosen:
         uncovered -= covers[link]
     while uncovered:
+        # only a neighbour that covers something is worth choosing (RFC 7181 appendix A)
         best = max(
-            (link for link in candidates if link not in chosen),
+            (link for link in candidates if link not in chosen and covers[link] & uncovered),
             key=lambda k: (k.willingness, len(covers[k] & uncovered), len(covers[k]), _key(k)),
         )
         chosen.append(best)
@@ -471,7 +508,11 @@ class NhdpRouter:
             port.relay = spec.relay
             port.hello_interval = config.nhdp.hello_interval
             port.validity = config.nhdp.validity
-            port.address = self._addresses.get(name)
+            address = self._addresses.get(name)
+            if address != port.address:
+                port.invalidate()
+            port.address = address
+            port.next_hello = float("-inf")  # a HELLO at once with what changed
             self.ports[name] = port
         for port in self.ports.values():
             if port.links:
@@ -487,6 +528,7 @@ class NhdpRouter:
         if port is not None and port.address != address:
             port.address = address
             port.next_hello = float("-inf")
+            port.invalidate()  # E-CDS and MPR-CDS rank by our address
 
     def handle(self, name: str, frame: bytes, end: int, now: float) -> None:
         """A UDP frame to 224.0.0.109 the forwarder set aside (checked here: port 269)."""
@@ -499,8 +541,7 @@ class NhdpRouter:
         if end < udp + 8 or frame[udp + 2 : udp + 4] != PORT.to_bytes(2, "big"):
             port.count("not NHDP (UDP port)")
             return
-        if port.on_packet(frame[udp + 8 : end], frame[26:30], frame[6:12], now):
-            self.forwarder.set_relay(name, port.relay_for)
+        port.on_packet(frame[udp + 8 : end], frame[26:30], frame[6:12], now)
 
     def next_timer(self) -> float | None:
         """The next HELLO or expiry on any port."""
@@ -512,7 +553,11 @@ class NhdpRouter:
         out: list[tuple[str, list[bytes]]] = []
         for name, port in self.ports.items():
             before = port.relay_for
-            payload = port.poll(now)
+            try:
+                payload = port.poll(now)
+            except ValueError:  # cannot be with the MAX_* bounds: counted, never a crash
+                port.count("HELLO not sent: too large")
+                payload = None
             if port.relay_for != before:
                 self.forwarder.set_relay(name, port.relay_for)
             mac = self.forwarder.port_mac(name)

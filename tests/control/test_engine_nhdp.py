@@ -39,6 +39,7 @@ class Line:
         self.engines = {n: Engine(config(n, relay)) for n in (1, 2, 3)}
         self.hears = {1: [2], 2: [1, 3], 3: [2]}
         self.hellos: list[bytes] = []
+        self.now = 0.0
 
     def run_until(self, end: float) -> None:
         """Run every engine's timers in time order, HELLOs delivered as they are sent."""
@@ -47,7 +48,7 @@ class Line:
             n, t = min(((n, t) for n, t in due.items() if t is not None), key=lambda x: x[1])
             if t > end:
                 return
-            now = max(t, 0.0)
+            now = self.now = max(t, self.now)  # -inf: at once
             for name, frames in self.engines[n].handle_timer(now).frames:
                 assert name == "radio0"
                 for frame in frames:
@@ -116,3 +117,18 @@ def test_a_gateway_that_does_not_relay_on_the_mesh_still_forwards_off_it() -> No
     out = engine.handle_frames("radio0", [packet], 0.5)
     assert [name for name, _ in out.frames] == ["eth1"]
     assert out.frames[0][1][0][22] == 7
+
+
+def test_a_node_between_two_radios_bridges_them_though_it_relays_on_neither() -> None:
+    """The arrival radio's relay set decides the retransmission there only: another MANET
+    interface (here flooding) still gets its copy."""
+    radio0 = config(2, "s-mpr").interfaces["radio0"]
+    radio1 = InterfaceSpec(
+        name="radio1", mac=mac(8), address=IPv4Interface("10.8.0.1/24"), manet=True
+    )
+    engine = Engine(Config(interfaces={"radio0": radio0, "radio1": radio1}, routes=()))
+    engine.handle_timer(0.0)
+    assert engine.nhdp.ports["radio0"].relay_for == frozenset()
+    packet = udp_frame("10.0.0.1", DATA, payload=b"data", ttl=8, src_mac=mac(1))
+    out = engine.handle_frames("radio0", [packet], 0.5)
+    assert [name for name, _ in out.frames] == ["radio1"]

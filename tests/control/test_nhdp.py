@@ -55,6 +55,8 @@ class Net:
             payload = self.ports[n].hello(now)
             for m in self.hears[n]:
                 self.ports[m].on_packet(payload, addr(n), mac(n), now)
+        for port in self.ports.values():  # as the engine's timer does after a burst
+            port.settle(now)
 
     def flood(self, source: int) -> tuple[int, set[int]]:
         """One packet from `source`: transmissions, and the nodes it reached (duplicate
@@ -124,6 +126,7 @@ def test_a_neighbour_that_says_it_lost_us_is_not_symmetric_at_once() -> None:
     )
     net.ports[1].on_packet(rfc5444.encode(Packet((lost,))), addr(2), mac(2), 3.0)
     assert status(net.ports[1], 2, 3.0) == "heard"
+    assert net.ports[1].next_timer() == float("-inf")  # relays to choose again at once
 
 
 def test_bad_hellos_are_counted_by_reason_and_change_nothing() -> None:
@@ -273,3 +276,57 @@ def test_any_packet_a_neighbour_sends_changes_state_or_is_counted_never_raises(
     port.poll(2.0)
     assert isinstance(rfc5444.decode(port.hello(2.0)), Packet)
     assert sum(port.counters.values()) >= 1
+
+
+def _hello_from(n: int, *, local: int = 1, neighbours: int = 0, tlvs: int = 0) -> bytes:
+    """A HELLO from 10.0.0.n listing `local` LOCAL_IF addresses (THIS_IF), `neighbours`
+    symmetric neighbours, and `tlvs` extra LINK_STATUS TLVs on that block."""
+    locals_ = tuple(bytes([10, 1, i // 256, i % 256]) for i in range(local - 1))
+    blocks = [rfc5444.AddressBlock((addr(n), *locals_)[:127], (Tlv(2, 0, b"\x00"),))]
+    for start in range(0, neighbours, 127):
+        part = tuple(
+            bytes([10, 2, i // 256, i % 256]) for i in range(start, min(neighbours, start + 127))
+        )
+        extra = tuple(Tlv(LINK_STATUS, 0, b"\x01") for _ in range(tlvs))
+        blocks.append(rfc5444.AddressBlock(part, (Tlv(LINK_STATUS, 0, b"\x01"), *extra)))
+    blocks.append(rfc5444.AddressBlock((addr(1),), (Tlv(LINK_STATUS, 0, b"\x02"),)))
+    message = Message(0, 4, (Tlv(1, 0, bytes([rfc5444.time_code(6.0)])),), tuple(blocks))
+    return rfc5444.encode(Packet((message,)))
+
+
+def test_a_crowd_of_neighbours_is_bounded_and_our_hello_still_fits_a_frame() -> None:
+    """Hostile or broken neighbours cannot make us hold, list or compute without bound."""
+    from rawfwd.control.nhdp import MAX_LINKS, MAX_TWO_HOP, hello_frame
+
+    port = NhdpPort("radio0", relay="e-cds")
+    port.address = addr(1)
+    for n in range(2, 202):  # 200 neighbours, each claiming 300 symmetric neighbours
+        src = bytes([10, 0, n // 256, n % 256])
+        port.on_packet(_hello_from(n, neighbours=300), src, mac(n % 250), 1.0)
+    port.settle(1.0)
+    assert len(port.links) == MAX_LINKS
+    assert all(len(link.two_hop) <= MAX_TWO_HOP for link in port.links.values())
+    assert port.counters["too many neighbours"] == 200 - MAX_LINKS
+    assert port.counters["too many 2-hop neighbours"] > 0
+    frame = hello_frame(mac(1), addr(1), port.hello(1.0))
+    assert len(frame) <= 1514  # an Ethernet frame: it can go out
+
+
+def test_hellos_with_too_many_local_addresses_or_tlvs_are_refused() -> None:
+    port = NhdpPort("radio0")
+    port.address = addr(1)
+    assert not port.on_packet(_hello_from(2, local=100), addr(2), mac(2), 1.0)
+    assert not port.on_packet(_hello_from(3, neighbours=5, tlvs=40), addr(3), mac(3), 1.0)
+    assert port.counters == {
+        "too many local addresses": 1,
+        "too many TLVs in an address block": 1,
+    }
+    assert port.links == {}
+
+
+def test_an_mpr_is_never_chosen_for_willingness_alone() -> None:
+    # 2 and 3 both reach only 5 (2 more willing); 4 and 8 both reach only 6: once 2 is
+    # chosen, 3 covers nothing new and must not be chosen despite its willingness
+    links = [link(2, [5], willingness=12), link(3, [5], willingness=10)]
+    links += [link(4, [6]), link(8, [6])]
+    assert select_mprs(links, addr(1)) == {addr(2), addr(8)}

@@ -49,8 +49,10 @@ def test_replayed_hellos_make_neighbours_and_the_relay_set_decides(tmp_path: Pat
         mine = ours.hello(t)
         for n, port in ends.items():  # 1 and 3 learn of each other through 2's HELLOs
             port.on_packet(mine, addr(2), mac(2), t)
+            port.settle(t)  # choose MPRs from what it heard, as its timer would
             ours.on_packet(port.hello(t), addr(n), mac(n), t)
             records.append((t + 0.1 * n, hello_frame(mac(n), addr(n), port.hello(t))))
+        ours.settle(t)
     t = T0 + 5.0
     records.append((t, udp_frame("10.0.0.1", DATA, payload=b"one", ttl=8, src_mac=mac(1))))
     records.append((t + 0.1, udp_frame("10.0.0.7", DATA, payload=b"far", ttl=8, src_mac=mac(7))))
