@@ -629,7 +629,10 @@ class Forwarder:
             if verdict is DropReason.UNRESOLVED and self._held.hold(flow, frame, end, now):
                 return
             if flow.group == _NHDP_GROUP and frame[23] == _UDP and flow.port.spec.manet:
-                # a HELLO (RFC 6130): NHDP's, never a flow's; set aside as IGMP is
+                # a HELLO (RFC 6130): NHDP's, never a flow's; set aside as IGMP is (ours,
+                # sent by this host, are not: the kernel sent them)
+                if flow.local:
+                    return
                 if len(self._control) < MAX_CONTROL:
                     self._control.append((flow.port.name, frame, end))
                 else:
@@ -644,8 +647,10 @@ class Forwarder:
                 return
             self._drop_flow(flow, verdict)
             return
+        previous_hop = b""
         if flow.mesh:  # RFC 6621: relay only what a neighbour sent, as the policy says
-            verdict = self._relay.verdict(frame[6:12])
+            previous_hop = frame[6:12]
+            verdict = self._relay.verdict(previous_hop)
             if verdict is not None:
                 self._drop_flow(flow, verdict)
                 return
@@ -667,7 +672,7 @@ class Forwarder:
 
         if flow.mesh:  # RFC 6621 section 8: relay only as this node's relay set says
             relay_for = flow.port.relay_for
-            if relay_for is not None and frame[6:12] not in relay_for:
+            if relay_for is not None and previous_hop not in relay_for:
                 self._not_relayed(flow, frame, body, ttl, count)
                 return
         # RFC 1624 eqn. 3 for TTL - 1: HC' = ~(~HC + 0xFEFF) (see wire.ttl_decrement_checksum)
@@ -691,30 +696,29 @@ class Forwarder:
         flow.port.relayed += 1
 
     def _not_relayed(self, flow: Flow, frame: bytes, body: bytes, ttl: int, count: int) -> None:
-        """A mesh packet this node does not relay: recorded as seen already (a copy heard
-        later is a duplicate), delivered locally by the kernel anyway; only its copies off
-        the mesh (to non-MANET interfaces: a gateway's LAN) still go."""
+        """A mesh packet this node does not relay back into the mesh it came from: recorded
+        as seen already (a copy heard later is a duplicate) and delivered locally by the
+        kernel anyway; its copies to other interfaces (a gateway's LAN, another radio
+        whose own relay set is not this one's) still go."""
+        egress = flow.egress
+        allowed = egress[:count] if count < len(egress) else egress
+        others = [e for e in allowed if e.port is not flow.port]
+        if not others:  # the common case on a radio-only node: nothing to build
+            self._drop_flow(flow, DropReason.NOT_RELAY)
+            return
         csum = (~((frame[24] << 8) | frame[25]) & 0xFFFF) + 0xFEFF
         csum = ~((csum & 0xFFFF) + (csum >> 16)) & 0xFFFF
         patch = ((ttl - 1) << 24 | frame[23] << 16 | csum).to_bytes(4, "big")
         packet = frame[14:22] + patch + body
         end = 14 + len(packet)
-        made = 0
         dst = flow.dst
-        egress = flow.egress
-        for eth, out in egress[:count] if count < len(egress) else egress:
-            if out.spec.manet:
-                continue
+        for eth, out in others:
             if not out.box:
                 self._touched.append(out)
             out.box.append(eth + packet if not dst else dst + eth + packet)
             out.tx_bytes += end
-            made += 1
-        if not made:
-            self._drop_flow(flow, DropReason.NOT_RELAY)
-            return
         flow.forwarded += 1
-        flow.copies += made
+        flow.copies += len(others)
         flow.port.relayed += 1
 
     def _drop_flow(self, flow: Flow, reason: DropReason) -> None:
