@@ -469,6 +469,7 @@ def mpr_cds_member(me: tuple[int, bytes], symmetric: list[Link], selectors: list
 # -- all MANET interfaces of the engine ------------------------------------------------------
 
 _HELLO_MAC: Final = bytes([0x01, 0x00, 0x5E, 0x00, 0x00, 0x6D])  # RFC 1112 6.4 of 224.0.0.109
+_PORT_BYTES: Final = PORT.to_bytes(2, "big")
 
 
 class NhdpRouter:
@@ -538,10 +539,17 @@ class NhdpRouter:
         if port is None:
             self.ignored += 1
             return
-        if end < udp + 8 or frame[udp + 2 : udp + 4] != PORT.to_bytes(2, "big"):
+        if end < udp + 8 or frame[udp + 2 : udp + 4] != _PORT_BYTES:
             port.count("not NHDP (UDP port)")
             return
-        port.on_packet(frame[udp + 8 : end], frame[26:30], frame[6:12], now)
+        if (frame[20] & 0x3F) or frame[21]:  # MF or an offset: HELLOs are never fragmented
+            port.count("fragment")
+            return
+        length = (frame[udp + 4] << 8) | frame[udp + 5]
+        if length < 8 or udp + length > end:
+            port.count("bad UDP length")
+            return
+        port.on_packet(frame[udp + 8 : udp + length], frame[26:30], frame[6:12], now)
 
     def next_timer(self) -> float | None:
         """The next HELLO or expiry on any port."""

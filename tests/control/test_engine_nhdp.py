@@ -132,3 +132,28 @@ def test_a_node_between_two_radios_bridges_them_though_it_relays_on_neither() ->
     packet = udp_frame("10.0.0.1", DATA, payload=b"data", ttl=8, src_mac=mac(1))
     out = engine.handle_frames("radio0", [packet], 0.5)
     assert [name for name, _ in out.frames] == ["radio1"]
+
+
+def test_hellos_with_a_bad_udp_length_or_fragmented_are_counted_not_read() -> None:
+    line = Line("flood")
+    line.run_until(0.0)
+    good = next(f for f in line.hellos if f[6:12] == mac(1))
+    ulen = int.from_bytes(good[38:40], "big")
+    long = good[:38] + (ulen + 50).to_bytes(2, "big") + good[40:]
+    short = good[:38] + (7).to_bytes(2, "big") + good[40:]
+    frag = good[:14] + _with_more_fragments(good[14:34]) + good[34:]
+    engine = Engine(config(2, "flood"))
+    for frame in (long, short, frag):
+        engine.handle_frames("radio0", [frame], 0.5)
+    counters = engine.nhdp.ports["radio0"].counters
+    assert (counters["bad UDP length"], counters["fragment"]) == (2, 1)
+    assert engine.nhdp.ports["radio0"].links == {}
+    engine.handle_frames("radio0", [good], 0.6)  # the same HELLO, whole, is read
+    assert len(engine.nhdp.ports["radio0"].links) == 1
+
+
+def _with_more_fragments(header: bytes) -> bytes:
+    """The IPv4 header with MF set and its checksum made right again: the frame must pass
+    the forwarder's header check to reach NHDP."""
+    header = header[:6] + b"\x20\x00" + header[8:10] + b"\0\0" + header[12:]
+    return header[:10] + internet_checksum(header).to_bytes(2, "big") + header[12:]
