@@ -211,10 +211,11 @@ class NhdpPort:
                         this_if.add(address)
                     continue
                 s, o, p = status[i], other[i], mpr[i]
+                before = said.get(address, (None, None, 0))  # listed in an earlier block too
                 said[address] = (
-                    s[0] if s else None,
-                    o[0] if o else None,
-                    p[0] if p else 0,
+                    s[0] if s else before[0],
+                    o[0] if o else before[1],
+                    (p[0] if p else 0) | before[2],
                 )
         sending = frozenset(this_if) if this_if else frozenset([source])
         node |= sending

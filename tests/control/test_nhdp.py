@@ -15,6 +15,7 @@ from rawfwd.control.nhdp import (
     LINK_STATUS,
     LOST,
     MPR,
+    SYMMETRIC,
     Link,
     NhdpPort,
     ecds_member,
@@ -330,3 +331,21 @@ def test_an_mpr_is_never_chosen_for_willingness_alone() -> None:
     links = [link(2, [5], willingness=12), link(3, [5], willingness=10)]
     links += [link(4, [6]), link(8, [6])]
     assert select_mprs(links, addr(1)) == {addr(2), addr(8)}
+
+
+def test_an_address_listed_in_two_blocks_keeps_what_each_says() -> None:
+    """RFC 5444 lets a message list an address in more than one block: its TLVs add up."""
+    net = Net([(1, 2)], relay="s-mpr")
+    net.round(0.0)
+    validity = (Tlv(1, 0, bytes([rfc5444.time_code(6.0)])),)
+    blocks = (
+        rfc5444.AddressBlock((addr(2),), (Tlv(2, 0, b"\x00"),)),
+        rfc5444.AddressBlock((addr(1),), (Tlv(LINK_STATUS, 0, bytes([SYMMETRIC])),)),
+        rfc5444.AddressBlock((addr(1),), (Tlv(MPR, 0, b"\x01"),)),
+    )
+    hello = rfc5444.encode(Packet((Message(0, 4, validity, blocks),)))
+    port = net.ports[1]
+    port.on_packet(hello, addr(2), mac(2), 1.0)
+    port.settle(1.0)
+    assert status(port, 2, 1.0) == "symmetric"
+    assert port.relay_for == frozenset({mac(2)})  # it chose us, in the second block
