@@ -102,6 +102,17 @@ struct {
 	__uint(max_entries, 1);
 } config SEC(".maps");
 
+/* The frame this CPU last let up to the engine. Packet sockets bound with ETH_P_ALL see a
+ * frame before tc ingress does, in the same softirq on the same CPU: if the engine hands a
+ * flow to the kernel between the two, the frame is in the engine's ring already and the
+ * program must not forward it a second time. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, 1);
+} handed SEC(".maps");
+
 static __always_inline __u64 mix(__u64 h, __u64 v)
 {
 	h ^= v;
@@ -215,6 +226,15 @@ static __always_inline int eligible(const __u8 *h, __u32 len, __u32 vlan)
 	return sum == 0xffff; /* RFC 1071: a valid header sums to all ones */
 }
 
+/* one frame among those close in time: total length, identification, header checksum and
+ * the low half of the source (never 0, the empty slot) */
+static __always_inline __u64 frame_key(const __u8 *h)
+{
+	return ((__u64)h[16] << 56) | ((__u64)h[17] << 48) | ((__u64)h[18] << 40) |
+	       ((__u64)h[19] << 32) | ((__u64)h[24] << 24) | ((__u64)h[25] << 16) |
+	       ((__u64)h[28] << 8) | h[29] | 1;
+}
+
 #define COUNT(field)                                                                            \
 	do {                                                                                    \
 		if (st)                                                                         \
@@ -248,6 +268,16 @@ int forward(struct __sk_buff *skb)
 	flow = bpf_map_lookup_elem(&flows, &key);
 	if (!flow)
 		return TC_ACT_OK;
+	{
+		__u32 zero = 0;
+		__u64 *last = bpf_map_lookup_elem(&handed, &zero);
+
+		if (last && *last == frame_key(head)) { /* up to the engine before the handover */
+			*last = 0;
+			if (!(flow->dedup & USER_FORWARDS))
+				return TC_ACT_OK;
+		}
+	}
 	if (flow->dedup & USER_FORWARDS) { /* the engine relays it (and counts it) */
 		__u32 mode = flow->dedup & DEDUP_MODE;
 
@@ -354,6 +384,13 @@ int user_space(struct __sk_buff *skb)
 	flow = bpf_map_lookup_elem(&flows, &key);
 	if (flow && !(flow->dedup & USER_FORWARDS))
 		return 0;
+	{
+		__u32 zero = 0;
+		__u64 *last = bpf_map_lookup_elem(&handed, &zero);
+
+		if (last)
+			*last = frame_key(head);
+	}
 	return skb->len;
 }
 

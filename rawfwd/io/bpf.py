@@ -141,9 +141,12 @@ class Map:
         return ctypes.create_string_buffer(key, len(key))
 
     def update(self, key: bytes, value: bytes, flags: int = BPF_ANY) -> None:
-        """Set `key` to `value` (BpfError if the kernel refuses, e.g. the map is full)."""
+        """Set `key` to `value` (BpfError if the kernel refuses, e.g. the map is full); in
+        a per-CPU map, on every CPU."""
         if len(value) != self.value_size:
             raise ValueError(f"{self.name}: value of {len(value)} bytes, not {self.value_size}")
+        if self.per_cpu:
+            value = value.ljust(self._stride, b"\0") * self._cpus
         buf = ctypes.create_string_buffer(value, len(value))
         code = self._lib.bpf_map_update_elem(self.fd, self._key(key), buf, flags)
         if code < 0:

@@ -353,3 +353,24 @@ def test_what_the_kernel_does_not_forward_the_engine_still_gets(rig: Rig) -> Non
         link.destroy()
         tap.close()
         wire.close()
+
+
+def test_a_frame_the_engine_took_before_the_handover_is_not_forwarded_again(rig: Rig) -> None:
+    """A packet socket sees a frame before tc ingress does (same softirq, same CPU): one
+    let up to the engine just before its flow went into the map is the engine's to
+    forward, not the program's as well; the next frame is the program's. (The socket
+    filter marks what it lets up in a per-CPU slot; PROG_TEST_RUN hands a socket filter
+    the frame without its link header, so the slot is written here as it would.)"""
+    engine = _engine()
+    frame = _frame(11)
+    h = frame
+    key = (
+        h[16] << 56 | h[17] << 48 | h[18] << 40 | h[19] << 32
+        | h[24] << 24 | h[25] << 16 | h[28] << 8 | h[29] | 1
+    )  # fmt: skip
+    rig.decide(engine, _frame(0))  # the handover, between the socket and tc
+    rig.obj.map("handed").update(bytes(4), struct.pack("=Q", key))
+    assert rig.run(frame) == (bpf.TC_ACT_OK, frame)
+    assert rig.quiet("eth1") == []  # the engine has it: no second copy
+    assert rig.run(_frame(12))[0] == bpf.TC_ACT_OK  # the next frame is the kernel's
+    assert len(rig.sent("eth1", 1)) == 1
