@@ -578,7 +578,8 @@ class NhdpRouter:
 def ports_json(router: NhdpRouter, now: float) -> dict[str, Any] | None:
     """`rawfwd show neighbors` (None without a MANET interface running NHDP): per
     interface, its relay algorithm, whether this node relays, its neighbours with their
-    state, 2-hop neighbours, and the MPR choices both ways."""
+    state, 2-hop neighbours, and the MPR choices both ways; `ignored`: HELLOs heard on an
+    interface that does not run NHDP."""
     if not router.ports:
         return None
     interfaces = []
@@ -616,7 +617,7 @@ def ports_json(router: NhdpRouter, now: float) -> dict[str, Any] | None:
                 "counters": dict(sorted(port.counters.items())),
             }
         )
-    return {"interfaces": interfaces}
+    return {"interfaces": interfaces, "ignored": router.ignored}
 
 
 _RSSA_NAME: Final = {code: name for name, code in RSSA.items()}

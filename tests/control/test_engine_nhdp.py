@@ -157,3 +157,18 @@ def _with_more_fragments(header: bytes) -> bytes:
     the forwarder's header check to reach NHDP."""
     header = header[:6] + b"\x20\x00" + header[8:10] + b"\0\0" + header[12:]
     return header[:10] + internet_checksum(header).to_bytes(2, "big") + header[12:]
+
+
+def test_a_hello_on_a_radio_without_nhdp_is_counted_as_ignored() -> None:
+    radio0 = config(2, "flood").interfaces["radio0"]
+    quiet = InterfaceSpec(
+        name="radio1", mac=mac(8), address=IPv4Interface("10.8.0.1/24"), manet=True, nhdp=False
+    )
+    engine = Engine(Config(interfaces={"radio0": radio0, "radio1": quiet}, routes=()))
+    line = Line("flood")
+    line.run_until(0.0)
+    assert engine.handle_frames("radio1", [line.hellos[0]], 0.5).frames == []
+    doc = engine.nhdp_json(0.5)
+    assert doc is not None
+    assert doc["ignored"] == 1
+    assert [i["interface"] for i in doc["interfaces"]] == ["radio0"]
