@@ -40,7 +40,13 @@ from .snapshots import flow_snapshot, interface_snapshot, total_drops
 from .state import Egress, Flow, Port
 from .stats import FlowDecision, FlowSnapshot, Snapshot
 from .table import RPF_PENDING, RouteTable, RpfAnswer, RpfFunc, is_link_local
-from .wire import ETHERTYPE_IPV4, frame_problem, group_mac, header_sums_ok
+from .wire import (
+    ETHERTYPE_IPV4,
+    frame_problem,
+    group_mac,
+    header_sums_ok,
+    ttl_decrement_checksum,
+)
 
 __all__ = ["UNRESOLVED_HOLD", "UNRESOLVED_TIMEOUT", "Forwarder", "Frames", "MemberFunc", "Transmit"]
 
@@ -706,8 +712,7 @@ class Forwarder:
         if not others:  # the common case on a radio-only node: nothing to build
             self._drop_flow(flow, DropReason.NOT_RELAY)
             return
-        csum = (~((frame[24] << 8) | frame[25]) & 0xFFFF) + 0xFEFF
-        csum = ~((csum & 0xFFFF) + (csum >> 16)) & 0xFFFF
+        csum = ttl_decrement_checksum((frame[24] << 8) | frame[25])  # off the hot path
         patch = ((ttl - 1) << 24 | frame[23] << 16 | csum).to_bytes(4, "big")
         packet = frame[14:22] + patch + body
         end = 14 + len(packet)
