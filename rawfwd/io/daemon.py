@@ -538,6 +538,8 @@ class Daemon:
             link.ifindex = ifindex
             self._push(link, False, None)
             return
+        if link.sock is not None:
+            link.sock.refresh_mtu()
         up = flags is not None and flags & _IFF_UP != 0 and flags & _IFF_RUNNING != 0
         state = "up" if up else "down"
         if state != link.state:

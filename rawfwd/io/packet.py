@@ -159,6 +159,10 @@ class PacketSocket:
     def flush(self) -> None:
         """Nothing to do: every send() went out at once (a ring socket batches instead)."""
 
+    def refresh_mtu(self) -> None:
+        """Nothing to do: the kernel checks each send() against the link's MTU (a ring
+        socket checks itself, see RingSocket)."""
+
     def clear_error(self) -> None:
         """Consume an error the kernel left pending (ENETDOWN from a link that went down)."""
         self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)

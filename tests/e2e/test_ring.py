@@ -45,7 +45,9 @@ def test_frames_cross_a_veth_pair_through_both_rings() -> None:
             frames = [_frame(n) for n in range(100)]
             for frame in frames:
                 tx.send(frame)
-            tx.send(_frame(999, size=1600))  # over the 1500 MTU: the kernel refuses it
+            with pytest.raises(OSError, match="MTU") as refused:  # over 1500: never queued
+                tx.send(_frame(999, size=1600))
+            assert refused.value.errno == errno.EMSGSIZE
             tx.send(_frame(100))
             tx.flush()
             got = _receive(rx, 101)
@@ -61,6 +63,16 @@ def test_frames_cross_a_veth_pair_through_both_rings() -> None:
             assert (sent, getattr(exc, "errno", None)) == (1, errno.EMSGSIZE)
             tx.flush()
             assert _receive(rx, 1) == [_frame(700)]
+            # the link's MTU is read again after a change: what fitted before is refused
+            fits = _frame(703, size=1400)
+            ip("link", "set", "r0", "mtu", "1400", netns=ns)
+            tx.refresh_mtu()
+            assert tx.send_many([fits])[1] is not None
+            tagged = fits[:12] + b"\x81\x00\x00\x05" + _frame(704, size=1368)[12:]
+            assert len(tagged) == 1400 + 14 + 4  # a VLAN tag does not count against the MTU
+            ip("link", "set", "r1", "mtu", "1400", netns=ns)
+            assert tx.send_many([tagged]) == (1, None)
+            tx.flush()
         finally:
             tx.close()
             rx.close()
