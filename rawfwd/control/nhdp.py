@@ -11,7 +11,7 @@ Theory of operation:
   nibbles: olsrd2 reads flooding from the low nibble, RFC 7188 and Wireshark from the high
   one), LINK_METRIC (one constant metric, link and neighbour flags) and the MPR TLV on the
   neighbours we select as flooding MPRs; and RFC 6621's SMF_TYPE message TLV (type 128,
-  the relay algorithm as type extension, the router priority as value).
+  section 8.1.1: the relay algorithm as type extension, the router priority as value).
 - A HELLO heard (RFC 6130 section 12): the link tuple of its sender is found by its
   sending addresses (LOCAL_IF = THIS_IF, else the IP source) or made; our address listed
   as HEARD or SYMMETRIC makes the link symmetric for the validity time, LOST ends that at
@@ -22,10 +22,11 @@ Theory of operation:
 - Relay sets, recomputed whenever the neighbourhood changes: flooding MPRs by RFC 7181
   section 18's heuristic (always computed and advertised, whatever we run, so olsrd2 and
   S-MPR neighbours can use us); then, by `relay`: "flood" relays everything, "s-mpr"
-  relays what the neighbours that selected us sent (RFC 6621 8.1.1), "e-cds" and
+  relays what the neighbours that selected us sent and ignores (does not even record)
+  what a node that is no symmetric neighbour sent (RFC 6621 appendix B.2), "e-cds" and
   "mpr-cds" relay everything when this node is in the connected dominating set its
-  algorithm computes from 2-hop knowledge (RFC 6621 appendices B and C), nothing
-  otherwise.
+  algorithm computes from 2-hop knowledge (RFC 6621 appendices A and C), nothing
+  otherwise. A neighbour is ranked by (router priority, its largest address) (A.4, C.4).
 """
 
 from __future__ import annotations
@@ -62,10 +63,16 @@ MPR_FLOODING: Final = 0x01  # RFC 7188: the MPR TLV value is a bit field
 WILL_NEVER: Final = 0
 WILL_DEFAULT: Final = 7
 WILL_ALWAYS: Final = 15
-SMF_TYPE: Final = 128  # RFC 6621 section 7.1: HELLO-specific, the algorithm as extension
+SMF_TYPE: Final = 128  # RFC 6621 8.1.1, 11.4.2: HELLO-specific, the algorithm as extension
 #: the relay algorithms and their RFC 6621 codes (SMF_TYPE's type extension)
 RSSA: Final = {"flood": 0, "s-mpr": 1, "e-cds": 2, "mpr-cds": 3}
-DEFAULT_PRIORITY: Final = 64  # router priority for E-CDS, the middle of 0-127
+DEFAULT_PRIORITY: Final = 64  # router priority, the middle of 0-127 (RFC 6621 A.3, B.3)
+#: E-CDS ranks of neighbours that are not E-CDS routers (RFC 6621 A.3: only routers known
+#: to run E-CDS may be counted on): a classical flooder always relays, so it ranks above any
+#: priority; one running another algorithm, or none we know of, never beats us and no
+#: path is assumed to go through it
+_ALWAYS_RELAYS: Final = 128
+_MAY_NOT_RELAY: Final = -1
 #: bounds on what neighbours can make us hold and compute (a hostile or broken one must
 #: not grow our HELLO past the MTU, nor make choosing relays cost more than a little)
 MAX_LINKS: Final = 48  #: neighbour interfaces per MANET interface
@@ -130,6 +137,9 @@ class NhdpPort:
         self.mprs: frozenset[bytes] = frozenset()  #: sending addresses of our MPRs
         self.in_cds = True  #: e-cds / mpr-cds: this node is in the dominating set
         self.relay_for: frozenset[bytes] | None = None  #: MACs relayed for (None: all)
+        #: s-mpr: MACs of the symmetric neighbours; a packet from any other previous hop is
+        #: ignored, not recorded (RFC 6621 B.2); None: no such rule
+        self.relay_heard: frozenset[bytes] | None = None
         self.next_hello = float("-inf")
         self.seqnum = 0
         self.counters: dict[str, int] = {}
@@ -230,11 +240,19 @@ class NhdpPort:
             link.sym_until = until
         link.heard_until = max(link.sym_until, until)
         link.hold_until = max(link.hold_until, link.heard_until + self.validity)
-        willing = m.tlv(MPR_WILLING)
-        link.willingness = willing[0] >> 4 if willing else WILL_NEVER  # RFC 7188: flooding high
         smf = [t for t in m.tlvs if t.type == SMF_TYPE]
         link.rssa = smf[0].ext if smf else None
-        link.priority = smf[0].value[0] if smf and smf[0].value else DEFAULT_PRIORITY
+        # RFC 6621 A.3 / B.3: one octet, its top bit reserved; no value (or any other
+        # length, "SHOULD be ignored") means the default
+        value = (smf[0].value or b"") if smf else b""
+        link.priority = value[0] & 0x7F if len(value) == 1 else DEFAULT_PRIORITY
+        willing = m.tlv(MPR_WILLING)
+        if willing:
+            link.willingness = willing[0] >> 4  # RFC 7188: flooding in the high nibble
+        elif link.rssa in (RSSA["s-mpr"], RSSA["mpr-cds"]):
+            link.willingness = willingness_of(link.priority)
+        else:
+            link.willingness = WILL_NEVER  # RFC 7181 15.1: no MPR_WILLING, never an MPR
         if link.sym_until > now:
             for address, (link_status, other_status, _) in said.items():
                 if address == self.address or address in link.node:
@@ -314,6 +332,7 @@ class NhdpPort:
         self._expiry = expiry
         symmetric = [link for link in self.links.values() if link.sym_until > now]
         self.mprs = select_mprs(symmetric, self.address)
+        self.relay_heard = None
         me = (self.priority, self.address or b"")
         if self.relay == "e-cds":
             self.in_cds = ecds_member(me, symmetric)
@@ -326,6 +345,7 @@ class NhdpPort:
             self.relay_for = frozenset(
                 link.mac for link in symmetric if link.selects_us_until > now
             )
+            self.relay_heard = frozenset(link.mac for link in symmetric)
         elif self.relay in ("e-cds", "mpr-cds"):
             self.relay_for = None if self.in_cds else frozenset()
         else:
@@ -382,7 +402,8 @@ def select_mprs(symmetric: Iterable[Link], me: bytes | None) -> frozenset[bytes]
     """Flooding MPRs (RFC 7181 section 18.4, the heuristic of its appendix A): every
     strict 2-hop neighbour is covered by a chosen symmetric neighbour. Returns the sending
     addresses of the chosen ones (a frozenset of all of them)."""
-    candidates = [link for link in symmetric if link.willingness != WILL_NEVER]
+    flooders = [link for link in symmetric if link.rssa == RSSA["flood"]]
+    candidates = [link for link in symmetric if link.willingness != WILL_NEVER or link in flooders]
     one_hop: set[bytes] = set()
     for link in symmetric:
         one_hop |= link.node
@@ -394,7 +415,9 @@ def select_mprs(symmetric: Iterable[Link], me: bytes | None) -> frozenset[bytes]
         for a in reach:
             coverers[a] = coverers.get(a, 0) + 1
     uncovered = set(coverers)
-    chosen = [link for link in candidates if link.willingness == WILL_ALWAYS]
+    # RFC 7181 18.4 / RFC 6621 B.4 step 5: WILL_ALWAYS, and classical flooders (they
+    # relay anyway), are always chosen
+    chosen = [link for link in candidates if link.willingness == WILL_ALWAYS or link in flooders]
     for link in candidates:  # the only way to some 2-hop neighbour
         if link not in chosen and any(coverers[a] == 1 for a in covers[link]):
             chosen.append(link)
@@ -412,36 +435,67 @@ def select_mprs(symmetric: Iterable[Link], me: bytes | None) -> frozenset[bytes]
 
 
 def _key(link: Link) -> bytes:
+    """A tie-break between links that never changes while the link lives."""
     return min(link.addresses)
 
 
+def router_id(link: Link) -> bytes:
+    """A neighbour's Router ID: the largest of its addresses (RFC 6621 A.4, C.4)."""
+    return max(link.node)
+
+
+def willingness_of(priority: int) -> int:
+    """An S-MPR router's priority read as an MPR willingness (RFC 6621 B.3: 0 is never,
+    127 always, what lies between in order): 0-127 onto 0-15, 64 onto the default 7."""
+    if priority <= 0:
+        return WILL_NEVER
+    if priority >= 127:
+        return WILL_ALWAYS
+    return 1 + (priority - 1) * 13 // 125
+
+
+def _ecds_rank(link: Link) -> tuple[int, bytes]:
+    """A neighbour's rank for E-CDS: (priority, Router ID) for an E-CDS router; a classical
+    flooder above every priority; anything else below us (see _ALWAYS_RELAYS)."""
+    if link.rssa == RSSA["e-cds"]:
+        return (link.priority, router_id(link))
+    if link.rssa == RSSA["flood"]:
+        return (_ALWAYS_RELAYS, router_id(link))
+    return (_MAY_NOT_RELAY, router_id(link))
+
+
 def ecds_member(me: tuple[int, bytes], symmetric: list[Link]) -> bool:
-    """E-CDS (RFC 6621 appendix B), from what NHDP tells this node (1-hop neighbours and
+    """E-CDS (RFC 6621 appendix A.4), from what NHDP tells this node (1-hop neighbours and
     their symmetric neighbours): a node with fewer than two neighbours is no relay; one
-    whose (priority, address) beats every 1- and 2-hop neighbour is; otherwise it is not
+    whose (priority, Router ID) beats every 1- and 2-hop neighbour is; otherwise it is not
     if, from its best neighbour, paths through nodes that beat it reach all its
-    neighbours (they can do without it), and it is if one cannot be reached."""
+    neighbours (they can do without it), and it is if one cannot be reached. A 2-hop
+    neighbour is taken to run E-CDS at the default priority (no SMF_NBR_TYPE is read)."""
     if len(symmetric) < 2:
         return False
     rank: dict[bytes, tuple[int, bytes]] = {}
     edges: dict[bytes, set[bytes]] = {}
+    alias: dict[bytes, bytes] = {}  # any address of a neighbour -> its Router ID
     for link in symmetric:
-        ident = _key(link)
-        rank[ident] = (link.priority, ident)
+        ident = router_id(link)
+        rank[ident] = _ecds_rank(link)
+        for address in link.node:
+            alias[address] = ident
+    for link in symmetric:
+        ident = router_id(link)
         for address in link.two_hop:
             if address == me[1]:
                 continue
-            edges.setdefault(ident, set()).add(address)
-            edges.setdefault(address, set()).add(ident)
-            rank.setdefault(address, (DEFAULT_PRIORITY, address))
-    for link in symmetric:  # a 2-hop entry naming another neighbour's other address
-        for other in symmetric:
-            if other is not link and link.two_hop.keys() & other.node:
-                edges.setdefault(_key(link), set()).add(_key(other))
-                edges.setdefault(_key(other), set()).add(_key(link))
+            # RFC 6621 B.1: a neighbour also heard of as a 2-hop one is a neighbour only
+            other = alias.get(address, address)
+            if other == ident:
+                continue
+            edges.setdefault(ident, set()).add(other)
+            edges.setdefault(other, set()).add(ident)
+            rank.setdefault(other, (DEFAULT_PRIORITY, other))
     if all(me > r for r in rank.values()):
         return True
-    neighbours = {_key(link) for link in symmetric}
+    neighbours = {router_id(link) for link in symmetric}
     start = max(neighbours, key=lambda a: rank[a])
     reached, frontier = {start}, [start]
     while frontier:
@@ -456,13 +510,13 @@ def ecds_member(me: tuple[int, bytes], symmetric: list[Link]) -> bool:
 
 
 def mpr_cds_member(me: tuple[int, bytes], symmetric: list[Link], selectors: list[Link]) -> bool:
-    """MPR-CDS (RFC 6621 appendix C): a node is in the set if it beats every 1-hop
-    neighbour by (priority, address), or if the neighbour that beats all others
-    selected it as MPR."""
-    if not symmetric:
+    """MPR-CDS (RFC 6621 appendix C.4): a node no neighbour selected as MPR is not in the
+    set; one that was is if it beats every 1-hop neighbour by (priority, Router ID), or
+    if the neighbour that beats all others is one of those that selected it."""
+    if not symmetric or not selectors:
         return False
-    best = max(symmetric, key=lambda k: (k.priority, _key(k)))
-    if me > (best.priority, _key(best)):
+    best = max(symmetric, key=lambda k: (k.priority, router_id(k)))
+    if me > (best.priority, router_id(best)):
         return True
     return any(link is best for link in selectors)
 
@@ -504,7 +558,7 @@ class NhdpRouter:
         old, self.ports = self.ports, {}
         for name, spec in config.interfaces.items():
             if not (spec.manet and spec.nhdp):
-                self.forwarder.set_relay(name, None)
+                self.forwarder.set_relay(name, None, None)
                 continue
             port = old.get(name) or NhdpPort(name, random=self._random)
             port.relay = spec.relay
@@ -521,7 +575,7 @@ class NhdpRouter:
                 port.invalidate()  # relay set chosen again at the next poll (at once)
             else:
                 port.recompute(float("-inf"))  # nothing to expire: no clock needed
-            self.forwarder.set_relay(port.name, port.relay_for)
+            self.forwarder.set_relay(port.name, port.relay_for, port.relay_heard)
 
     def set_address(self, name: str, address: bytes | None) -> None:
         """Live mode: the interface's IPv4 address (its HELLOs' source and our identity)."""
@@ -561,14 +615,14 @@ class NhdpRouter:
         """HELLOs due now, as frames per interface; relay sets changed by expiry applied."""
         out: list[tuple[str, list[bytes]]] = []
         for name, port in self.ports.items():
-            before = port.relay_for
+            before = (port.relay_for, port.relay_heard)
             try:
                 payload = port.poll(now)
             except ValueError:  # cannot be with the MAX_* bounds: counted, never a crash
                 port.count("HELLO not sent: too large")
                 payload = None
-            if port.relay_for != before:
-                self.forwarder.set_relay(name, port.relay_for)
+            if (port.relay_for, port.relay_heard) != before:
+                self.forwarder.set_relay(name, port.relay_for, port.relay_heard)
             mac = self.forwarder.port_mac(name)
             if payload is not None and mac is not None and port.address is not None:
                 out.append((name, [hello_frame(mac, port.address, payload)]))

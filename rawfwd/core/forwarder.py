@@ -256,13 +256,20 @@ class Forwarder:
             self._forward(flow, frame, end, now)
         return self._collect() if self._touched else []
 
-    def set_relay(self, name: str, relay_for: frozenset[bytes] | None) -> None:
+    def set_relay(
+        self,
+        name: str,
+        relay_for: frozenset[bytes] | None,
+        heard: frozenset[bytes] | None = None,
+    ) -> None:
         """A MANET interface's relay set, as NHDP chose it: the previous hops (MACs) whose
-        packets this node relays on the mesh, None for all (RFC 6621 section 8). Read per
+        packets this node relays on the mesh, None for all (RFC 6621 section 8); with
+        S-MPR, `heard`: the only previous hops whose packets count at all (B.2). Read per
         packet: a change applies to the next packet, no flow is decided again."""
         port = self._ports.get(name)
         if port is not None:
             port.relay_for = relay_for
+            port.relay_heard = heard
 
     def take_control(self) -> Sequence[tuple[str, bytes, int]]:
         """The IGMP and NHDP frames received since the last call, as (ingress, frame, end of
@@ -671,6 +678,13 @@ class Forwarder:
             self._drop_flow(flow, DropReason.TTL if ttl <= 1 else DropReason.THRESHOLD)
             return
         body = frame[26:end]
+        if flow.mesh:
+            heard = flow.port.relay_heard
+            if heard is not None and previous_hop not in heard:
+                # RFC 6621 B.2 rule 3: not relayed and not recorded, so the copy a real
+                # selector relays later is no duplicate; copies off the mesh still go
+                self._not_relayed(flow, frame, body, ttl, count)
+                return
         dedup = flow.dedup
         if dedup is not None and dedup.seen(frame, body, now):
             self._drop_flow(flow, DropReason.DUPLICATE)
@@ -703,9 +717,10 @@ class Forwarder:
 
     def _not_relayed(self, flow: Flow, frame: bytes, body: bytes, ttl: int, count: int) -> None:
         """A mesh packet this node does not relay back into the mesh it came from: recorded
-        as seen already (a copy heard later is a duplicate) and delivered locally by the
-        kernel anyway; its copies to other interfaces (a gateway's LAN, another radio
-        whose own relay set is not this one's) still go."""
+        as seen already by the caller (a copy heard later is a duplicate) unless S-MPR
+        says to ignore its sender, and delivered locally by the kernel anyway; its copies
+        to other interfaces (a gateway's LAN, another radio whose own relay set is not
+        this one's) still go."""
         egress = flow.egress
         allowed = egress[:count] if count < len(egress) else egress
         others = [e for e in allowed if e.port is not flow.port]

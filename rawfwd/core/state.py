@@ -26,6 +26,7 @@ class Port:
         "mac",
         "name",
         "relay_for",
+        "relay_heard",
         "relayed",
         "rx_bytes",
         "rx_frames",
@@ -50,6 +51,9 @@ class Port:
         #: a MANET interface's relay set (RFC 6621 section 8, chosen by NHDP): the previous
         #: hops (MACs) whose packets this node relays; None: every neighbour's
         self.relay_for: frozenset[bytes] | None = None
+        #: with S-MPR, the symmetric neighbours' MACs: a packet from another previous hop
+        #: is ignored, not even recorded as seen (RFC 6621 B.2 rule 3); None: no such rule
+        self.relay_heard: frozenset[bytes] | None = None
         self.igmp = 0  #: IGMP frames received: the control plane's, not forwarded
         self.drops: Counter[DropReason] = Counter()
         #: copies for this interface made by the current call, handed out at its end

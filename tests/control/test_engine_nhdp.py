@@ -100,10 +100,25 @@ def test_flooding_relays_everything_and_a_packet_not_relayed_is_still_a_duplicat
     s_mpr = Line("s-mpr")
     s_mpr.run_until(4.0)
     end = s_mpr.engines[3]
-    assert end.handle_frames("radio0", [packet], 4.5).frames == []  # not relayed, recorded
-    assert end.handle_frames("radio0", [packet], 4.6).frames == []
+    from_2 = udp_frame("10.0.0.1", DATA, payload=b"data", ttl=7, src_mac=mac(2))
+    assert end.handle_frames("radio0", [from_2], 4.5).frames == []  # not relayed, recorded
+    assert end.handle_frames("radio0", [from_2], 4.6).frames == []
     (flow,) = [f for f in end.snapshot(4.6).flows if f.group == DATA]
     assert flow.drops == {DropReason.NOT_RELAY: 1, DropReason.DUPLICATE: 1}
+
+
+def test_s_mpr_ignores_a_packet_from_a_node_that_is_no_symmetric_neighbour() -> None:
+    """RFC 6621 B.2 rule 3: not relayed and not recorded, so the same packet from a real
+    neighbour later is no duplicate."""
+    line = Line("s-mpr")
+    line.run_until(4.0)
+    end = line.engines[3]
+    stranger = udp_frame("10.0.0.1", DATA, payload=b"data", ttl=8, src_mac=mac(1))
+    from_2 = udp_frame("10.0.0.1", DATA, payload=b"data", ttl=7, src_mac=mac(2))
+    assert end.handle_frames("radio0", [stranger], 4.5).frames == []
+    assert end.handle_frames("radio0", [from_2], 4.6).frames == []
+    (flow,) = [f for f in end.snapshot(4.6).flows if f.group == DATA]
+    assert flow.drops == {DropReason.NOT_RELAY: 2}  # the second was no duplicate
 
 
 def test_a_gateway_that_does_not_relay_on_the_mesh_still_forwards_off_it() -> None:

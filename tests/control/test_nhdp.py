@@ -15,12 +15,19 @@ from rawfwd.control.nhdp import (
     LINK_STATUS,
     LOST,
     MPR,
+    RSSA,
+    SMF_TYPE,
     SYMMETRIC,
+    WILL_ALWAYS,
+    WILL_DEFAULT,
+    WILL_NEVER,
     Link,
     NhdpPort,
     ecds_member,
     mpr_cds_member,
+    router_id,
     select_mprs,
+    willingness_of,
 )
 from rawfwd.control.rfc5444 import Message, Packet, Tlv
 
@@ -160,10 +167,18 @@ def test_on_a_line_the_middle_node_is_both_ends_mpr_and_relays_for_them_alone() 
     assert hello.messages[0].blocks[1].values(MPR) == [b"\x01"]  # advertised to 2
 
 
-def link(n: int, two_hop: Iterable[int], willingness: int = 7, priority: int = 64) -> Link:
+def link(
+    n: int,
+    two_hop: Iterable[int],
+    willingness: int = 7,
+    priority: int = 64,
+    rssa: int | None = RSSA["e-cds"],
+    more: Iterable[int] = (),
+) -> Link:
+    """Neighbour n (with other addresses `more`), symmetric, running `rssa`."""
     return Link(
         frozenset([addr(n)]),
-        frozenset([addr(n)]),
+        frozenset([addr(n), *(addr(m) for m in more)]),
         mac(n),
         sym_until=100.0,
         heard_until=100.0,
@@ -171,6 +186,7 @@ def link(n: int, two_hop: Iterable[int], willingness: int = 7, priority: int = 6
         two_hop={addr(m): 100.0 for m in two_hop},
         willingness=willingness,
         priority=priority,
+        rssa=rssa,
     )
 
 
@@ -202,9 +218,76 @@ def test_ecds_membership_on_hand_made_topologies(me: int, links: list[Link], rel
     assert ecds_member((64, addr(me)), links) is relay
 
 
+def test_ecds_counts_only_on_neighbours_known_to_run_it() -> None:
+    """RFC 6621 A.3: a neighbour that runs another algorithm (or none we know of: an
+    olsrd2 router sends no SMF_TYPE) may not relay, so no path is assumed through it; a
+    classical flooder always relays."""
+    # a triangle 1-2-3 where 2 and 3 beat 1: 1 is no relay if they run E-CDS ...
+    assert ecds_member((64, addr(1)), [link(2, [3]), link(3, [2])]) is False
+    # ... and if 2 and 3 are S-MPR or unknown routers, neither counts: 1 relays
+    unknown = [link(2, [3], rssa=None), link(3, [2], rssa=RSSA["s-mpr"])]
+    assert ecds_member((64, addr(1)), unknown) is True
+    # a flooder outranks any priority: with one as the best neighbour, 1 can rest
+    flooders = [link(2, [3], priority=0, rssa=RSSA["flood"]), link(3, [2], priority=0)]
+    assert ecds_member((127, addr(9)), flooders) is False
+
+
+def test_a_neighbour_is_ranked_by_its_largest_address_and_known_by_all() -> None:
+    """RFC 6621 A.4 / C.4: the Router ID is the largest address; B.1: a neighbour also
+    listed as a 2-hop neighbour (under another of its addresses) is a neighbour only."""
+    two = link(2, [3], more=[20])
+    assert router_id(two) == addr(20)
+    # 1's neighbours 2 (also 10.0.0.20) and 3; 3 lists 2 by its other address: a
+    # triangle, not a path to a stranger 10.0.0.20; 2 (as 20) beats 1 and reaches 3
+    three = link(3, [20])
+    assert ecds_member((64, addr(15)), [two, three]) is False
+    assert mpr_cds_member((64, addr(15)), [two, three], [two]) is True  # 2 (20) chose 15
+
+
+def test_an_smf_priority_is_read_as_one_octet_with_its_top_bit_reserved() -> None:
+    port = NhdpPort("radio0", relay="e-cds")
+    port.address = addr(1)
+
+    def heard(value: bytes | None, ext: int, n: int) -> Link:
+        hello = Message(
+            0,
+            4,
+            (Tlv(1, 0, b"\x50"), Tlv(SMF_TYPE, ext, value)),
+            (),
+            originator=addr(n),
+        )
+        port.on_packet(rfc5444.encode(Packet((hello,))), addr(n), mac(n), 0.0)
+        (found,) = [k for k in port.links.values() if addr(n) in k.addresses]
+        return found
+
+    assert heard(bytes([0x80 | 100]), RSSA["e-cds"], 2).priority == 100
+    assert heard(bytes([100, 1]), RSSA["e-cds"], 3).priority == 64  # not one octet
+    assert heard(None, RSSA["e-cds"], 4).priority == 64
+    # RFC 6621 B.3: an S-MPR router without MPR_WILLING: its priority is its willingness
+    assert heard(bytes([0]), RSSA["s-mpr"], 5).willingness == WILL_NEVER
+    assert heard(None, RSSA["s-mpr"], 6).willingness == WILL_DEFAULT
+    assert heard(bytes([127]), RSSA["s-mpr"], 7).willingness == WILL_ALWAYS
+    assert heard(bytes([127]), RSSA["e-cds"], 8).willingness == WILL_NEVER  # E-CDS: no
+
+
+def test_willingness_of_a_priority_keeps_its_order() -> None:
+    values = [willingness_of(p) for p in range(128)]
+    assert values == sorted(values)
+    assert (values[0], values[64], values[127]) == (WILL_NEVER, WILL_DEFAULT, WILL_ALWAYS)
+    assert set(values[1:127]) == set(range(1, 15))
+
+
+def test_a_classical_flooder_is_always_among_the_mprs() -> None:
+    """RFC 6621 B.4 step 5: it relays everything anyway."""
+    links = [link(2, [5]), link(3, [], willingness=0, rssa=RSSA["flood"])]
+    assert select_mprs(links, addr(1)) == {addr(2), addr(3)}
+
+
 def test_mpr_cds_membership_is_the_best_node_or_the_best_neighbours_mpr() -> None:
     line_end = [link(2, [3])]
-    assert mpr_cds_member((64, addr(3)), line_end, []) is True  # beats its only neighbour
+    # RFC 6621 C.4 A: no neighbour chose it as MPR: no relay, even as the best node
+    assert mpr_cds_member((64, addr(3)), line_end, []) is False
+    assert mpr_cds_member((64, addr(3)), line_end, line_end) is True  # beats its neighbour
     assert mpr_cds_member((64, addr(1)), line_end, []) is False
     middle = [link(1, []), link(3, [])]
     assert mpr_cds_member((64, addr(2)), middle, [middle[1]]) is True  # 3 chose it
