@@ -15,6 +15,9 @@ class DropReason(Enum):
     BAD_LENGTH = "bad_length"  #: total length shorter than the header
     BAD_CHECKSUM = "bad_checksum"  #: IPv4 header checksum does not verify (RFC 1071)
     BAD_SOURCE = "bad_source"  #: source in 0/8, 127/8, 224/4 or 240/4 (RFC 1812 5.3.7)
+    #: an IPv6 extension-header chain that runs past the packet, an option past its
+    #: header, hop-by-hop not first, or more headers than followed (RFC 8200 section 4)
+    BAD_EXT_HEADER = "bad_ext_header"
     NOT_MULTICAST = "not_multicast"  #: destination outside 224.0.0.0/4
     UNKNOWN_IF = "unknown_if"  #: arrived on an interface the config does not name
     LINK_LOCAL = "link_local"  #: 224.0.0.0/24 without an explicit route (RFC 5771 4)
@@ -47,5 +50,6 @@ _MALFORMED = frozenset(
         DropReason.BAD_LENGTH,
         DropReason.BAD_CHECKSUM,
         DropReason.BAD_SOURCE,
+        DropReason.BAD_EXT_HEADER,
     }
 )
