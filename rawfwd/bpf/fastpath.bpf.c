@@ -359,9 +359,10 @@ int forward(struct __sk_buff *skb)
 }
 
 /* The filter of rawfwd's own packet sockets with the fast path on (it replaces their
- * classic filter): IPv4 to 224.0.0.0/4 without a VLAN tag, as before, but not the frames
- * of flows the fast path forwards (the engine must not forward them a second time), nor
- * the copies it sent (they come back to the socket of their interface as outgoing). Other
+ * classic filter): IPv4 to 224.0.0.0/4 and IPv6 to ff00::/8 without a VLAN tag, as before
+ * (the fast path forwards IPv4 only: IPv6 always goes up), but not the frames of flows
+ * the fast path forwards (the engine must not forward them a second time), nor the
+ * copies it sent (they come back to the socket of their interface as outgoing). Other
  * frames this host sent (PACKET_OUTGOING) pass: tc ingress never sees them. */
 SEC("socket")
 int user_space(struct __sk_buff *skb)
@@ -372,6 +373,13 @@ int user_space(struct __sk_buff *skb)
 
 	if (skb->vlan_present || bpf_skb_load_bytes(skb, 0, head, sizeof(head)))
 		return 0;
+	if (head[12] == 0x86 && head[13] == 0xdd) { /* IPv6 multicast: always the engine's */
+		__u8 first;
+
+		if (bpf_skb_load_bytes(skb, 38, &first, 1) || first != 0xff)
+			return 0;
+		return skb->len;
+	}
 	if (head[12] != 0x08 || head[13] != 0x00 || (head[30] & 0xf0) != 0xe0)
 		return 0; /* what the classic filter it replaces let through: IPv4 multicast */
 	if (skb->pkt_type == PACKET_OUTGOING)

@@ -11,19 +11,22 @@ import os
 import re
 import stat
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network
+from ipaddress import IPv6Network, ip_network
 from pathlib import Path
+from typing import Final
 
 from ..core.wire import parse_mac
 from ..errors import ConfigError, one_line
 from .values import (
     LINK_LOCAL_BLOCK,
     MULTICAST_BLOCK,
+    MULTICAST_BLOCK6,
     Config,
     DedupMode,
     DedupSpec,
     FlowSpec,
     InterfaceSpec,
+    Network,
     NhdpSpec,
     Origin,
     Route,
@@ -50,31 +53,47 @@ def check_ifname(name: str) -> str:
     return name
 
 
-def parse_group(text: str) -> IPv4Network:
-    """A multicast group or group prefix such as `239.1.2.3` or `239.1.0.0/16`."""
+def parse_group(text: str) -> Network:
+    """A multicast group or group prefix such as `239.1.2.3`, `239.1.0.0/16` or
+    `ff0e::1:1`."""
     net = _parse_prefix(text, "group")
-    if not net.subnet_of(MULTICAST_BLOCK):
+    if net.version == 6:
+        if not net.subnet_of(MULTICAST_BLOCK6):
+            raise ValueError(f"group {text!r} is not inside ff00::/8 (IPv6 multicast)")
+    elif not net.subnet_of(MULTICAST_BLOCK):
         raise ValueError(f"group {text!r} is not inside 224.0.0.0/4 (IPv4 multicast)")
     return net
 
 
-def parse_source(text: str) -> IPv4Network:
-    """A unicast source address or prefix such as `10.0.0.5` or `10.0.0.0/24`."""
+def parse_source(text: str) -> Network:
+    """A unicast source address or prefix such as `10.0.0.5`, `10.0.0.0/24` or
+    `2001:db8::5`."""
     net = _parse_prefix(text, "source")
+    if net.version == 6:
+        # multicast, and ::/96 (unspecified, loopback, the deprecated IPv4-compatible
+        # block: RFC 4291 sections 2.5.2, 2.5.3, 2.5.5.1) never send multicast
+        if net.overlaps(MULTICAST_BLOCK6) or (net.prefixlen >= 96 and net.subnet_of(_V6_LOW)):
+            raise ValueError(f"source {text!r} is not a unicast address")
+        return net
     first = int(net.network_address) >> 24
     if first >= 224 or (net.prefixlen >= 8 and first in (0, 127)):
         raise ValueError(f"source {text!r} is not a unicast address")
     return net
 
 
-def _parse_prefix(text: str, what: str) -> IPv4Network:
+_V6_LOW: Final = IPv6Network("::/96")
+#: an IPv6 group prefix this long fixes the scope (RFC 4291 section 2.7)
+_SCOPE_FIXED: Final = 16
+
+
+def _parse_prefix(text: str, what: str) -> Network:
     try:
-        return IPv4Network(text.strip(), strict=True)
+        return ip_network(text.strip(), strict=True)
     except ValueError as exc:
         if "host bits set" in str(exc):
-            loose = IPv4Network(text.strip(), strict=False)
+            loose = ip_network(text.strip(), strict=False)
             raise ValueError(f"{what} {text!r} has host bits set; did you mean {loose}?") from None
-        raise ValueError(f"{what} {text!r} is not an IPv4 address or prefix") from None
+        raise ValueError(f"{what} {text!r} is not an IPv4 or IPv6 address or prefix") from None
 
 
 def parse_unicast_mac(text: str) -> bytes:
@@ -151,7 +170,7 @@ class ConfigBuilder:
                         f"interface {spec.name!r} has manet = true: flooding loops without "
                         "duplicate detection, set [dedup] mode to hash or id",
                     )
-        seen: dict[tuple[str | None, IPv4Network | None, IPv4Network], Route] = {}
+        seen: dict[tuple[str | None, Network | None, Network], Route] = {}
         for route in self.routes:
             for name in (route.iif, *route.oifs):
                 if name is not None and name not in self.interfaces:
@@ -178,7 +197,22 @@ class ConfigBuilder:
                     self.path,
                     f"route {route.describe()} repeats an outgoing interface",
                 )
-            if route.group.overlaps(LINK_LOCAL_BLOCK) and not route.group.subnet_of(
+            if route.source is not None and route.source.version != route.group.version:
+                raise config_error(
+                    route.origin,
+                    self.path,
+                    f"route {route.describe()} mixes an IPv{route.source.version} source "
+                    f"with an IPv{route.group.version} group",
+                )
+            if route.group.version == 6:
+                if route.group.prefixlen < _SCOPE_FIXED:
+                    self.warn(
+                        route.origin or Origin(self.path),
+                        f"route {route.describe()} covers interface- and link-local groups "
+                        "only partly: they are forwarded only by routes of a group prefix "
+                        f"of /{_SCOPE_FIXED} or longer (e.g. ff02::fb)",
+                    )
+            elif route.group.overlaps(LINK_LOCAL_BLOCK) and not route.group.subnet_of(
                 LINK_LOCAL_BLOCK
             ):
                 self.warn(

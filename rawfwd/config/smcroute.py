@@ -20,7 +20,7 @@ from __future__ import annotations
 import glob
 import os
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network
+from ipaddress import ip_network
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -34,7 +34,7 @@ from .checks import (
     parse_ttl_threshold,
     read_config_text,
 )
-from .values import Config, InterfaceSpec, Origin, Route
+from .values import Config, InterfaceSpec, Network, Origin, Route
 
 _MAX_INCLUDE_DEPTH = 8
 #: includes in all: each file may include the next one many times, depth alone does not
@@ -185,8 +185,8 @@ class _Reader:
 
     def mroute(self, args: list[str], here: Origin) -> None:
         iif: str | None = None
-        group: IPv4Network | None = None
-        source: IPv4Network | None = None
+        group: Network | None = None
+        source: Network | None = None
         oifs: list[str] = []
         given: set[str] = set()
         i = 0
@@ -229,13 +229,18 @@ class _Reader:
         self.builder.routes.append(Route(iif, group, source, tuple(oifs), here))
 
 
-def _parse_source(text: str) -> IPv4Network | None:
-    """A route's source; 0.0.0.0 and 0.0.0.0/0 mean any source (*,G), as in smcroute.conf(5)."""
+def _parse_source(text: str) -> Network | None:
+    """A route's source; 0.0.0.0, 0.0.0.0/0, :: and ::/0 mean any source (*,G), as in
+    smcroute.conf(5)."""
     try:
-        net = IPv4Network(text, strict=True)
+        net = ip_network(text, strict=True)
     except ValueError:
         net = None
-    if net is not None and int(net.network_address) == 0 and net.prefixlen in (0, 32):
+    if (
+        net is not None
+        and int(net.network_address) == 0
+        and net.prefixlen in (0, net.max_prefixlen)
+    ):
         return None
     return parse_source(text)
 

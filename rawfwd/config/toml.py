@@ -11,7 +11,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from ipaddress import IPv4Interface, IPv4Network
+from ipaddress import IPv4Interface
 from typing import Any, Protocol
 
 from ..errors import ConfigError
@@ -32,6 +32,7 @@ from .values import (
     FlowSpec,
     IgmpSpec,
     InterfaceSpec,
+    Network,
     NhdpSpec,
     Origin,
     Route,
@@ -370,7 +371,7 @@ def _parse_nhdp(body: Any, fail: _Fail) -> NhdpSpec:
     return NhdpSpec(hello_interval=interval, validity=validity)
 
 
-def _flood_groups(body: Mapping[str, Any], manet: bool) -> tuple[IPv4Network, ...]:
+def _flood_groups(body: Mapping[str, Any], manet: bool) -> tuple[Network, ...]:
     """`groups` of a MANET interface: what it floods (default all of 224.0.0.0/4)."""
     if "groups" not in body:
         return (MULTICAST_BLOCK,)

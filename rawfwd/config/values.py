@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from ipaddress import IPv4Interface, IPv4Network
+from ipaddress import IPv4Interface, IPv4Network, IPv6Network
 
+#: a prefix of either family: routes, [[rpf]] entries and flooded groups may be IPv6
+Network = IPv4Network | IPv6Network
 #: 224.0.0.0/24, the Local Network Control Block (RFC 5771 section 4): never routed.
 LINK_LOCAL_BLOCK = IPv4Network("224.0.0.0/24")
 #: 224.0.0.0/4, all IPv4 multicast (RFC 5771 section 2).
 MULTICAST_BLOCK = IPv4Network("224.0.0.0/4")
+#: ff00::/8, all IPv6 multicast (RFC 4291 section 2.7).
+MULTICAST_BLOCK6 = IPv6Network("ff00::/8")
 
 
 class DedupMode(Enum):
@@ -81,7 +85,7 @@ class InterfaceSpec:
     ttl_threshold: int = 1  #: forward only if arriving TTL > threshold (ipmr semantics)
     manet: bool = False  #: floods: retransmits on the arrival interface (RFC 6621)
     #: groups a MANET interface floods; 224.0.0.0/24 only by an entry inside it (RFC 5771)
-    groups: tuple[IPv4Network, ...] = (MULTICAST_BLOCK,)
+    groups: tuple[Network, ...] = (MULTICAST_BLOCK,)
     igmp: IgmpSpec | None = None  #: router side of IGMP here: members decide forwarding
     upstream: bool = False  #: IGMP proxy (RFC 4605): a host toward the root here
     #: MANET relay algorithm (RFC 6621 section 8): "flood", "s-mpr", "e-cds" or "mpr-cds"
@@ -99,8 +103,8 @@ class Route:
     """
 
     iif: str | None  #: None: the RPF interface toward the source (FIB or [[rpf]])
-    group: IPv4Network
-    source: IPv4Network | None
+    group: Network
+    source: Network | None
     oifs: tuple[str, ...]
     origin: Origin | None = None
 
@@ -114,11 +118,12 @@ class Route:
         """The route as one normalised line, e.g. `(*, 239.1.0.0/16) from eth0 to eth1, eth2`."""
         if self.source is None:
             src = "*"
-        elif self.source.prefixlen == 32:
+        elif self.source.prefixlen == self.source.max_prefixlen:
             src = str(self.source.network_address)
         else:
             src = str(self.source)
-        grp = str(self.group.network_address) if self.group.prefixlen == 32 else str(self.group)
+        whole = self.group.prefixlen == self.group.max_prefixlen
+        grp = str(self.group.network_address) if whole else str(self.group)
         iif = self.iif if self.iif is not None else "rpf"
         return f"({src}, {grp}) from {iif} to {', '.join(self.oifs)}"
 
@@ -131,7 +136,7 @@ class RpfSpec:
     the unicast one).
     """
 
-    prefix: IPv4Network
+    prefix: Network
     iif: str
     origin: Origin | None = None
 

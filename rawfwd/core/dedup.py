@@ -89,6 +89,16 @@ class DuplicateCache:
             key = hash((body[:8], frame[23], ident_offset))
         else:  # H-DPD: the IPv4 header without TTL (byte 8) and checksum, plus the rest
             key = hash((frame[14:22], frame[23], body))
+        return self._check(key, now)
+
+    def seen6(self, frame: bytes, body: bytes, now: float) -> bool:
+        """As `seen`, for an IPv6 packet, by hash whatever the mode (RFC 6621 6.1.3: the
+        header without hop limit, plus the rest; `body` is `frame[22:end]`). I-DPD for
+        IPv6 needs the SMF_DPD option (6.1.1), which rawfwd does not add."""
+        return self._check(hash((frame[14:21], body)), now)
+
+    def _check(self, key: int, now: float) -> bool:
+        """True if `key` was recorded within the window; else record it now."""
         if now >= self._rotate_at:
             self._rotate(now)
         cur = self._cur

@@ -47,6 +47,7 @@ from .wire import (
     header_sums_ok,
     ttl_decrement_checksum,
 )
+from .wire6 import ETHERTYPE_IPV6, Ipv6Packet, frame_problem6
 
 __all__ = ["UNRESOLVED_HOLD", "UNRESOLVED_TIMEOUT", "Forwarder", "Frames", "MemberFunc", "Transmit"]
 
@@ -63,6 +64,10 @@ _IGMP: Final = 2  # IP protocol number (RFC 1112 appendix I)
 _UDP: Final = 17
 _NHDP_GROUP: Final = 0xE000006D  # 224.0.0.109, LL-MANET-Routers (RFC 5498): NHDP's HELLOs
 _IPV4_TYPE: Final = ETHERTYPE_IPV4.to_bytes(2, "big")
+_IPV6_TYPE: Final = ETHERTYPE_IPV6.to_bytes(2, "big")
+#: IPv6 sources in ::/96 (unspecified, loopback, IPv4-compatible: RFC 4291 2.5) or
+#: link-local fe80::/10 are never a routed flow's (the latter only for link-scoped groups)
+_V6_LOW_SOURCE: Final = bytes(12)
 #: packets after which a flow gets Ethernet headers of its own (group MAC included) instead
 #: of the egress it shares: a flood of short-lived (source, group)s costs no header per
 #: flow and interface, a flow that lasts no concatenation per copy
@@ -130,7 +135,7 @@ class Forwarder:
         self._released: list[tuple[Flow, bytes, int]] = []  # held frames now decided
         self._dedup = DedupTable(config.dedup)
         self._egress_cache: dict[
-            tuple[int, str | None, tuple[str, ...], tuple[str, ...]],
+            tuple[int, str | None, tuple[str, ...], tuple[str, ...], bool],
             tuple[tuple[Egress, ...], tuple[int, ...], tuple[str, ...]],
         ] = {}
         self._route_text: dict[int, str] = {}
@@ -253,7 +258,7 @@ class Forwarder:
                     self._resolve(flow)
         released, self._released = self._released, []
         for flow, frame, end in released:
-            self._forward(flow, frame, end, now)
+            self._forward_any(flow, frame, end, now)
         return self._collect() if self._touched else []
 
     def set_relay(
@@ -350,7 +355,7 @@ class Forwarder:
         self._ask_waiting()
         released, self._released = self._released, []
         for flow, frame, end in released:
-            self._forward(flow, frame, end, now)
+            self._forward_any(flow, frame, end, now)
         return self._collect() if self._touched else []
 
     def _ask_waiting(self) -> None:
@@ -369,7 +374,7 @@ class Forwarder:
         self._note(flow)
 
     def _note(self, flow: Flow, gone: bool = False) -> None:
-        if self._decisions:
+        if self._decisions and not flow.v6:  # the kernel fast path forwards IPv4 only
             self._changed[(flow.port.name, flow.key, flow.local)] = None if gone else flow
 
     def take_decisions(self) -> Sequence[FlowDecision]:
@@ -411,9 +416,7 @@ class Forwarder:
         flow.egress, flow.thresholds, flow.oifs = (), (), ()
         flow.mesh = manet and not flow.local
         flow.flood = manet and any(groups.floods(flow.group) for _, groups in self._flooding)
-        if _MARTIAN_SOURCE[flow.source >> 24] and (
-            found.reason is not DropReason.LINK_LOCAL or flow.flood
-        ):
+        if self._martian(flow) and (found.reason is not DropReason.LINK_LOCAL or flow.flood):
             flow.route, flow.verdict, flow.flood = None, DropReason.BAD_SOURCE, False
         elif flow.mesh and flow.source in self._local:  # ours, relayed back by a neighbour
             flow.route, flow.verdict, flow.flood = None, DropReason.OWN_ECHO, False
@@ -445,16 +448,18 @@ class Forwarder:
         )
         # not keyed by group: every flow going the same way shares one egress (a flood of
         # groups would otherwise cost one per flow); the group MAC is the flow's own
-        cache_key = (id(route) if route is not None else 0, skip, flooding, members)
+        cache_key = (id(route) if route is not None else 0, skip, flooding, members, flow.v6)
         shared = self._egress_cache.get(cache_key)
         if shared is None:
             if len(self._egress_cache) >= max(1024, self.config.flows.max_flows // 4):
                 # bounded: flows keep theirs, only sharing is lost
                 self._egress_cache.clear()
                 self._shared.clear()
-            shared = self._egress_for(route, skip, flooding, members)
+            ethertype = _IPV6_TYPE if flow.v6 else _IPV4_TYPE
+            shared = self._egress_for(route, skip, flooding, members, ethertype)
             self._egress_cache[cache_key] = shared
-        flow.dst = group_mac(flow.group)
+        # RFC 2464 section 7: 33:33 and the group's low 32 bits; RFC 1112 section 6.4
+        flow.dst = b"\x33\x33" + flow.key[28:32] if flow.v6 else group_mac(flow.group)
         flow.egress, flow.thresholds, flow.oifs = shared
         flow.route = route
         flow.members = bool(members)
@@ -499,6 +504,7 @@ class Forwarder:
         skip: str | None,
         flooding: tuple[str, ...],
         members: tuple[str, ...],
+        ethertype: bytes,
     ) -> tuple[tuple[Egress, ...], tuple[int, ...], tuple[str, ...]]:
         """Egress list (each with its prebuilt Ethernet source and type), thresholds and
         names for `route`, plus the MANET interfaces `flooding` the group, plus `members`.
@@ -515,12 +521,25 @@ class Forwarder:
         ]
         # lowest threshold first: the copies a TTL allows are a prefix, counted in one short loop
         usable.sort(key=lambda port: port.spec.ttl_threshold)
-        egress = tuple(Egress((p.mac or b"") + _IPV4_TYPE, p) for p in usable)
+        egress = tuple(Egress((p.mac or b"") + ethertype, p) for p in usable)
         shared = self._shared  # few distinct threshold and name lists: one object each
         thresholds = tuple(p.spec.ttl_threshold for p in usable)
         kept = {p.name for p in usable}
         oifs = tuple(name for name in names if name in kept)
         return egress, shared.setdefault(thresholds, thresholds), shared.setdefault(oifs, oifs)
+
+    @staticmethod
+    def _martian(flow: Flow) -> bool:
+        """A source no router forwards from: IPv4 network 0, loopback, multicast and
+        reserved (RFC 1812 5.3.7); IPv6 ::/96 (RFC 4291 2.5.2, 2.5.3, 2.5.5.1) and,
+        to a group wider than its link, link-local fe80::/10 (RFC 4291 2.5.6)."""
+        key = flow.key
+        if len(key) == 8:
+            return _MARTIAN_SOURCE[key[0]]
+        if key[:12] == _V6_LOW_SOURCE:
+            return True
+        # a link-local source is fine for a link-scoped group (relayed by opt-in: mDNS)
+        return key[0] == 0xFE and key[1] & 0xC0 == 0x80 and not is_link_local(flow.group)
 
     def _drop_released(self) -> None:
         """Held frames whose flow was decided by a config or link change: dropped, counted."""
@@ -592,6 +611,9 @@ class Forwarder:
                     assert isinstance(reason, DropReason)
                     port.drops[reason] += 1
                     continue
+            elif n >= 14 and frame[12] == 0x86 and frame[13] == 0xDD:
+                self._receive6(port, flows, frame, n, now, local)
+                continue
             else:
                 found = frame_problem(frame, n)
                 if isinstance(found, DropReason):
@@ -622,6 +644,91 @@ class Forwarder:
             self._forward(flow, frame, end, now)
         port.rx_frames += count
         port.rx_bytes += size
+
+    def _receive6(
+        self, port: Port, flows: dict[bytes, Flow], frame: bytes, n: int, now: float, local: bool
+    ) -> None:
+        """Steps 1-2 for an IPv6 frame (see wire6: checks, extension headers)."""
+        found = frame_problem6(frame, n)
+        if not isinstance(found, Ipv6Packet):
+            port.drops[found] += 1
+            return
+        key = frame[22:54]
+        flow = flows.get(key)
+        if flow is None:
+            flow = self._new_flow(port, key, now, local)
+        flow.last = now
+        flow.packets += 1
+        flow.bytes += found.end - 14
+        self._forward6(flow, frame, found.end, now)
+
+    def _forward_any(self, flow: Flow, frame: bytes, end: int, now: float) -> None:
+        """A held frame of either family, released."""
+        if flow.v6:
+            self._forward6(flow, frame, end, now)
+        else:
+            self._forward(flow, frame, end, now)
+
+    def _forward6(self, flow: Flow, frame: bytes, end: int, now: float) -> None:
+        """Steps 3-5 for an IPv6 packet: as `_forward`, with the hop limit (byte 7 of the
+        header, no checksum to patch: RFC 8200 section 3) in place of TTL, and duplicate
+        detection by hash over the header without hop limit plus the rest (RFC 6621
+        section 6.1.3: I-DPD needs the SMF_DPD option, which rawfwd does not add)."""
+        verdict = flow.verdict
+        if verdict is not None:
+            if verdict is DropReason.UNRESOLVED and self._held.hold(flow, frame, end, now):
+                return
+            if flow.local and verdict in _NOWHERE_ELSE:
+                dedup = flow.dedup
+                if dedup is not None:
+                    dedup.seen6(frame, frame[22:end], now)
+                return
+            self._drop_flow(flow, verdict)
+            return
+        previous_hop = b""
+        if flow.mesh:
+            previous_hop = frame[6:12]
+            verdict = self._relay.verdict(previous_hop)
+            if verdict is not None:
+                self._drop_flow(flow, verdict)
+                return
+        hops = frame[21]
+        count = 0
+        for threshold in flow.thresholds:
+            if threshold >= hops:
+                break
+            count += 1
+        if count == 0:
+            self._drop_flow(flow, DropReason.TTL if hops <= 1 else DropReason.THRESHOLD)
+            return
+        body = frame[22:end]
+        relay = True
+        if flow.mesh:  # as `_forward` does: RFC 6621 section 8, B.2 rule 3
+            heard, relay_for = flow.port.relay_heard, flow.port.relay_for
+            stranger = heard is not None and previous_hop not in heard
+            relay = not stranger and (relay_for is None or previous_hop in relay_for)
+            dedup = None if stranger else flow.dedup
+        else:
+            dedup = flow.dedup
+        if dedup is not None and dedup.seen6(frame, body, now):
+            self._drop_flow(flow, DropReason.DUPLICATE)
+            return
+        egress = flow.egress[:count] if count < len(flow.egress) else flow.egress
+        if not relay:
+            egress = tuple(e for e in egress if e.port is not flow.port)
+            if not egress:
+                self._drop_flow(flow, DropReason.NOT_RELAY)
+                return
+        packet = frame[14:21] + bytes((hops - 1,)) + body
+        dst = flow.dst
+        for eth, out in egress:
+            if not out.box:
+                self._touched.append(out)
+            out.box.append(dst + eth + packet if dst else eth + packet)
+            out.tx_bytes += end
+        flow.forwarded += 1
+        flow.copies += len(egress)
+        flow.port.relayed += 1
 
     def _collect(self) -> list[tuple[str, list[bytes]]]:
         """Hand out the copies made since the last call, per interface, and count them."""

@@ -18,13 +18,10 @@ Theory of operation:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from ipaddress import IPv4Network
-from typing import Final
 
+from .addr import Network, net_mask
 from .reasons import DropReason
-from .table import is_link_local
-
-_LINK_LOCAL_LEN: Final = 24
+from .table import is_link_local, link_local_len
 
 
 class FloodGroups:
@@ -32,15 +29,12 @@ class FloodGroups:
 
     __slots__ = ("_entries",)
 
-    def __init__(self, groups: Iterable[IPv4Network]) -> None:
-        self._entries = tuple(
-            (
-                int(g.network_address),
-                int(g.netmask),
-                g.prefixlen >= _LINK_LOCAL_LEN and is_link_local(int(g.network_address)),
-            )
-            for g in groups
-        )
+    def __init__(self, groups: Iterable[Network]) -> None:
+        entries = []
+        for g in groups:
+            net, mask = net_mask(g)
+            entries.append((net, mask, g.prefixlen >= link_local_len(net) and is_link_local(net)))
+        self._entries = tuple(entries)
 
     def floods(self, group: int) -> bool:
         """True if a packet to `group` is flooded here (once per flow, not per packet)."""

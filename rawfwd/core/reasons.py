@@ -8,7 +8,7 @@ from enum import Enum
 class DropReason(Enum):
     """A reason a frame (or all its copies) was dropped. The value is the name users see."""
 
-    NOT_IPV4 = "not_ipv4"  #: not an Ethernet II IPv4 frame (ARP, IPv6, VLAN-tagged)
+    NOT_IP = "not_ip"  #: not an Ethernet II IPv4 or IPv6 frame (ARP, VLAN-tagged, LLDP)
     TRUNCATED = "truncated"  #: shorter than the Ethernet + IPv4 headers it claims
     BAD_VERSION = "bad_version"  #: ethertype IPv4 but version field is not 4
     BAD_IHL = "bad_ihl"  #: IHL below 5 words (RFC 791)

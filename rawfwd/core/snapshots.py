@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from ipaddress import IPv6Address
 from typing import Final
 
 from .reasons import DropReason
@@ -15,6 +16,10 @@ from .stats import FlowSnapshot, InterfaceSnapshot, freeze_drops
 from .wire import format_mac
 
 _NO_DROPS: Final = freeze_drops({})
+
+
+def _address(packed: bytes) -> str:
+    return str(IPv6Address(packed))
 
 
 def describe(flow: Flow, route_text: Mapping[int, str]) -> str | None:
@@ -34,8 +39,8 @@ def flow_snapshot(flow: Flow, route_text: Mapping[int, str]) -> FlowSnapshot:
     key = flow.key
     return FlowSnapshot(
         iif=flow.port.name,
-        source="{}.{}.{}.{}".format(*key[:4]),
-        group="{}.{}.{}.{}".format(*key[4:]),
+        source=_address(key[:16]) if flow.v6 else "{}.{}.{}.{}".format(*key[:4]),
+        group=_address(key[16:]) if flow.v6 else "{}.{}.{}.{}".format(*key[4:]),
         route=describe(flow, route_text),
         oifs=flow.oifs,
         packets=flow.packets,

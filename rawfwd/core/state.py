@@ -10,6 +10,7 @@ from collections import Counter
 from typing import NamedTuple
 
 from ..config.values import InterfaceSpec, Route
+from .addr import from_packed
 from .dedup import DuplicateCache
 from .reasons import DropReason
 
@@ -98,12 +99,14 @@ class Flow:
         "queue",
         "route",
         "thresholds",
+        "v6",
         "verdict",
     )
 
     def __init__(self, port: Port, key: bytes, now: float, local: bool) -> None:
         self.port = port
         self.key = key
+        self.v6 = len(key) == 32  #: IPv6: the key is 16 bytes of source, 16 of group
         self.local = local
         self.route: Route | None = None
         self.verdict: DropReason | None = None
@@ -131,10 +134,10 @@ class Flow:
 
     @property
     def source(self) -> int:
-        """The source address as an int (per-flow decisions only: not kept, memory)."""
-        return int.from_bytes(self.key[:4], "big")
+        """The source address as an int of `addr` (per-flow decisions only: not kept)."""
+        return from_packed(self.key[:16] if self.v6 else self.key[:4])
 
     @property
     def group(self) -> int:
-        """The group address as an int (per-flow decisions only: not kept, memory)."""
-        return int.from_bytes(self.key[4:], "big")
+        """The group address as an int of `addr` (per-flow decisions only: not kept)."""
+        return from_packed(self.key[16:] if self.v6 else self.key[4:])

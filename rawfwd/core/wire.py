@@ -18,6 +18,7 @@ import struct
 from typing import Final
 
 from .reasons import DropReason
+from .wire6 import complete_l4_checksum6
 
 ETH_HLEN: Final = 14
 ETHERTYPE_IPV4: Final = 0x0800
@@ -168,8 +169,11 @@ def complete_l4_checksum(frame: bytes) -> bytes:
     L4 checksum field holds only the pseudo-header sum (TP_STATUS_CSUMNOTREADY); sent on
     as it is, receivers drop it. Computes the checksum over the pseudo-header and segment
     (RFC 768, RFC 9293 section 3.1); a UDP result of 0 is sent as 0xFFFF (RFC 768).
-    Anything that is not a whole, well-formed UDP/TCP-over-IPv4 frame is returned as is.
+    Anything that is not a whole, well-formed UDP/TCP-over-IPv4 frame is returned as is;
+    IPv6 frames are wire6's (UDP, TCP and ICMPv6 over the IPv6 pseudo-header).
     """
+    if frame[12:14] == b"\x86\xdd":
+        return complete_l4_checksum6(frame)
     if len(frame) < ETH_HLEN + IPV4_MIN_HLEN or frame[12:14] != b"\x08\x00":
         return frame
     ip = ETH_HLEN
@@ -204,7 +208,7 @@ def frame_problem(frame: bytes, n: int) -> DropReason | int:
     if n < 14:
         return DropReason.TRUNCATED
     if frame[12] != 8 or frame[13] != 0:
-        return DropReason.NOT_IPV4
+        return DropReason.NOT_IP
     if n < 34:
         return DropReason.TRUNCATED
     vihl = frame[14]

@@ -177,3 +177,40 @@ def ipv6_header(
         + src
         + dst
     )
+
+
+#: where the checksum sits in each upper layer whose checksum offload may leave unfinished
+_L4_CSUM_OFFSET: Final = {UDP: 6, 6: 16, ICMPV6: 2}
+
+
+def complete_l4_checksum6(frame: bytes) -> bytes:
+    """`wire.complete_l4_checksum` for IPv6: the UDP, TCP or ICMPv6 checksum over the IPv6
+    pseudo-header (RFC 8200 section 8.1) and the upper-layer packet; a UDP result of 0 is
+    sent as 0xFFFF. Anything not whole and well-formed (a fragment too) is returned as is."""
+    n = len(frame)
+    if n < UPPER:
+        return frame
+    end = UPPER + ((frame[18] << 8) | frame[19])
+    if end > n or end == UPPER:
+        return frame
+    found = walk(frame, end)
+    if not isinstance(found, Ipv6Packet) or found.fragment:
+        return frame
+    offset = _L4_CSUM_OFFSET.get(found.upper)
+    at = found.upper_at
+    if offset is None or end - at < offset + 2:
+        return frame
+    segment = bytearray(frame[at:end])
+    segment[offset : offset + 2] = b"\x00\x00"
+    pseudo = frame[SRC : DST + 16] + len(segment).to_bytes(4, "big") + bytes((0, 0, 0, found.upper))
+    data = pseudo + bytes(segment)
+    if len(data) % 2:
+        data += b"\x00"
+    total = sum(int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    csum = ~total & 0xFFFF
+    if csum == 0 and found.upper == UDP:
+        csum = 0xFFFF
+    segment[offset : offset + 2] = csum.to_bytes(2, "big")
+    return frame[:at] + bytes(segment) + frame[end:]

@@ -34,20 +34,24 @@ TP_STATUS_CSUMNOTREADY: Final = 1 << 3
 SO_ATTACH_FILTER: Final = 26
 ARPHRD_ETHER: Final = 1
 
-#: Classic BPF (struct sock_filter: code, jt, jf, k): accept untagged IPv4 to 224.0.0.0/4.
-#: The kernel moves an 802.1Q tag out of the frame before packet sockets see it, so a
-#: tagged frame would look like the parent's own traffic (and leak across VLANs, or loop
-#: through a configured VLAN device): the ancillary vlan_avail load catches those.
+#: Classic BPF (struct sock_filter: code, jt, jf, k): accept untagged IPv4 to 224.0.0.0/4
+#: and IPv6 to ff00::/8. The kernel moves an 802.1Q tag out of the frame before packet
+#: sockets see it, so a tagged frame would look like the parent's own traffic (and leak
+#: across VLANs, or loop through a configured VLAN device): the ancillary vlan_avail load
+#: catches those. Jumps count the instructions they skip.
 _FILTER: Final = (
-    (0x20, 0, 0, 0xFFFFF030),  # ld vlan_avail       (SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT)
-    (0x15, 0, 6, 0),  # jeq #0, next, drop
-    (0x28, 0, 0, 12),  # ldh [12]            ethertype
-    (0x15, 0, 4, 0x0800),  # jeq #0x800, next, drop
-    (0x30, 0, 0, 30),  # ldb [30]            first octet of the destination
-    (0x54, 0, 0, 0xF0),  # and #0xf0
-    (0x15, 0, 1, 0xE0),  # jeq #0xe0, accept, drop
-    (0x06, 0, 0, 0x40000),  # accept: ret #262144 (whole frame)
-    (0x06, 0, 0, 0),  # drop: ret #0
+    (0x20, 0, 0, 0xFFFFF030),  # 0: ld vlan_avail    (SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT)
+    (0x15, 0, 9, 0),  # 1: jeq #0, 2, drop
+    (0x28, 0, 0, 12),  # 2: ldh [12]           ethertype
+    (0x15, 0, 3, 0x0800),  # 3: jeq #0x800, 4, 7
+    (0x30, 0, 0, 30),  # 4: ldb [30]           first octet of the IPv4 destination
+    (0x54, 0, 0, 0xF0),  # 5: and #0xf0
+    (0x15, 3, 4, 0xE0),  # 6: jeq #0xe0, accept, drop
+    (0x15, 0, 3, 0x86DD),  # 7: jeq #0x86dd, 8, drop
+    (0x30, 0, 0, 38),  # 8: ldb [38]           first octet of the IPv6 destination
+    (0x15, 0, 1, 0xFF),  # 9: jeq #0xff, accept, drop
+    (0x06, 0, 0, 0x40000),  # 10: accept: ret #262144 (whole frame)
+    (0x06, 0, 0, 0),  # 11: drop: ret #0
 )
 _AUX: Final = struct.Struct("I")  # tpacket_auxdata.tp_status comes first
 _CMSG_SPACE: Final = socket.CMSG_SPACE(20)  # sizeof(struct tpacket_auxdata)

@@ -72,8 +72,8 @@ def test_route_bad_to(to: str) -> None:
         ("240.0.0.1", "group '240.0.0.1' is not inside 224.0.0.0/4 (IPv4 multicast)"),
         ("0.0.0.0/0", "group '0.0.0.0/0' is not inside 224.0.0.0/4 (IPv4 multicast)"),
         ("239.1.2.3/16", "group '239.1.2.3/16' has host bits set; did you mean 239.1.0.0/16?"),
-        ("239.1.2", "group '239.1.2' is not an IPv4 address or prefix"),
-        ("239.1.2.3/33", "group '239.1.2.3/33' is not an IPv4 address or prefix"),
+        ("239.1.2", "group '239.1.2' is not an IPv4 or IPv6 address or prefix"),
+        ("239.1.2.3/33", "group '239.1.2.3/33' is not an IPv4 or IPv6 address or prefix"),
     ],
 )
 def test_route_bad_group(group: str, why: str) -> None:
@@ -119,8 +119,8 @@ def test_route_group_wrong_type() -> None:
         ("240.0.0.1", "source '240.0.0.1' is not a unicast address"),
         ("0.0.0.0", "source '0.0.0.0' is not a unicast address"),
         ("10.0.0.5/24", "source '10.0.0.5/24' has host bits set; did you mean 10.0.0.0/24?"),
-        ("10.0.0.256", "source '10.0.0.256' is not an IPv4 address or prefix"),
-        ("host.example", "source 'host.example' is not an IPv4 address or prefix"),
+        ("10.0.0.256", "source '10.0.0.256' is not an IPv4 or IPv6 address or prefix"),
+        ("host.example", "source 'host.example' is not an IPv4 or IPv6 address or prefix"),
     ],
 )
 def test_route_bad_source(source: str, why: str) -> None:

@@ -23,6 +23,7 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 
 from rawfwd.core.reasons import DropReason
+from rawfwd.core.wire import complete_l4_checksum
 from rawfwd.core.wire6 import (
     AUTH,
     DEST_OPTIONS,
@@ -31,6 +32,7 @@ from rawfwd.core.wire6 import (
     MAX_EXT_HEADERS,
     NO_NEXT,
     Ipv6Packet,
+    complete_l4_checksum6,
     frame_problem6,
     group_mac6,
     ipv6_header,
@@ -233,3 +235,19 @@ def test_any_chain_of_headers_gives_a_reason_or_a_packet_inside_it(
         assert 54 <= found.upper_at <= found.end == len(data)
     else:
         assert found in (DropReason.BAD_EXT_HEADER, DropReason.BAD_LENGTH)
+
+
+@pytest.mark.parametrize("headers", [None, IPv6ExtHdrHopByHop() / IPv6ExtHdrDestOpt()])
+def test_an_unfinished_udp_checksum_is_completed_as_scapy_computes_it(
+    headers: Packet | None,
+) -> None:
+    """What a local sender's frame looks like with offload (TP_STATUS_CSUMNOTREADY): the
+    UDP checksum field holds anything but the sum; completing it gives the real one."""
+    layers = UDP(sport=4000, dport=5000) / Raw(b"odd length!")
+    whole = frame(layers if headers is None else headers / layers)
+    at = upper_offset(whole, UDP)
+    unfinished = whole[: at + 6] + b"\x12\x34" + whole[at + 8 :]
+    assert complete_l4_checksum(unfinished) == whole
+    assert complete_l4_checksum6(whole) == whole
+    fragment = frame(IPv6ExtHdrFragment() / layers)
+    assert complete_l4_checksum6(fragment) is fragment  # a fragment is left as it is

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Mapping
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, ip_network
 
 from rawfwd.config.toml import parse_toml
 from rawfwd.config.values import Config, DedupMode, DedupSpec, FlowSpec, InterfaceSpec, Route
@@ -128,8 +128,8 @@ def route(iif: str, group: str, to: Iterable[str] | str, *, source: str | None =
     oifs = (to,) if isinstance(to, str) else tuple(to)
     return Route(
         iif=iif,
-        group=IPv4Network(group),
-        source=IPv4Network(source) if source is not None else None,
+        group=ip_network(group),
+        source=ip_network(source) if source is not None else None,
         oifs=oifs,
     )
 

@@ -188,7 +188,7 @@ def routing_case() -> Case:
             "bad_ihl": 1,
             "bad_version": 1,
             "bad_length": 1,
-            "not_ipv4": 1,
+            "not_ip": 1,
             "not_multicast": 1,
             "bad_source": 1,
         },

@@ -154,7 +154,7 @@ def test_many_flows_formats_only_the_rows_shown(monkeypatch: pytest.MonkeyPatch)
 
 def test_compact_layout_when_the_full_one_does_not_fit() -> None:
     f = flow(drops={R.WRONG_IF: 7, R.BAD_IHL: 2}, packets=3)
-    view = view_of(snapshot(1.0, (f,), (iface("eth0", drops={R.NOT_IPV4: 4}),)))
+    view = view_of(snapshot(1.0, (f,), (iface("eth0", drops={R.NOT_IP: 4}),)))
     full = render(ui.flows_table(view, width=200))
     assert parse_table(full, "flows")[0] == FLOW_COLUMNS
     narrow = render(ui.flows_table(view, width=130), width=130)
@@ -166,7 +166,7 @@ def test_compact_layout_when_the_full_one_does_not_fit() -> None:
     ifaces = render(ui.interfaces_table(view, width=60), width=100)
     header, rows = parse_table(ifaces, "interfaces")
     assert "MAC" not in header
-    assert rows[0]["drops"].replace("\u00a0", " ") == "not_ipv4 4"
+    assert rows[0]["drops"].replace("\u00a0", " ") == "not_ip 4"
 
 
 def test_local_flows_are_shown_apart_from_their_echoes() -> None:

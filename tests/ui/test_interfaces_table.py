@@ -14,7 +14,7 @@ def test_interfaces_table_states_counters_and_send_errors() -> None:
     snap = snapshot(
         1.0,
         interfaces=(
-            iface("eth0", rx=1234, drops={R.NOT_IPV4: 5, R.BAD_CHECKSUM: 2, R.WRONG_IF: 1}),
+            iface("eth0", rx=1234, drops={R.NOT_IP: 5, R.BAD_CHECKSUM: 2, R.WRONG_IF: 1}),
             iface("eth1", tx=999, mac="02:00:00:00:00:02"),
             iface("eth2", up=False, mac=None),
             iface("eth3", up=False, mac=None),
@@ -44,7 +44,7 @@ def test_interfaces_table_states_counters_and_send_errors() -> None:
         "threshold",
         "duplicate",
         "malformed",
-        "not_ipv4",
+        "not_ip",
         "send errors",
     ]
     rows = interface_rows(text)
@@ -58,7 +58,7 @@ def test_interfaces_table_states_counters_and_send_errors() -> None:
     }
     assert rows["eth0"]["rx"] == "1.2k"
     assert (rows["eth0"]["wrong_if"], rows["eth0"]["malformed"]) == ("1", "2")
-    assert rows["eth0"]["not_ipv4"] == "5"
+    assert rows["eth0"]["not_ip"] == "5"
     assert (rows["eth1"]["tx"], rows["eth1"]["send errors"]) == ("999", "17")
     assert (rows["eth2"]["state"], rows["eth2"]["MAC"]) == ("down", "-")
     assert (rows["eth3"]["state"], rows["eth3"]["ifindex"]) == ("absent", "-")
