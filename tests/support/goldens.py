@@ -17,10 +17,12 @@ import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from ipaddress import IPv6Address
 from pathlib import Path
 from typing import Any
 
 from scapy.layers.inet import IP, UDP, IPOption_Router_Alert
+from scapy.layers.inet6 import IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop, RouterAlert
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Raw
 from scapy.utils import RawPcapWriter
@@ -398,7 +400,108 @@ def proxy_case() -> Case:
     )
 
 
-CASES = [routing_case, id_case, manet_case, smcroute_case, igmp_case, proxy_case]
+IPV6_TOML = """\
+# IPv6: (S,G) vs (*,G), hop limit and thresholds, scopes (mDNS opt-in), RPF, extension
+# headers, malformed input, duplicates by hash
+[interface.eth0]
+mac = "02:00:00:00:00:01"
+
+[interface.eth1]
+mac = "02:00:00:00:00:02"
+
+[interface.eth2]
+mac = "02:00:00:00:00:03"
+ttl_threshold = 4
+
+[[route]]
+from = "eth0"
+group = "ff0e::1:1"
+source = "2001:db8::5"
+to = ["eth1", "eth2"]
+
+[[route]]
+from = "eth0"
+group = "ff05::/16"
+to = ["eth1"]
+
+[[route]]
+from = "eth0"
+group = "ff02::fb"   # mDNS: explicit link-scope opt-in
+to = ["eth1"]
+
+[[route]]
+from = "eth1"
+group = "ff0e::5:5"
+to = ["eth0"]
+
+[dedup]
+window = 5.0
+"""
+
+
+def udp6(
+    src: str,
+    dst: str,
+    *,
+    hlim: int = 64,
+    payload: bytes = b"x" * 18,
+    headers: Packet | None = None,
+    mac: str = SENDER,
+) -> Packet:
+    """An Ethernet/IPv6/UDP frame as a kernel sender would emit it (RFC 2464 MAC)."""
+    low = IPv6Address(dst).packed[12:]
+    ip = IPv6(src=src, dst=dst, hlim=hlim)
+    if headers is not None:
+        ip = ip / headers
+    dst_mac = "33:33:" + ":".join(f"{b:02x}" for b in low)
+    return Ether(src=mac, dst=dst_mac) / ip / UDP(sport=40000, dport=5000) / Raw(payload)
+
+
+def ipv6_case() -> Case:
+    sg = udp6("2001:db8::5", "ff0e::1:1", payload=b"first six.........")
+    options = IPv6ExtHdrHopByHop(options=[RouterAlert()]) / IPv6ExtHdrDestOpt()
+    cut = raw(udp6("2001:db8::5", "ff0e::1:1", headers=options))
+    cut = cut[:18] + (12).to_bytes(2, "big") + cut[20:66]  # ends inside its second header
+    eth0 = [
+        sg,  # (S,G): eth1 + eth2
+        udp6("2001:db8::6", "ff05::1:3"),  # (*, ff05::/16): eth1
+        udp6("2001:db8::5", "ff0e::1:1", hlim=4, payload=b"hop limit four"),  # eth1 only
+        udp6("2001:db8::5", "ff0e::1:1", hlim=1, payload=b"hop limit one"),  # ttl
+        udp6("2001:db8::5", "ff0e::1:1", headers=options, payload=b"with options"),  # both
+        udp6("fe80::7", "ff02::fb", hlim=255, payload=b"mdns"),  # opt-in: eth1
+        udp6("fe80::7", "ff02::1:3", hlim=255, payload=b"llmnr"),  # link_local
+        udp6("2001:db8::8", "ff0e::5:5"),  # route is from eth1: wrong_if
+        udp6("2001:db8::8", "ff0e::9:9"),  # no_route
+        udp6("2001:db8::5", "ff0e::1:1", hlim=60, payload=b"first six........."),  # dup
+        cut,  # bad_ext_header
+        raw(udp6("2001:db8::5", "ff0e::1:1"))[:40],  # truncated
+        udp6("::1", "ff0e::1:1"),  # bad_source
+        udp6("2001:db8::5", "2001:db8::1"),  # not_multicast
+        udp6("fe80::9", "ff0e::1:1"),  # a link-local source beyond its link: bad_source
+    ]
+    timed = [(T0 + i * 0.001, f) for i, f in enumerate(eth0)]
+    eth1 = [(T0 + 0.0035, udp6("2001:db8:1::9", "ff0e::5:5", mac=PEER))]  # back to eth0
+    return Case(
+        name="ipv6",
+        config_name="rawfwd.toml",
+        config=IPV6_TOML,
+        inputs={"eth0": timed, "eth1": eth1},
+        outputs={"eth1": 5, "eth2": 2, "eth0": 1},
+        drops={
+            "ttl": 1,
+            "link_local": 1,
+            "wrong_if": 1,
+            "no_route": 1,
+            "duplicate": 1,
+            "bad_ext_header": 1,
+            "truncated": 1,
+            "bad_source": 2,
+            "not_multicast": 1,
+        },
+    )
+
+
+CASES = [routing_case, id_case, manet_case, smcroute_case, igmp_case, proxy_case, ipv6_case]
 
 
 def replay_args(case_dir: Path, case: Case, out_dir: Path) -> list[str]:
