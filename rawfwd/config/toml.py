@@ -26,6 +26,7 @@ from .checks import (
 )
 from .values import (
     MULTICAST_BLOCK,
+    MULTICAST_BLOCK6,
     Config,
     DedupMode,
     DedupSpec,
@@ -372,9 +373,10 @@ def _parse_nhdp(body: Any, fail: _Fail) -> NhdpSpec:
 
 
 def _flood_groups(body: Mapping[str, Any], manet: bool) -> tuple[Network, ...]:
-    """`groups` of a MANET interface: what it floods (default all of 224.0.0.0/4)."""
+    """`groups` of a MANET interface: what it floods (default all of 224.0.0.0/4 and
+    ff00::/8; link-scoped groups only by an entry inside their scope)."""
     if "groups" not in body:
-        return (MULTICAST_BLOCK,)
+        return (MULTICAST_BLOCK, MULTICAST_BLOCK6)
     if not manet:
         raise _KeyValueError("groups", "floods only on an interface with manet = true")
     value = body["groups"]

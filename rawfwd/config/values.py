@@ -85,7 +85,7 @@ class InterfaceSpec:
     ttl_threshold: int = 1  #: forward only if arriving TTL > threshold (ipmr semantics)
     manet: bool = False  #: floods: retransmits on the arrival interface (RFC 6621)
     #: groups a MANET interface floods; 224.0.0.0/24 only by an entry inside it (RFC 5771)
-    groups: tuple[Network, ...] = (MULTICAST_BLOCK,)
+    groups: tuple[Network, ...] = (MULTICAST_BLOCK, MULTICAST_BLOCK6)
     igmp: IgmpSpec | None = None  #: router side of IGMP here: members decide forwarding
     upstream: bool = False  #: IGMP proxy (RFC 4605): a host toward the root here
     #: MANET relay algorithm (RFC 6621 section 8): "flood", "s-mpr", "e-cds" or "mpr-cds"

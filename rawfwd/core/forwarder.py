@@ -47,7 +47,7 @@ from .wire import (
     header_sums_ok,
     ttl_decrement_checksum,
 )
-from .wire6 import ETHERTYPE_IPV6, Ipv6Packet, frame_problem6
+from .wire6 import ETHERTYPE_IPV6, ICMPV6, Ipv6Packet, frame_problem6
 
 __all__ = ["UNRESOLVED_HOLD", "UNRESOLVED_TIMEOUT", "Forwarder", "Frames", "MemberFunc", "Transmit"]
 
@@ -65,6 +65,9 @@ _UDP: Final = 17
 _NHDP_GROUP: Final = 0xE000006D  # 224.0.0.109, LL-MANET-Routers (RFC 5498): NHDP's HELLOs
 _IPV4_TYPE: Final = ETHERTYPE_IPV4.to_bytes(2, "big")
 _IPV6_TYPE: Final = ETHERTYPE_IPV6.to_bytes(2, "big")
+#: ICMPv6 types of link control: MLD query, v1 report and done, v2 report (RFC 2710, RFC
+#: 3810), and neighbour discovery's RS, RA, NS, NA, redirect (RFC 4861): never forwarded
+_LINK_CONTROL6: Final = frozenset({130, 131, 132, 143, 133, 134, 135, 136, 137})
 #: IPv6 sources in ::/96 (unspecified, loopback, IPv4-compatible: RFC 4291 2.5) or
 #: link-local fe80::/10 are never a routed flow's (the latter only for link-scoped groups)
 _V6_LOW_SOURCE: Final = bytes(12)
@@ -652,6 +655,10 @@ class Forwarder:
         found = frame_problem6(frame, n)
         if not isinstance(found, Ipv6Packet):
             port.drops[found] += 1
+            return
+        at = found.upper_at
+        if found.upper == ICMPV6 and at < found.end and frame[at] in _LINK_CONTROL6:
+            port.icmp6 += 1
             return
         key = frame[22:54]
         flow = flows.get(key)

@@ -21,7 +21,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
 from ..config.values import Config
-from .addr import V6
 from .table import RPF_PENDING, RpfAnswer, prefix_list
 
 if TYPE_CHECKING:
@@ -80,8 +79,6 @@ class RpfAnswers:
                 if source & mask == net:
                     return iif
             return None
-        if source >= V6:
-            return None  # the FIB is asked about IPv4 sources only (so far): [[rpf]] above
         known = self._known.get(source, RPF_PENDING)
         if (
             known is RPF_PENDING

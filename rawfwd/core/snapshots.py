@@ -66,6 +66,7 @@ def interface_snapshot(port: Port) -> InterfaceSnapshot:
         tx_bytes=port.tx_bytes,
         relayed=port.relayed,
         igmp=port.igmp,
+        icmp6=port.icmp6,
         drops=freeze_drops(port.drops),
     )
 

@@ -22,6 +22,7 @@ class Port:
         "box",
         "drops",
         "flows",
+        "icmp6",
         "igmp",
         "local_flows",
         "mac",
@@ -56,6 +57,9 @@ class Port:
         #: is ignored, not even recorded as seen (RFC 6621 B.2 rule 3); None: no such rule
         self.relay_heard: frozenset[bytes] | None = None
         self.igmp = 0  #: IGMP frames received: the control plane's, not forwarded
+        #: ICMPv6 neighbour discovery and MLD frames received (RFC 4861, RFC 3810): always
+        #: link-scoped control, never a flow (MLD will be the control plane's)
+        self.icmp6 = 0
         self.drops: Counter[DropReason] = Counter()
         #: copies for this interface made by the current call, handed out at its end
         self.box: list[bytes] = []

@@ -137,6 +137,8 @@ class InterfaceSnapshot:
     #: packets arriving here (or sent here by this host's applications) that went out
     relayed: int = 0
     igmp: int = 0  #: IGMP frames received (the control plane's)
+    #: ICMPv6 neighbour discovery and MLD frames received: link control, never flows
+    icmp6: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (drop reasons by name)."""
@@ -150,6 +152,7 @@ class InterfaceSnapshot:
             "tx_bytes": self.tx_bytes,
             "relayed": self.relayed,
             "igmp": self.igmp,
+            "icmp6": self.icmp6,
             "drops": _drops_json(self.drops),
         }
 
@@ -166,6 +169,7 @@ class InterfaceSnapshot:
             tx_bytes=int(d["tx_bytes"]),
             relayed=int(d.get("relayed", 0)),
             igmp=int(d.get("igmp", 0)),
+            icmp6=int(d.get("icmp6", 0)),
             drops=_drops_from_json(d["drops"]),
         )
 

@@ -50,6 +50,7 @@ import trio.lowlevel
 from ..config.values import Config
 from ..control.engine import Engine, Output
 from ..core import DropReason, FlowSnapshot, Snapshot
+from ..core.addr import from_packed
 from ..core.wire import parse_mac
 from ..errors import NotEthernetError, RawfwdError
 from ..view import LinkStatus, RateTracker, View
@@ -89,20 +90,26 @@ def link_flags(name: str) -> int | None:
 
 
 def local_addresses() -> set[int]:
-    """Every IPv4 address of this host (netifaces): a MANET frame from one is our own."""
+    """Every IPv4 and IPv6 address of this host (netifaces), as `addr` integers: a MANET
+    frame from one is our own."""
     import netifaces
 
     found: set[int] = set()
     for name in netifaces.interfaces():
         try:
-            entries = netifaces.ifaddresses(name).get(netifaces.AF_INET, [])
+            families = netifaces.ifaddresses(name)
         except ValueError:  # gone since it was listed
             continue
-        for entry in entries:
-            try:
-                found.add(int.from_bytes(socket.inet_aton(entry["addr"]), "big"))
-            except (KeyError, OSError):
-                continue
+        for family, kind in (
+            (netifaces.AF_INET, socket.AF_INET),
+            (netifaces.AF_INET6, socket.AF_INET6),
+        ):
+            for entry in families.get(family, []):
+                text = str(entry.get("addr", "")).split("%")[0]  # fe80::1%eth0: no zone
+                try:
+                    found.add(from_packed(socket.inet_pton(kind, text)))
+                except OSError:
+                    continue
     return found
 
 

@@ -5,7 +5,7 @@ the daemon; only the blocking pyroute2 lookups go to trio worker threads. Both a
 rare-event paths; the packet path never waits on them.
 
 Change events come from a plain non-blocking NETLINK_ROUTE socket subscribed to link, IPv4
-address and IPv4 route changes: only the kind of change matters (the callbacks re-read
+address and IPv4 and IPv6 route changes: only the kind of change matters (the callbacks re-read
 everything), so every message queued is read at once and a burst becomes one callback. A
 burst bigger than the socket's receive buffer makes the kernel drop messages and report
 ENOBUFS; then, and on any other error, the socket is reopened and both callbacks run, since
@@ -31,17 +31,19 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
-from ipaddress import IPv4Address
 from typing import NamedTuple
 
 import trio
 
+from ..core.addr import is_v6, text
+
 log = logging.getLogger("rawfwd")
 
-#: rtnetlink multicast groups (linux/rtnetlink.h): link changes and IPv4 route changes
+#: rtnetlink multicast groups (linux/rtnetlink.h): link changes and IPv4 and IPv6 route changes
 RTMGRP_LINK = 0x1
 RTMGRP_IPV4_IFADDR = 0x10  #: address changes: which sources are this host's own
 RTMGRP_IPV4_ROUTE = 0x40
+RTMGRP_IPV6_ROUTE = 0x400  #: IPv6 sources are looked up in the FIB too
 #: rtnetlink message types
 RTM_NEWLINK = 16
 RTM_DELLINK = 17
@@ -113,7 +115,7 @@ class _Complaint:
 
 
 class _EventSocket:
-    """A non-blocking NETLINK_ROUTE socket subscribed to link, address and IPv4 route
+    """A non-blocking NETLINK_ROUTE socket subscribed to link, address and IP route
     changes (from the moment it is made)."""
 
     def __init__(self) -> None:
@@ -125,7 +127,7 @@ class _EventSocket:
                 sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, _EVENT_RCVBUF)
             except OSError:  # not privileged: as much as net.core.rmem_max allows
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _EVENT_RCVBUF)
-            sock.bind((0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE))
+            sock.bind((0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE))
             sock.setblocking(False)
         except BaseException:
             sock.close()
@@ -182,7 +184,7 @@ async def watch_netlink(
     *,
     task_status: trio.TaskStatus[str | None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Call `on_links()` after link or address changes and `on_routes()` after IPv4 route
+    """Call `on_links()` after link or address changes and `on_routes()` after IP route
     changes, until cancelled; start it with `nursery.start`.
 
     Started with None once subscribed (no change after that is missed), or with a one-line
@@ -307,9 +309,10 @@ class _Fib:
     def toward(self, source: int) -> str | None:
         """The interface toward `source`, None if there is no route back; raises if the
         socket fails."""
-        address = str(IPv4Address(source))
+        address = text(source)
+        family = socket.AF_INET6 if is_v6(source) else socket.AF_INET
         try:
-            routes = self._ipr.route("get", dst=address)
+            routes = self._ipr.route("get", dst=address, family=family)
         except self._no_route:  # unreachable, no route
             return None
         for route in routes:
@@ -318,7 +321,7 @@ class _Fib:
                 # our own address: local applications send from it on the interface that
                 # holds it, so that is where their traffic enters the forwarder
                 try:
-                    owners = self._ipr.get_addr(address=address)
+                    owners = self._ipr.get_addr(address=address, family=family)
                 except self._no_route:
                     return None
                 oif = owners[0]["index"] if owners else None
@@ -428,7 +431,7 @@ class FibLookups:
                 source = chunk[index]
                 complain_lookup(
                     "FIB lookup of %s failed: %s",
-                    IPv4Address(source),
+                    text(source),
                     _describe(done.lookup_error),
                 )
                 if source in failed_once:

@@ -5,6 +5,7 @@ scopes (RFC 4291, RFC 7346), sources no router forwards from, extension headers,
 from __future__ import annotations
 
 import random
+from ipaddress import ip_address
 
 import pytest
 from scapy.layers.inet import UDP
@@ -13,6 +14,7 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 
 from rawfwd.core import DropReason, Forwarder, Transmit
+from rawfwd.core.addr import from_packed
 
 from ..support.forwarding import egresses, flow, iface
 from ..support.frames import if_mac, make_config, route
@@ -162,3 +164,42 @@ def test_mutated_ipv6_frames_never_raise() -> None:
         forwarder.handle_frame("eth0", bytes(frame[:cut]), 1.0)
     snap = forwarder.snapshot(1.0)
     assert iface(snap, "eth0").rx_frames == 3000
+
+
+def test_a_manet_interface_floods_ipv6_once_and_keeps_link_scope_home() -> None:
+    """RFC 6621 over IPv6: relayed on the arrival radio with hop limit less one, each packet
+    once (hash DPD), never a link-scoped group by default, never our own packets."""
+    forwarder = fwd(manet=["eth0", "eth1"])
+    heard = v6(hlim=8)
+    copies = only(forwarder.handle_frame("eth0", heard, 1.0))
+    assert sorted(copies) == ["eth0", "eth1"]
+    assert copies["eth0"][21] == 7
+    assert copies["eth0"][6:12] == if_mac("eth0")
+    neighbour = bytes.fromhex("333300010001") + bytes.fromhex("020000000042")
+    relayed_back = neighbour + heard[12:21] + b"\x06" + heard[22:]
+    assert forwarder.handle_frame("eth1", relayed_back, 1.1) == ()
+    assert forwarder.handle_frame("eth0", v6(dst="ff02::1"), 1.2) == ()
+    forwarder.set_local_addresses([from_packed(ip_address("2001:db8:7::1").packed)])
+    assert forwarder.handle_frame("eth0", v6(src="2001:db8:7::1", payload=b"ours"), 1.3) == ()
+    snap = forwarder.snapshot(1.3)
+    assert dict(flow(snap, "eth1", SRC, GROUP).drops) == {R.DUPLICATE: 1}
+    assert dict(flow(snap, "eth0", SRC, "ff02::1").drops) == {R.LINK_LOCAL: 1}
+    assert dict(flow(snap, "eth0", "2001:db8:7::1", GROUP).drops) == {R.OWN_ECHO: 1}
+
+
+def test_neighbour_discovery_and_mld_are_link_control_never_flows() -> None:
+    from scapy.layers.inet6 import ICMPv6MLReport2, ICMPv6ND_NS
+
+    forwarder = fwd(route("eth0", "ff00::/8", ["eth1"]))
+    ns = Ether() / IPv6(src="::", dst="ff02::1:ff00:5", hlim=255) / ICMPv6ND_NS(tgt="2001:db8::5")
+    report = (
+        Ether()
+        / IPv6(src="fe80::5", dst="ff02::16", hlim=1)
+        / IPv6ExtHdrHopByHop(options=[RouterAlert()])
+        / ICMPv6MLReport2()
+    )
+    for frame in (ns, report):
+        assert forwarder.handle_frame("eth0", bytes(frame), 1.0) == ()
+    snap = forwarder.snapshot(1.0)
+    assert snap.flows == ()
+    assert iface(snap, "eth0").icmp6 == 2

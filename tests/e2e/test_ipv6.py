@@ -22,6 +22,7 @@ SOURCE = "2001:db8::5"
 GROUP = "ff0e::1:1"
 LINK_GROUP = "ff02::1:2"
 ANY_SOURCE = "ff05::2:2"
+BY_FIB = "ff0e::3:3"  #: a route without `from`: RPF from the kernel's IPv6 FIB
 CONFIG = f"""\
 [interface.eth0]
 [interface.eth1]
@@ -38,6 +39,10 @@ to = ["eth1", "eth2"]
 from = "eth0"
 group = "{ANY_SOURCE}"
 to = ["eth1"]
+
+[[route]]
+group = "{BY_FIB}"
+to = ["eth2"]
 """
 _ETH_P_IPV6 = 0x86DD
 
@@ -47,6 +52,8 @@ def lab(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[RouterLab]:
     with RouterLab(tmp_path, CONFIG) as router:
         # addresses usable at once (no duplicate address detection to wait for)
         ip("-6", "addr", "add", f"{SOURCE}/64", "dev", "eth0", "nodad", netns=router.ns("S"))
+        # R's connected route toward S: where RPF finds the source
+        ip("-6", "addr", "add", "2001:db8::1/64", "dev", "eth0", "nodad", netns=router.ns("R"))
         for n, host in enumerate(HOSTS, start=1):
             address = f"2001:db8:{n}::2/64"
             ip("-6", "addr", "add", address, "dev", "eth0", "nodad", netns=router.ns(host))
@@ -131,3 +138,20 @@ def test_hop_limit_one_a_link_scoped_group_and_a_wrong_interface_go_nowhere(
     assert flows[("eth3", ANY_SOURCE)] == {"wrong_if": 1}
     assert drain(a, timeout=0.3) == []
     assert drain(a_link, timeout=0.1) == []
+
+
+def test_a_route_without_from_takes_its_interface_from_the_ipv6_fib(lab: RouterLab) -> None:
+    b = receiver(lab, "B", BY_FIB)
+    tx = sender(lab, "S", hops=8)
+    for i in range(3):
+        tx.sendto(b"fib %d" % i, (BY_FIB, PORT))
+    assert drain(b, want=3) == [b"fib 0", b"fib 1", b"fib 2"]
+    sender(lab, "C", hops=8).sendto(b"not from there", (BY_FIB, PORT))
+
+    def dropped() -> dict[str, int] | None:
+        flow = lab.flow("eth3", "2001:db8:3::2", BY_FIB)
+        return flow["drops"] if flow is not None and flow["drops"] else None
+
+    # C's own subnet has no route in R: RPF finds no way back to it (the frame waited
+    # for the FIB's answer, then went nowhere)
+    assert wait_for(dropped, what="C's packet to be counted") == {"no_rpf": 1}
