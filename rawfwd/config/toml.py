@@ -198,7 +198,8 @@ _IGMP_KEYS = {
     "startup_query_count",
 }
 _IF_KEYS = {
-    "mac", "address", "ttl_threshold", "manet", "groups", "igmp", "upstream", "relay", "nhdp"
+    "mac", "address", "ttl_threshold", "manet", "groups", "igmp", "upstream", "relay", "nhdp",
+    "mld", "mld_version",
 } | _IGMP_KEYS  # fmt: skip
 _ROUTE_KEYS = {"from", "group", "source", "to"}
 _RPF_KEYS = {"prefix", "iif"}
@@ -266,6 +267,7 @@ def parse_toml(text: str, path: str) -> Config:
                 manet=manet,
                 groups=_flood_groups(body, manet),
                 igmp=_parse_igmp(body, manet),
+                mld=_parse_mld(body, manet),
                 upstream=_typed(body, "upstream", bool, False),
                 relay=_relay(body, manet),
                 nhdp=_manet_only(body, "nhdp", manet),
@@ -398,6 +400,8 @@ def _parse_igmp(body: Mapping[str, Any], manet: bool) -> IgmpSpec | None:
     on = _typed(body, "igmp", bool, False)
     given = sorted(k for k in _IGMP_KEYS if k in body)
     if not on:
+        if _typed(body, "mld", bool, False):  # the timer keys are MLD's too, not `version`
+            given = [k for k in given if k == "version"]
         if given:
             raise _KeyValueError(given[0], "applies only with igmp = true")
         return None
@@ -406,9 +410,31 @@ def _parse_igmp(body: Mapping[str, Any], manet: bool) -> IgmpSpec | None:
     version = _typed(body, "version", int, 3)
     if version not in (2, 3):
         raise _KeyValueError("version", f"must be 2 or 3, not {shown(version)}")
+    return _membership_timers(body, version, 25.5 if version == 2 else 3174.4)
+
+
+def _parse_mld(body: Mapping[str, Any], manet: bool) -> IgmpSpec | None:
+    """The MLD settings of an interface with `mld = true`: the IGMP timer keys, and
+    `mld_version` 1 or 2 (RFC 2710, RFC 3810), kept as the membership machine's version
+    2 or 3 (RFC 3810 section 8 pairs them so). A Maximum Response Code says at most 65.535
+    s in MLDv1 and 8387.584 s in MLDv2 (RFC 3810 section 5.1.3)."""
+    on = _typed(body, "mld", bool, False)
+    if not on:
+        if "mld_version" in body:
+            raise _KeyValueError("mld_version", "applies only with mld = true")
+        return None
+    if manet:
+        raise _KeyValueError("mld", "not on a manet interface: MANET interfaces flood")
+    version = _typed(body, "mld_version", int, 2)
+    if version not in (1, 2):
+        raise _KeyValueError("mld_version", f"must be 1 or 2, not {shown(version)}")
+    return _membership_timers(body, version + 1, 65.535 if version == 1 else 3174.4)
+
+
+def _membership_timers(body: Mapping[str, Any], version: int, most: float) -> IgmpSpec:
+    """The timer keys IGMP and MLD share (RFC 3376 section 8, RFC 3810 section 9)."""
     robustness = _ranged(body, "robustness", int, 2, 1, 7)
     interval = _ranged(body, "query_interval", float, 125.0, 1, 31744, " s")
-    most = 25.5 if version == 2 else 3174.4
     response = _typed(body, "query_response_interval", float, 10.0)
     if not 0.1 <= response <= most or response >= interval:
         raise _KeyValueError(

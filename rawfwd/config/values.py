@@ -87,6 +87,9 @@ class InterfaceSpec:
     #: groups a MANET interface floods; 224.0.0.0/24 only by an entry inside it (RFC 5771)
     groups: tuple[Network, ...] = (MULTICAST_BLOCK, MULTICAST_BLOCK6)
     igmp: IgmpSpec | None = None  #: router side of IGMP here: members decide forwarding
+    #: router side of MLD here (IPv6 listeners), the same settings; its `version` 2 is
+    #: MLDv1, 3 is MLDv2 (RFC 3810 section 8)
+    mld: IgmpSpec | None = None
     upstream: bool = False  #: IGMP proxy (RFC 4605): a host toward the root here
     #: MANET relay algorithm (RFC 6621 section 8): "flood", "s-mpr", "e-cds" or "mpr-cds"
     relay: str = "flood"

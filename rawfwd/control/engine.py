@@ -21,7 +21,7 @@ path; the IgmpRouter turns IGMP into membership, which extends the forwarder's e
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from ipaddress import IPv4Interface, IPv4Network
+from ipaddress import IPv4Interface, IPv4Network, IPv6Interface
 from typing import Any, Final, NamedTuple
 
 from ..config.values import Config
@@ -85,6 +85,9 @@ class Engine:
             config, live=live, keep_retired=keep_retired, decisions=decisions
         )
         self.igmp = IgmpRouter(config, self.forwarder, live=live, random=random)
+        self.mld = IgmpRouter(config, self.forwarder, live=live, random=random, family=6)
+        self.igmp.partner = self.mld
+        self.igmp.attach()
         self.nhdp = NhdpRouter(config, self.forwarder, live=live, random=random)
 
     # -- inputs ------------------------------------------------------------------------------
@@ -97,13 +100,16 @@ class Engine:
         copies = self.forwarder.handle_batch(ingress, frames, now, outgoing)
         control = self.forwarder.take_control()
         if control:
-            igmp = [c for c in control if c[1][23] == _IGMP]
-            if len(igmp) < len(control):  # the rest are NHDP's HELLOs
+            v6 = [c for c in control if c[1][12] == 0x86]  # MLD: the rest is IPv4
+            igmp = [c for c in control if c[1][12] != 0x86 and c[1][23] == _IGMP]
+            if len(igmp) + len(v6) < len(control):  # the rest are NHDP's HELLOs
                 for name, frame, end in control:
-                    if frame[23] != _IGMP:
+                    if frame[12] != 0x86 and frame[23] != _IGMP:
                         self.nhdp.handle(name, frame, end, now)
             if igmp:
                 copies.extend(self.igmp.handle_control(igmp, now))
+            if v6:
+                copies.extend(self.mld.handle_control(v6, now))
         return self._output(copies)
 
     def handle_timer(self, now: float) -> Output:
@@ -115,6 +121,9 @@ class Engine:
         due = self.igmp.next_timer()
         if due is not None and due <= now:
             copies.extend(self.igmp.poll(now))
+        due = self.mld.next_timer()
+        if due is not None and due <= now:
+            copies.extend(self.mld.poll(now))
         due = self.nhdp.next_timer()
         if due is not None and due <= now:
             copies.extend(self.nhdp.poll(now))
@@ -122,7 +131,8 @@ class Engine:
 
     def next_timer(self) -> float | None:
         """When `handle_timer` has work next (-inf: at once), or None for no timer."""
-        due = [t for t in (self.forwarder.next_timer(), self.igmp.next_timer()) if t is not None]
+        timers = (self.forwarder.next_timer(), self.igmp.next_timer(), self.mld.next_timer())
+        due = [t for t in timers if t is not None]
         nhdp = self.nhdp.next_timer() if self.nhdp.ports else None
         if nhdp is not None:
             due.append(nhdp)
@@ -131,6 +141,7 @@ class Engine:
     def reconfigure(self, config: Config) -> Output:
         """Apply a new config: flows, counters and group records that remain are kept."""
         self.igmp.reconfigure(config)  # first: the flows are decided by the new members
+        self.mld.reconfigure(config)
         self.forwarder.reconfigure(config)  # every flow decided again, by the new ports
         self.igmp.attach()
         self.nhdp.reconfigure(config)  # after the forwarder: its ports take the relay sets
@@ -140,6 +151,7 @@ class Engine:
         """Live mode: interface `name` is up or down, with this MAC."""
         self.forwarder.set_link(name, up=up, mac=mac)
         self.igmp.link_changed()
+        self.mld.link_changed()
         return self._output([])
 
     def set_address(
@@ -149,6 +161,12 @@ class Engine:
         and all its subnets (where IGMP reports may come from)."""
         self.igmp.set_address(name, address, networks)
         self.nhdp.set_address(name, address.ip.packed if address is not None else None)
+        return self._output([])
+
+    def set_link_local(self, name: str, address: IPv6Interface | None) -> Output:
+        """Live mode: the interface's IPv6 link-local address (MLD's querier election and
+        source, RFC 3810 section 7.6.2)."""
+        self.mld.set_address(name, address)
         return self._output([])
 
     def set_local_addresses(self, addresses: Iterable[int]) -> Output:
@@ -183,6 +201,8 @@ class Engine:
         # tuple.__new__: a NamedTuple's own __new__ costs more than the rest of this call
         igmp = self.igmp
         notices = igmp.take_notices() if igmp.has_notices else ()
+        if self.mld.has_notices:
+            notices = [*notices, *self.mld.take_notices()]
         return _new_tuple(
             Output,
             (
@@ -213,8 +233,16 @@ class Engine:
         return self.forwarder.flow_snapshots(part)
 
     def igmp_json(self, now: float) -> dict[str, Any] | None:
-        """IGMP state, JSON-ready, for the view model; None where IGMP is not configured."""
-        return self.igmp.igmp_json(now)
+        """IGMP state, JSON-ready, for the view model; None where IGMP is not configured.
+        MLD interfaces are listed among IGMP's (their `protocol` says "mld")."""
+        igmp, mld = self.igmp.igmp_json(now), self.mld.igmp_json(now)
+        if mld is None:
+            return igmp
+        if igmp is None:
+            return mld
+        merged = dict(igmp)
+        merged["interfaces"] = [*igmp["interfaces"], *mld["interfaces"]]
+        return merged
 
     def nhdp_json(self, now: float) -> dict[str, Any] | None:
         """NHDP neighbours and relay sets, JSON-ready (None: no MANET interface runs it)."""

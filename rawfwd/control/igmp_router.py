@@ -1,4 +1,6 @@
-"""The IGMP router: querier, membership and proxy on every interface that runs IGMP.
+"""The IGMP router: querier, membership and proxy on every interface that runs IGMP; and,
+made with `family=6`, the MLD router on every interface that runs MLD (RFC 3810: the same
+machine, MLD's messages, link-local sources, no proxy yet).
 
 Theory of operation:
 
@@ -31,15 +33,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Interface
 from typing import Any
 
 from ..config.values import Config, IgmpSpec
 from ..core import Forwarder
+from ..core.addr import V6, from_packed, of, text
 from ..core.forwarder import Frames
 from ..core.table import is_link_local
 from ..core.wire import ethernet_header, group_mac
-from . import igmp
+from ..core.wire6 import Ipv6Packet, walk
+from . import igmp, mld
 from .igmp import ALL_SYSTEMS, BadIgmp, Message, Query, Report, V3Report
 from .membership import GroupView, Membership
 from .proxy import ProxyView, UpstreamHost, merge
@@ -49,8 +53,24 @@ from .unserved import Facts, Unserved, Withheld
 
 def _ip(value: int) -> str:
     """Dotted quad: what str(IPv4Address(value)) says, at a third of its cost (the live
-    table writes thousands of them a second)."""
+    table writes thousands of them a second); an IPv6 `addr` integer as its text."""
+    if value >= V6:
+        return text(value)
     return ".".join(map(str, value.to_bytes(4, "big")))
+
+
+Address = IPv4Interface | IPv6Interface
+_LOW128 = V6 - 1
+_ALL_NODES = from_packed(mld.ALL_NODES)
+
+
+def link_local_of(mac: bytes | None) -> IPv6Interface | None:
+    """The modified EUI-64 link-local address of `mac` (RFC 4291 appendix A): in replay,
+    the address an interface would have."""
+    if mac is None:
+        return None
+    eui = bytes((mac[0] ^ 0x02,)) + mac[1:3] + b"\xff\xfe" + mac[3:6]
+    return IPv6Interface((b"\xfe\x80" + bytes(6) + eui, 64))
 
 
 @dataclass(eq=False)
@@ -61,7 +81,7 @@ class _Port:
     spec: IgmpSpec
     querier: Querier
     membership: Membership
-    address: IPv4Interface | None = None
+    address: Address | None = None
     started: bool = False
     forwarding: bool = True  # forwards by membership: the querier, or listen-only
     counters: Counter[str] = field(default_factory=Counter)
@@ -84,12 +104,14 @@ class IgmpInterfaceView:
     groups_truncated: int = 0  #: group records not listed in `groups`
     #: another querier here leaves members we could serve without traffic (issue 12)
     unserved: bool = False
+    protocol: str = "igmp"  #: or "mld" (then `version` is MLD's: 1 or 2)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready; what a view leaves out is counted where it is left out ("truncated":
         sources of a group, "groups_truncated": groups), only when something is."""
         out = {
             "interface": self.name,
+            "protocol": self.protocol,
             "version": self.version,
             "address": self.address,
             "querier": self.querier,
@@ -150,11 +172,15 @@ class IgmpRouter:
         *,
         live: bool = False,
         random: Callable[[], float] = lambda: 0.5,
+        family: int = 4,
     ) -> None:
+        self.family = family  #: 4: IGMP; 6: MLD
+        #: the MLD router, whose answers the forwarder asks this (IGMP) one for
+        self.partner: IgmpRouter | None = None
         self._live = live  # live: addresses come from `set_address`, not the config
         self._random = random
         self._ports: dict[str, _Port] = {}
-        self._addresses: dict[str, IPv4Interface | None] = {}
+        self._addresses: dict[str, Address | None] = {}
         self.proxy: UpstreamHost | None = None
         self.ignored: Counter[str] = Counter()  # IGMP on interfaces without igmp, by interface
         #: `next_timer`'s answer, kept until something that can move a timer happens
@@ -170,7 +196,8 @@ class IgmpRouter:
         self._notices: list[str] = []  # log lines for the engine's next Output
         self.forwarder = forwarder
         self._configure(config)
-        self.forwarder.set_members(self._hook())
+        if family == 4:  # the one hook; an MLD router is asked through its partner's
+            self.forwarder.set_members(self._hook())
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -185,37 +212,54 @@ class IgmpRouter:
             self.forwarder.set_members(self._hook())
 
     def _hook(self) -> Callable[[str, int, int], tuple[tuple[str, ...], bool]] | None:
-        """Membership decides only where IGMP is configured (else no_route stays no_route)."""
-        return self._members if self._ports or self.proxy is not None else None
+        """Membership decides only where IGMP or MLD is configured (else no_route stays
+        no_route)."""
+        partner = self.partner
+        if self._ports or self.proxy is not None or (partner is not None and partner._ports):
+            return self._members_any
+        return None
+
+    def _members_any(self, ingress: str, source: int, group: int) -> tuple[tuple[str, ...], bool]:
+        """IPv6 groups are the MLD router's to answer for, IPv4 ones this one's."""
+        if group >= V6:
+            partner = self.partner
+            return partner._members(ingress, source, group) if partner is not None else ((), True)
+        return self._members(ingress, source, group)
 
     def _configure(self, config: Config) -> None:
         self._timers_moved = True
         self.withheld.forget()  # the forwarder decides every flow again with the config
         if not self._live:  # replay: the configured addresses; live: `set_address`'s
-            self._addresses = {n: s.address for n, s in config.interfaces.items()}
+            if self.family == 4:
+                self._addresses = {n: s.address for n, s in config.interfaces.items()}
+            else:  # the link-local address each MAC makes
+                self._addresses = {n: link_local_of(s.mac) for n, s in config.interfaces.items()}
         old = self._ports
         self._ports = {}
         for name, spec in config.interfaces.items():
-            if spec.igmp is None:
+            wanted = spec.igmp if self.family == 4 else spec.mld
+            if wanted is None:
                 continue
             port = old.get(name)
             if port is None:
-                querier = Querier(spec.igmp, 0)
-                port = _Port(name, spec.igmp, querier, Membership(spec.igmp, querier))
+                querier = Querier(wanted, 0)
+                port = _Port(name, wanted, querier, Membership(wanted, querier))
             else:
-                if spec.igmp.querier and not port.spec.querier:
+                if wanted.querier and not port.spec.querier:
                     port.started = False  # switched on: its startup queries are due now
-                port.spec = port.querier.spec = port.membership.spec = spec.igmp
+                port.spec = port.querier.spec = port.membership.spec = wanted
                 if port.querier.other_querier_until is None:  # ours are the values in use
-                    port.querier.robustness = spec.igmp.robustness
-                    port.querier.query_interval = spec.igmp.query_interval
+                    port.querier.robustness = wanted.robustness
+                    port.querier.query_interval = wanted.query_interval
             port.address = self._addresses.get(name)
-            port.querier.address = int(port.address.ip) if port.address is not None else 0
+            port.querier.address = of(port.address.ip) if port.address is not None else 0
             if port.querier.other_querier_until is None:  # no other heard: we are it
-                port.querier.querier_address = port.querier.address if spec.igmp.querier else 0
-            port.forwarding = port.querier.is_querier or not spec.igmp.querier
+                port.querier.querier_address = port.querier.address if wanted.querier else 0
+            port.forwarding = port.querier.is_querier or not wanted.querier
             self._ports[name] = port
         upstream = next((s.name for s in config.interfaces.values() if s.upstream), None)
+        if self.family == 6:
+            upstream = None  # the proxy speaks IGMP only (so far)
         old_proxy = self.proxy
         if old_proxy is not None and old_proxy.interface != upstream:
             # no longer upstream there: its router hears that we want nothing (RFC 4605)
@@ -230,7 +274,7 @@ class IgmpRouter:
         self._refresh_proxy(None, 0.0)
 
     def set_address(
-        self, name: str, address: IPv4Interface | None, networks: Sequence[IPv4Network] = ()
+        self, name: str, address: Address | None, networks: Sequence[IPv4Network] = ()
     ) -> None:
         """Live mode: the interface's (first) IPv4 address, for querier election and as
         the source of what is sent; `networks`: all its subnets, where reports may come
@@ -241,7 +285,7 @@ class IgmpRouter:
         port = self._ports.get(name)
         if port is not None and port.address != address:
             port.address = address
-            port.querier.address = int(address.ip) if address is not None else 0
+            port.querier.address = of(address.ip) if address is not None else 0
             if port.querier.other_querier_until is None and port.spec.querier:
                 port.querier.querier_address = port.querier.address
 
@@ -258,8 +302,11 @@ class IgmpRouter:
         self._timers_moved = True
         changed: set[int] = set()
         for name, frame, end in frames:
-            source = int.from_bytes(frame[26:30], "big")
-            message = igmp.parse(frame[14 + (frame[14] & 0x0F) * 4 : end])
+            if self.family == 6:
+                source, message = self._parse_mld(frame, end)
+            else:
+                source = int.from_bytes(frame[26:30], "big")
+                message = igmp.parse(frame[14 + (frame[14] & 0x0F) * 4 : end])
             port = self._ports.get(name)
             if self.proxy is not None and name == self.proxy.interface:
                 if isinstance(message, Query) and not self._on_link(name, source):
@@ -284,6 +331,20 @@ class IgmpRouter:
             changed |= port.membership.changed
             port.membership.changed.clear()
         return self._settle(changed, now)
+
+    @staticmethod
+    def _parse_mld(frame: bytes, end: int) -> tuple[int, Message | BadIgmp]:
+        """The sender and message of an MLD frame the forwarder set aside, or why it
+        must be ignored (RFC 3810 5.1.14, 5.2.13: hop limit 1, Router Alert, link-local)."""
+        source = from_packed(frame[22:38])
+        found = walk(frame, end)
+        if not isinstance(found, Ipv6Packet) or found.upper_at >= end:
+            return source, BadIgmp("truncated")
+        at = found.upper_at
+        problem = mld.check(frame, found, frame[at])
+        if problem is not None:
+            return source, BadIgmp(problem)
+        return source, mld.parse(frame[at:end], frame[22:38], frame[38:54])
 
     def _on_query(self, port: _Port, source: int, query: Query, now: float) -> None:
         if not self._on_link(port.name, source):
@@ -313,8 +374,8 @@ class IgmpRouter:
         without an address may report, RFC 3376 4.2.13; a query from it elects no one) and
         while the interface has no address to tell by."""
         address = self._addresses.get(name)
-        if not source or address is None:
-            return True
+        if not source or address is None or self.family == 6:
+            return True  # MLD: `mld.check` kept all but link-local senders out already
         nets = self._networks.get(name) or (address.network,)
         return any(IPv4Address(source) in net for net in nets)
 
@@ -360,10 +421,11 @@ class IgmpRouter:
         self._settle_now = False
         querier_moved = False
         for port in self._ports.values():
+            everyone = ALL_SYSTEMS if self.family == 4 else _ALL_NODES
             if not port.started and self._ready(port):
                 port.started = True
-                sends.extend((port.name, ALL_SYSTEMS, q) for q in port.querier.start(now))
-            sends.extend((port.name, ALL_SYSTEMS, q) for q in port.querier.poll(now))
+                sends.extend((port.name, everyone, q) for q in port.querier.start(now))
+            sends.extend((port.name, everyone, q) for q in port.querier.poll(now))
             for q in port.membership.poll(now):
                 sends.append((port.name, q.group, q))
             changed |= port.membership.changed
@@ -410,8 +472,16 @@ class IgmpRouter:
             if port is not None and port.address is None:
                 continue  # lost its address: a query needs a source to be elected by
             address = self._source_address(name)
-            packet = igmp.ip_packet(address, destination, igmp.build(message))
-            out.setdefault(name, []).append(ethernet_header(group_mac(destination), mac) + packet)
+            if self.family == 6:
+                src = (address & _LOW128).to_bytes(16, "big")
+                dst = (destination & _LOW128).to_bytes(16, "big")
+                packet = mld.ip_packet(src, dst, mld.build(message, src, dst))
+                frame = b"\x33\x33" + dst[12:] + mac + b"\x86\xdd" + packet  # RFC 2464
+                out.setdefault(name, []).append(frame)
+            else:
+                packet = igmp.ip_packet(address, destination, igmp.build(message))
+                frame = ethernet_header(group_mac(destination), mac) + packet
+                out.setdefault(name, []).append(frame)
             if port is not None:
                 port.counters["queries_sent"] += 1
         return list(out.items())
@@ -420,7 +490,7 @@ class IgmpRouter:
         """The address `name` sends from (the querier's too): 0.0.0.0 without one, as a
         host may report (RFC 3376 4.2.13)."""
         address = self._addresses.get(name)
-        return int(address.ip) if address is not None else 0
+        return of(address.ip) if address is not None else 0
 
     # -- forwarding by membership ------------------------------------------------------------
 
@@ -477,7 +547,9 @@ class IgmpRouter:
             out.append(
                 IgmpInterfaceView(
                     name=port.name,
-                    version=port.spec.version,
+                    # MLD's own numbers: the machine's 2 and 3 are MLDv1 and MLDv2
+                    version=port.spec.version - (self.family == 6),
+                    protocol="igmp" if self.family == 4 else "mld",
                     address=str(port.address.ip) if port.address is not None else None,
                     querier=_ip(q.querier_address) if q.querier_address else None,
                     is_querier=q.is_querier and port.started,

@@ -45,6 +45,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import Enum
 
+from ..core.addr import V6
 from .igmp import GroupRecord, Query, RecordType, Report, V3Report
 from .querier import Querier, QuerierSpec
 
@@ -82,7 +83,10 @@ class Mode(Enum):
 
 
 def is_ssm(group: int) -> bool:
-    """True for 232.0.0.0/8, the source-specific multicast block (RFC 4607 section 1)."""
+    """True for 232.0.0.0/8 and ff3x::/32, the source-specific multicast blocks (RFC 4607
+    section 1; groups as `addr` integers)."""
+    if group >= V6:
+        return (group >> 96) & 0xFFF0FFFF == 0xFF300000
     return group >> 24 == 232
 
 

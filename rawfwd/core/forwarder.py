@@ -68,6 +68,7 @@ _IPV6_TYPE: Final = ETHERTYPE_IPV6.to_bytes(2, "big")
 #: ICMPv6 types of link control: MLD query, v1 report and done, v2 report (RFC 2710, RFC
 #: 3810), and neighbour discovery's RS, RA, NS, NA, redirect (RFC 4861): never forwarded
 _LINK_CONTROL6: Final = frozenset({130, 131, 132, 143, 133, 134, 135, 136, 137})
+_MLD: Final = frozenset({130, 131, 132, 143})
 #: IPv6 sources in ::/96 (unspecified, loopback, IPv4-compatible: RFC 4291 2.5) or
 #: link-local fe80::/10 are never a routed flow's (the latter only for link-scoped groups)
 _V6_LOW_SOURCE: Final = bytes(12)
@@ -659,6 +660,11 @@ class Forwarder:
         at = found.upper_at
         if found.upper == ICMPV6 and at < found.end and frame[at] in _LINK_CONTROL6:
             port.icmp6 += 1
+            if frame[at] in _MLD and not local:  # the MLD router's (ours: the kernel's)
+                if len(self._control) < MAX_CONTROL:
+                    self._control.append((port.name, frame, found.end))
+                else:
+                    self.control_lost += 1
             return
         key = frame[22:54]
         flow = flows.get(key)

@@ -40,7 +40,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from ipaddress import IPv4Interface
+from ipaddress import IPv4Interface, IPv6Interface
 from pathlib import Path
 from typing import Any, Final
 
@@ -127,6 +127,21 @@ def link_addresses(name: str) -> list[IPv4Interface]:
     except (ValueError, KeyError):
         pass
     return found
+
+
+def link_local(name: str) -> IPv6Interface | None:
+    """The interface's first IPv6 link-local address (netifaces), None without one: MLD's
+    querier is elected by it and sends from it (RFC 3810 section 7.6.2)."""
+    import netifaces
+
+    try:
+        for entry in netifaces.ifaddresses(name).get(netifaces.AF_INET6, []):
+            text = str(entry.get("addr", "")).split("%")[0]
+            if text.lower().startswith("fe80:"):
+                return IPv6Interface(f"{text}/64")
+    except (ValueError, KeyError):
+        pass
+    return None
 
 
 def link_mac(name: str) -> bytes | None:
@@ -523,6 +538,7 @@ class Daemon:
                     link.name, addresses[0] if addresses else None, [a.network for a in addresses]
                 )
             )
+            self._act_on(self.engine.set_link_local(link.name, link_local(link.name)))
         self._act_on(self.engine.set_local_addresses(local_addresses()))
 
     def _reconcile(self, link: _Link, starting: bool = False) -> None:

@@ -43,6 +43,7 @@ log = logging.getLogger("rawfwd")
 RTMGRP_LINK = 0x1
 RTMGRP_IPV4_IFADDR = 0x10  #: address changes: which sources are this host's own
 RTMGRP_IPV4_ROUTE = 0x40
+RTMGRP_IPV6_IFADDR = 0x100  #: a link-local address appearing: MLD's querier can start
 RTMGRP_IPV6_ROUTE = 0x400  #: IPv6 sources are looked up in the FIB too
 #: rtnetlink message types
 RTM_NEWLINK = 16
@@ -127,7 +128,8 @@ class _EventSocket:
                 sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, _EVENT_RCVBUF)
             except OSError:  # not privileged: as much as net.core.rmem_max allows
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _EVENT_RCVBUF)
-            sock.bind((0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE))
+            groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE
+            sock.bind((0, groups | RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE))
             sock.setblocking(False)
         except BaseException:
             sock.close()

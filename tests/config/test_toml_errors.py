@@ -30,8 +30,9 @@ def test_unknown_key_in_interface() -> None:
     assert err.line == line_of(text, "ttl = 3")
     assert err.reason == (
         "unknown key 'ttl' in [interface.eth1] (known: address, groups, igmp, "
-        "last_member_query_count, last_member_query_interval, mac, manet, nhdp, querier, "
-        "query_interval, query_response_interval, relay, robustness, startup_query_count, "
+        "last_member_query_count, last_member_query_interval, mac, manet, mld, mld_version, "
+        "nhdp, querier, query_interval, query_response_interval, relay, robustness, "
+        "startup_query_count, "
         "startup_query_interval, ttl_threshold, upstream, version)"
     )
 
