@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Interface
 from typing import Any
 
@@ -541,6 +541,8 @@ class IgmpRouter:
             next_query = q.next_timer() if q.is_querier else None
             other = q.other_querier_until
             groups = port.membership.views(now)
+            if self.family == 6:  # MLD's own version numbers (RFC 3810 section 8)
+                groups = [replace(g, compat=g.compat - 1) for g in groups]
             counters = port.counters + Counter(port.membership.ignored)
             if q.clamped:
                 counters["query_values_clamped"] = q.clamped
