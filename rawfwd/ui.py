@@ -425,7 +425,8 @@ _WARNING: Final = "bold red not dim not italic"
 
 
 def groups_table(view: View) -> Table:
-    """IGMP groups per interface (RFC 3376 section 6.2): filter mode, the sources wanted
+    """IGMP groups per interface (RFC 3376 section 6.2), and MLD's listeners (RFC 3810,
+    marked "(MLD)", versions "MLDv1"/"MLDv2"): filter mode, the sources wanted
     with their timers (INCLUDE) or excluded (EXCLUDE), the group timer, the oldest host
     version heard, the last reporter; each interface's querier in the title column.
     Below: a warning line per interface whose JSON says `"unserved": true` (another
@@ -447,7 +448,8 @@ def groups_table(view: View) -> Table:
         who = f"us ({iface['address']})" if iface["is_querier"] else str(iface["querier"] or "-")
         if iface["listen_only"]:
             who += ", listen only"
-        head = [Text(str(iface["interface"])), Text(who)]
+        mld = iface.get("protocol") == "mld"  # older rawfwd answers have no such field
+        head = [Text(str(iface["interface"]) + (" (MLD)" if mld else "")), Text(who)]
         if not iface["groups"]:
             rows.append([*head, *(Text("-") for _ in range(7))])
         for g in iface["groups"]:
@@ -460,7 +462,7 @@ def groups_table(view: View) -> Table:
                     Text(sources or "-"),
                     Text(", ".join(g["excluded"]) or "-"),
                     Text(_seconds(g["expires"])),
-                    Text(f"v{g['compat']}"),
+                    Text(f"{'MLD' if mld else ''}v{g['compat']}"),
                     Text(str(g["last_reporter"])),
                 ]
             )

@@ -76,3 +76,15 @@ def test_the_warning_comes_before_the_proxy_line() -> None:
 def test_no_warning_line_without_an_unserved_interface() -> None:
     view = view_with(interface("eth1", "10.1.0.254", unserved=False))
     assert "⚠" not in render(ui.groups_table(view))
+
+
+def test_mld_listeners_are_told_from_igmp_members() -> None:
+    mld = interface("eth2", None, protocol="mld", version=2)
+    mld["address"] = "fe80::1"
+    mld["groups"][0] |= {"group": "ff0e::1:1", "compat": 1, "last_reporter": "fe80::5"}
+    view = view_with(interface("eth1", None, protocol="igmp"), mld)
+    _, rows = parse_table(render(ui.groups_table(view)), "IGMP groups")
+    by = {r["interface"]: r for r in rows}
+    assert by["eth1"]["compat"] == "v2"
+    assert by["eth2 (MLD)"]["compat"] == "MLDv1"
+    assert by["eth2 (MLD)"]["group"] == "ff0e::1:1"
