@@ -193,14 +193,19 @@ static __always_inline int duplicate(__u64 identity)
 	__u64 now = bpf_ktime_get_ns();
 	__u64 *first = bpf_map_lookup_elem(&seen, &identity);
 
+	/* Copies of one packet can arrive on two CPUs at once (two relays' transmissions
+	 * run this program in their senders' softirqs): whoever records the packet first
+	 * lets it through, atomically, and the other is the duplicate. */
 	if (first) {
-		if (s && now - *first < s->window_ns)
+		__u64 seen_at = *first;
+
+		if (s && now - seen_at < s->window_ns)
 			return 1;
-		*first = now; /* seen long ago: a new packet; rewritten in place, no LRU churn */
-		return 0;
+		/* seen long ago: a new packet; rewritten in place (no LRU churn), unless
+		 * another CPU rewrote it just now */
+		return __sync_val_compare_and_swap(first, seen_at, now) != seen_at;
 	}
-	bpf_map_update_elem(&seen, &identity, &now, BPF_ANY);
-	return 0;
+	return bpf_map_update_elem(&seen, &identity, &now, BPF_NOEXIST) != 0;
 }
 
 /* The frames the fast path takes: what the engine's fast parse takes (Ethernet II, IPv4

@@ -327,7 +327,7 @@ def compile_object(source: Path, output: Path) -> Path:
     clang = shutil.which("clang")
     if clang is None:
         raise BpfError("eBPF unavailable: no clang to build the program (Debian: clang)")
-    cmd = [clang, "-O2", "-g", "-target", "bpf", "-Wall", f"-I{_ASM_INCLUDE}"]
+    cmd = [clang, "-O2", "-g", "-target", "bpf", "-mcpu=v3", "-Wall", f"-I{_ASM_INCLUDE}"]
     cmd += ["-c", str(source), "-o", str(output)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:

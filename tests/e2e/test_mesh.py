@@ -9,14 +9,15 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from rawfwd.core.wire import ipv4_header
-from rawfwd.lab.netns import socket_in
-from tools.lab.mesh import PORT, RadioMesh, address, diamond, grid, line, take
+from rawfwd.lab.netns import in_netns, socket_in
+from tools.lab.mesh import PORT, RadioMesh, address, address6, diamond, grid, line, take
 
 from ..support.lab import wait_for
 
@@ -186,3 +187,54 @@ def test_the_example_script_builds_reports_and_cleans_up() -> None:
         subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
     )
     assert {n for n in after - before if n.startswith("rfmesh")} == set()
+
+
+IPV6_RECVHOPLIMIT = 51  # linux/in6.h
+IPV6_HOPLIMIT = 52
+GROUP6 = "ff0e::1:1"
+
+
+def take6(sock: socket.socket, timeout: float, want: int | None = None) -> list[tuple[bytes, int]]:
+    """(payload, arrival hop limit) of what `sock` gets within `timeout` (or `want`)."""
+    got: list[tuple[bytes, int]] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and (want is None or len(got) < want):
+        try:
+            data, anc, _, _ = sock.recvmsg(2048, socket.CMSG_SPACE(4))
+        except BlockingIOError:
+            time.sleep(0.01)
+            continue
+        hops = [int.from_bytes(d[:4], "little") for _, k, d in anc if k == IPV6_HOPLIMIT]
+        got.append((data, hops[0] if hops else -1))
+    return got
+
+
+def test_ipv6_on_a_line_of_four_is_delivered_once_with_hop_limit_less_the_hops(
+    tmp_path: Path,
+) -> None:
+    """RFC 6621 over IPv6: flooded by default, duplicates by hash, 8 -> 6 over two relays."""
+    with RadioMesh(line(4), tmp_path, ipv6=True) as mesh:
+        mesh.start()
+        far = socket_in(mesh.ns(4), socket.AF_INET6, socket.SOCK_DGRAM)
+        mesh.sockets.append(far)
+        index = in_netns(mesh.ns(4), lambda: socket.if_nametoindex("radio0"))
+        far.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        far.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1)
+        far.bind(("::", PORT))
+        mreq = socket.inet_pton(socket.AF_INET6, GROUP6) + struct.pack("@I", index)
+        far.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+        far.setblocking(False)
+        tx = socket_in(mesh.ns(1), socket.AF_INET6, socket.SOCK_DGRAM)
+        mesh.sockets.append(tx)
+        tx.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 8)
+        tx_index = in_netns(mesh.ns(1), lambda: socket.if_nametoindex("radio0"))
+        tx.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, tx_index)
+        tx.bind((address6(1), 0))
+        sent = payloads("six")
+        for p in sent:
+            tx.sendto(p, (GROUP6, PORT))
+        got = take6(far, 5.0, COUNT) + take6(far, 0.3)  # then: nothing more may come
+        assert [p for p, _ in got] == sent
+        assert {hops for _, hops in got} == {8 - 2}
+        assert mesh.radio(1)["drops"].get("own_echo") == COUNT
+        assert relays(mesh) == {1: 0, 2: COUNT, 3: COUNT, 4: COUNT}

@@ -115,10 +115,16 @@ def address(node: int) -> str:
     return f"{SUBNET}.{node}"
 
 
+def address6(node: int) -> str:
+    """Node `node`'s IPv6 address on the air (a mesh built with `ipv6=True`)."""
+    return f"2001:db8:99::{node:x}"
+
+
 class RadioMesh(Built):
     """The network above for `edges`; `start()` runs rawfwd on every node."""
 
-    def __init__(self, edges: Iterable[Edge], workdir: Path) -> None:
+    def __init__(self, edges: Iterable[Edge], workdir: Path, *, ipv6: bool = False) -> None:
+        self.ipv6 = ipv6  #: nodes get IPv6 addresses (`address6`), else IPv6 is off
         self.edges = sorted({(min(a, b), max(a, b)) for a, b in edges})
         self.nodes = sorted({n for edge in self.edges for n in edge})
         self.workdir = workdir
@@ -135,11 +141,20 @@ class RadioMesh(Built):
         ip("link", "add", "air0", "type", "bridge", "mcast_snooping", "0", netns=air)
         ip("link", "set", "air0", "up", netns=air)
         for n in self.nodes:
-            host = self.lab.host(f"n{n}", sysctls=("net.ipv6.conf.all.disable_ipv6=1",))
+            # without IPv6 unless asked for: no neighbour discovery or MLD on the air; with
+            # it, no duplicate address detection to wait for
+            sysctls = (
+                ("net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
+                if self.ipv6
+                else ("net.ipv6.conf.all.disable_ipv6=1",)
+            )
+            host = self.lab.host(f"n{n}", sysctls=sysctls)
             ip("link", "add", "radio0", "netns", host, "type", "veth",
                "peer", "name", f"r{n}", "netns", air)  # fmt: skip
             ip("link", "set", f"r{n}", "master", "air0", "up", netns=air)
             ip("addr", "add", f"{address(n)}/24", "dev", "radio0", netns=host)
+            if self.ipv6:
+                ip("-6", "addr", "add", f"{address6(n)}/64", "dev", "radio0", "nodad", netns=host)
             ip("link", "set", "radio0", "up", netns=host)
         for n in self.nodes:
             wait_running(self.ns(n), "radio0")
