@@ -249,7 +249,8 @@ class Engine:
         return ports_json(self.nhdp, now)
 
     def igmp_views(self, now: float) -> tuple[IgmpInterfaceView, ...]:
-        return self.igmp.igmp_views(now)
+        """IGMP's interfaces, then MLD's."""
+        return self.igmp.igmp_views(now) + self.mld.igmp_views(now)
 
     def proxy_view(self) -> ProxyView | None:
         return self.igmp.proxy_view()

@@ -363,10 +363,12 @@ class IgmpRouter:
         if not self._on_link(port.name, source):
             port.counters["foreign_source"] += 1  # RFC 3376 section 9.2
             return
-        if isinstance(report, Report):
-            port.counters["leaves" if report.leave else f"v{report.version}_reports"] += 1
+        prefix = "v" if self.family == 4 else "mldv"  # MLD's own version numbers
+        version = report.version if isinstance(report, Report) else 3
+        if isinstance(report, Report) and report.leave:
+            port.counters["leaves"] += 1
         else:
-            port.counters["v3_reports"] += 1
+            port.counters[f"{prefix}{version - (self.family == 6)}_reports"] += 1
         port.membership.on_report(source, report, now)
 
     def _on_link(self, name: str, source: int) -> bool:

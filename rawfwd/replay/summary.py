@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from ipaddress import IPv4Address
 from typing import Any
 
 from ..control.igmp_router import IgmpInterfaceView, proxy_json
 from ..control.proxy import ProxyView
 from ..core import Snapshot
+from ..core.addr import text
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +69,15 @@ def format_summary(result: ReplayResult) -> str:
     lines.append(f"drops: {_drops_text(snap.drops)}")
     for view in result.igmp:
         who = "we are querier" if view.is_querier else f"querier {view.querier or '?'}"
-        lines.append(f"igmp {view.name} (v{view.version}, {who}): {len(view.groups)} groups")
+        lines.append(
+            f"{view.protocol} {view.name} (v{view.version}, {who}): {len(view.groups)} groups"
+        )
         for g in view.groups:
-            sources = ", ".join(str(IPv4Address(s)) for s, _ in g.sources) or "-"
-            excluded = ", ".join(str(IPv4Address(s)) for s in g.excluded) or "-"
-            lines.append(
-                f"  {IPv4Address(g.group)} {g.mode.value} sources {sources} excluded {excluded}"
-            )
+            sources = ", ".join(text(s) for s, _ in g.sources) or "-"
+            excluded = ", ".join(text(s) for s in g.excluded) or "-"
+            lines.append(f"  {text(g.group)} {g.mode.value} sources {sources} excluded {excluded}")
     if result.proxy is not None:
-        groups = ", ".join(f"{IPv4Address(g)} {m.value}" for g, m, _ in result.proxy.groups)
+        groups = ", ".join(f"{text(g)} {m.value}" for g, m, _ in result.proxy.groups)
         lines.append(f"proxy upstream {result.proxy.interface}: {groups or 'no groups'}")
     written = ", ".join(f"{name}.pcap ({n} frames)" for name, n in result.outputs.items())
     lines.append(f"wrote: {written or 'nothing (no frame was forwarded)'}")

@@ -22,7 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from scapy.layers.inet import IP, UDP, IPOption_Router_Alert
-from scapy.layers.inet6 import IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop, RouterAlert
+from scapy.layers.inet6 import (
+    ICMPv6MLDMultAddrRec,
+    ICMPv6MLDone,
+    ICMPv6MLReport,
+    ICMPv6MLReport2,
+    IPv6,
+    IPv6ExtHdrDestOpt,
+    IPv6ExtHdrHopByHop,
+    RouterAlert,
+)
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Raw
 from scapy.utils import RawPcapWriter
@@ -501,7 +510,101 @@ def ipv6_case() -> Case:
     )
 
 
-CASES = [routing_case, id_case, manet_case, smcroute_case, igmp_case, proxy_case, ipv6_case]
+MLD_TOML = """\
+# MLD: no routes; listeners on eth1 (MLDv1 host) and eth2 (MLDv2, source-specific) decide
+[interface.eth0]
+mac = "02:00:00:00:00:01"
+[interface.eth1]
+mac = "02:00:00:00:00:02"
+mld = true
+last_member_query_interval = 0.5
+[interface.eth2]
+mac = "02:00:00:00:00:03"
+mld = true
+
+[[rpf]]  # replay knows no IPv6 interface networks: the sources' side, said outright
+prefix = "2001:db8::/32"
+iif = "eth0"
+"""
+
+
+def mld_message(src: str, dst: str, message: Packet, hlim: int = 1) -> Packet:
+    """An MLD message as a host's kernel sends it: link-local source, hop limit 1, the
+    hop-by-hop Router Alert (RFC 3810 section 5)."""
+    low = IPv6Address(dst).packed[12:]
+    return (
+        Ether(src=SENDER, dst="33:33:" + ":".join(f"{b:02x}" for b in low))
+        / IPv6(src=src, dst=dst, hlim=hlim)
+        / IPv6ExtHdrHopByHop(options=[RouterAlert(value=0)])
+        / message
+    )
+
+
+def mld_case() -> Case:
+    g, ssm = "ff0e::1:1", "ff3e::8000:1"
+    eth0 = [
+        (T0, udp6("2001:db8::5", g, payload=b"one")),  # nobody listens yet: no_members
+        (T0 + 2.0, udp6("2001:db8::5", g, payload=b"two")),  # eth1 joined at +1: eth1
+        (T0 + 2.1, udp6("2001:db8::6", ssm, payload=b"three")),  # eth2 wants ::5 only
+        (T0 + 2.2, udp6("2001:db8::5", ssm, payload=b"four")),  # eth2
+        (T0 + 3.2, udp6("2001:db8::5", g, payload=b"five")),  # done at +3, LLQT not over
+        (T0 + 5.0, udp6("2001:db8::5", g, payload=b"six")),  # gone: no_members
+    ]
+    eth1 = [
+        (T0 + 1.0, mld_message("fe80::5", g, ICMPv6MLReport(mladdr=g))),
+        (T0 + 3.0, mld_message("fe80::5", "ff02::2", ICMPv6MLDone(mladdr=g))),
+        # forwarded by a router (hop limit 2 on arrival): ignored, counted (RFC 3810 5.2.13)
+        (T0 + 3.1, mld_message("fe80::5", g, ICMPv6MLReport(mladdr=g), hlim=2)),
+    ]
+    record = ICMPv6MLDMultAddrRec(rtype=5, dst=ssm, sources=["2001:db8::5"])
+    eth2 = [(T0 + 1.5, mld_message("fe80::6", "ff02::16", ICMPv6MLReport2(records=[record])))]
+    return Case(
+        "mld",
+        "rawfwd.toml",
+        MLD_TOML,
+        {"eth0": eth0, "eth1": eth1, "eth2": eth2},
+        # eth1: startup query, 2 data, 2 listener-specific queries; eth2: query, 1 data
+        {"eth1": 5, "eth2": 2},
+        {"no_members": 3},
+    )
+
+
+MANET6_TOML = """\
+# MANET over IPv6: flooded by default (ff00::/8), retransmitted on the arrival radio, the
+# neighbour's relay of it a duplicate whatever its hop limit; link scope stays home
+[interface.radio0]
+mac = "02:00:00:00:00:0a"
+manet = true
+"""
+
+
+def manet6_case() -> Case:
+    first = udp6("2001:db8:9::1", "ff0e::7:7", hlim=8, payload=b"hello six")
+    echo = udp6("2001:db8:9::1", "ff0e::7:7", hlim=6, payload=b"hello six", mac=PEER)
+    other = udp6("2001:db8:9::1", "ff0e::7:7", hlim=8, payload=b"second")
+    local = udp6("fe80::9", "ff02::1", hlim=1, payload=b"link scope")
+    timed = [(T0, first), (T0 + 0.01, echo), (T0 + 0.02, other), (T0 + 0.03, local)]
+    return Case(
+        "manet6",
+        "rawfwd.toml",
+        MANET6_TOML,
+        {"radio0": timed},
+        {"radio0": 2},
+        {"duplicate": 1, "link_local": 1},
+    )
+
+
+CASES = [
+    routing_case,
+    id_case,
+    manet_case,
+    smcroute_case,
+    igmp_case,
+    proxy_case,
+    ipv6_case,
+    mld_case,
+    manet6_case,
+]
 
 
 def replay_args(case_dir: Path, case: Case, out_dir: Path) -> list[str]:
