@@ -278,11 +278,12 @@ def parse_toml(text: str, path: str) -> Config:
                     "relay",
                     f"{spec.relay} chooses relays from what NHDP learns: not with nhdp = false",
                 )
-            if spec.upstream and (spec.igmp is not None or manet):
-                key = "igmp" if spec.igmp is not None else "manet"
+            if spec.upstream and (spec.igmp is not None or spec.mld is not None or manet):
+                key = "igmp" if spec.igmp else "mld" if spec.mld else "manet"
                 raise _KeyValueError(
                     "upstream",
-                    f"the IGMP proxy's upstream is a host there (RFC 4605): not with {key} = true",
+                    f"the IGMP/MLD proxy's upstream is a host there (RFC 4605): not with "
+                    f"{key} = true",
                 )
         except _KeyValueError as exc:
             raise fail(f"[{table}] {exc.key}: {exc.reason}", table, exc.key) from None

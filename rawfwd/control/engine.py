@@ -242,6 +242,7 @@ class Engine:
             return mld
         merged = dict(igmp)
         merged["interfaces"] = [*igmp["interfaces"], *mld["interfaces"]]
+        merged["mld_proxy"] = mld["proxy"]
         return merged
 
     def nhdp_json(self, now: float) -> dict[str, Any] | None:

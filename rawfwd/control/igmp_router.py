@@ -258,8 +258,6 @@ class IgmpRouter:
             port.forwarding = port.querier.is_querier or not wanted.querier
             self._ports[name] = port
         upstream = next((s.name for s in config.interfaces.values() if s.upstream), None)
-        if self.family == 6:
-            upstream = None  # the proxy speaks IGMP only (so far)
         old_proxy = self.proxy
         if old_proxy is not None and old_proxy.interface != upstream:
             # no longer upstream there: its router hears that we want nothing (RFC 4605)
@@ -269,7 +267,7 @@ class IgmpRouter:
         if upstream is None:
             self.proxy = None
         elif old_proxy is None or old_proxy.interface != upstream:
-            self.proxy = UpstreamHost(upstream, random=self._random)
+            self.proxy = UpstreamHost(upstream, random=self._random, family=self.family)
         self._settle_now = True  # whatever the new config changed is acted on at once
         self._refresh_proxy(None, 0.0)
 

@@ -26,6 +26,10 @@ Theory of operation:
   (232/8) be asked for: v1/v2 reports and leaves for it are withheld, and counted as
   `ssm_withheld` (RFC 4604 section 2.2).
 
+The same host side speaks MLD (`family=6`, RFC 4605 covers both, RFC 3810 section 6 is
+its host part): reports to ff02::16 and dones to ff02::2, records of 20 bytes plus 16 per
+source, and the machine's versions 2 and 3 standing for MLDv1 and MLDv2.
+
 Pure: time and the random draw are passed in; `poll` returns (destination, message) pairs.
 """
 
@@ -35,6 +39,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from ..core.addr import from_packed
 from .igmp import (
     ALL_ROUTERS,
     IGMPV3_ROUTERS,
@@ -46,6 +51,8 @@ from .igmp import (
     V3Report,
 )
 from .membership import Mode, is_ssm
+from .mld import ALL_ROUTERS as MLD_ALL_ROUTERS
+from .mld import MLDV2_ROUTERS
 
 #: what one v3 report may hold: records of 8 bytes plus 4 per source within a 1500-byte MTU
 _REPORT_BUDGET = 1400
@@ -155,8 +162,21 @@ class UpstreamHost:
         robustness: int = 2,
         unsolicited_interval: float = 1.0,
         random: Callable[[], float] = lambda: 0.5,
+        family: int = 4,
     ) -> None:
         self.interface = interface
+        self.family = family
+        #: where leaves (v2) / dones and current reports go, and a record's size
+        if family == 6:
+            self._all_routers = from_packed(MLD_ALL_ROUTERS)
+            self._reports_to = from_packed(MLDV2_ROUTERS)
+            self._record_size = (20, 16)
+        else:
+            self._all_routers, self._reports_to, self._record_size = (
+                ALL_ROUTERS,
+                IGMPV3_ROUTERS,
+                (8, 4),
+            )
         self.robustness = robustness
         self.query_interval = 125.0  # the querier's, once a v3 query said it
         self.unsolicited_interval = unsolicited_interval  # RFC 3376 8.11
@@ -261,11 +281,13 @@ class UpstreamHost:
                 elif state is not None:
                     out.append((group, Report(self.version, group)))
                 else:  # one leave (RFC 2236 section 3)
-                    out.append((ALL_ROUTERS, Report(2, group, leave=True)))
+                    out.append((self._all_routers, Report(2, group, leave=True)))
             pending.count_down(state)
             if pending.done:
                 del self._pending[group]
-        out.extend((IGMPV3_ROUTERS, V3Report(part)) for part in _packed(records))
+        out.extend(
+            (self._reports_to, V3Report(part)) for part in _packed(records, *self._record_size)
+        )
         return out
 
     def _current(self, states: Iterable[tuple[int, State]]) -> list[tuple[int, Message]]:
@@ -287,7 +309,7 @@ class UpstreamHost:
             for group, (mode, sources) in states
             if mode is Mode.EXCLUDE or sources
         ]
-        return [(IGMPV3_ROUTERS, V3Report(part)) for part in _packed(records)]
+        return [(self._reports_to, V3Report(p)) for p in _packed(records, *self._record_size)]
 
     def next_timer(self) -> float | None:
         """When `poll` has something to do next, or None."""
@@ -335,15 +357,11 @@ def _asked(state: State, sources: frozenset[int]) -> State:
     return Mode.INCLUDE, (own & sources) if mode is Mode.INCLUDE else (sources - own)
 
 
-#: sources one record may list within _REPORT_BUDGET
-_MAX_RECORD_SOURCES = (_REPORT_BUDGET - 16) // 4
-
-
-def _split(record: GroupRecord) -> list[GroupRecord]:
+def _split(record: GroupRecord, head: int, per_source: int) -> list[GroupRecord]:
     """A record too long for one report (RFC 3376 section 4.2.16): an INCLUDE-type or
     source-list record goes out as several with parts of the list; an EXCLUDE-type
     record is truncated (excluding fewer sources only asks for more traffic)."""
-    n = _MAX_RECORD_SOURCES
+    n = (_REPORT_BUDGET - 2 * head) // per_source  # sources one record may list
     if len(record.sources) <= n:
         return [record]
     if record.kind in (RecordType.MODE_IS_EXCLUDE, RecordType.CHANGE_TO_EXCLUDE):
@@ -354,13 +372,16 @@ def _split(record: GroupRecord) -> list[GroupRecord]:
     ]
 
 
-def _packed(records: list[GroupRecord]) -> list[tuple[GroupRecord, ...]]:
-    """`records` split into reports that fit a 1500-byte MTU (RFC 3376 section 4.2.16)."""
+def _packed(
+    records: list[GroupRecord], head: int = 8, per_source: int = 4
+) -> list[tuple[GroupRecord, ...]]:
+    """`records` split into reports that fit a 1500-byte MTU (RFC 3376 section 4.2.16):
+    each record `head` bytes plus `per_source` per source (IGMP 8 and 4, MLD 20 and 16)."""
     parts: list[tuple[GroupRecord, ...]] = []
     part: list[GroupRecord] = []
     size = 0
-    for record in (piece for whole in records for piece in _split(whole)):
-        n = 8 + 4 * len(record.sources)
+    for record in (piece for whole in records for piece in _split(whole, head, per_source)):
+        n = head + per_source * len(record.sources)
         if part and size + n > _REPORT_BUDGET:
             parts.append(tuple(part))
             part, size = [], 0

@@ -127,8 +127,8 @@ def test_interface_not_a_table() -> None:
         (
             "igmp = true\nupstream = true",
             "upstream = true",
-            "[interface.eth1] upstream: the IGMP proxy's upstream is a host there (RFC 4605): "
-            "not with igmp = true",
+            "[interface.eth1] upstream: the IGMP/MLD proxy's upstream is a host there (RFC "
+            "4605): not with igmp = true",
         ),
         (
             "manet = true\nigmp = true",

@@ -148,3 +148,55 @@ def test_ipv4_members_and_ipv6_listeners_do_not_mix() -> None:
     doc = r.igmp_json(1.1)
     assert doc is not None
     assert sorted(i["protocol"] for i in doc["interfaces"]) == ["igmp", "mld"]
+
+
+PROXY = """
+[interface.up0]
+mac = "02:00:00:00:00:0a"
+upstream = true
+[interface.eth1]
+mac = "02:00:00:00:00:02"
+mld = true
+"""
+
+
+def sent_mld(out_frames: list[tuple[str, list[bytes]]], iface: str) -> list[tuple[str, object]]:
+    """(destination, message) of each MLD message sent on `iface`."""
+    found = []
+    for name, frames in out_frames:
+        for frame in frames:
+            if name != iface or frame[12:14] != b"\x86\xdd":
+                continue
+            src, dst = frame[22:38], frame[38:54]
+            at = 14 + 40 + 8  # after the hop-by-hop Router Alert
+            found.append((str(IPv6Address(dst)), mld.parse(frame[at:], src, dst)))
+    return found
+
+
+def test_as_mld_proxy_it_reports_upstream_and_forwards_down_without_rpf() -> None:
+    """RFC 4605 for MLD: the merged downstream listening is reported on the upstream
+    interface (to ff02::16, from its link-local address), traffic from upstream goes down
+    to listeners with no RPF check, and the leave is reported too."""
+    r = Engine(toml_config(PROXY))
+    r.handle_timer(0.0)
+    record = GroupRecord(R.CHANGE_TO_EXCLUDE, a(G), ())
+    out = r.handle_frames("eth1", [mld_frame(V3Report((record,)), "ff02::16")], 1.0)
+    told = sent_mld(out.frames, "up0")
+    assert told == [("ff02::16", V3Report((record,)))]
+    frame = bytes(
+        Ether(dst="33:33:00:01:00:01", src="02:00:00:00:00:77")
+        / IPv6(src="2001:db8:77::5", dst=G, hlim=8)
+        / UDP(sport=1, dport=2)
+        / Raw(b"from upstream")
+    )
+    assert {n for n, f in r.handle_frames("up0", [frame], 1.1).frames if f} == {"eth1"}
+    leave = GroupRecord(R.CHANGE_TO_INCLUDE, a(G), ())
+    r.handle_frames("eth1", [mld_frame(V3Report((leave,)), "ff02::16")], 2.0)
+    reported: list[tuple[str, object]] = []
+    for t in (2.5, 3.0, 3.5, 4.0, 5.0):
+        reported += sent_mld(r.handle_timer(t).frames, "up0")
+    assert ("ff02::16", V3Report((leave,))) in reported
+    doc = r.igmp_json(5.0)
+    assert doc is not None
+    assert (doc["proxy"]["upstream"], doc["mld_proxy"]["upstream"]) == ("up0", "up0")
+    assert doc["mld_proxy"]["groups"] == []  # the leave was told
