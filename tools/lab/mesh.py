@@ -335,9 +335,15 @@ class RadioMesh(Built):
             self.lab.close()
 
 
-def take(sock: socket.socket, timeout: float, want: int | None = None) -> list[tuple[bytes, int]]:
+def take(
+    sock: socket.socket,
+    timeout: float,
+    want: int | None = None,
+    ancillary: tuple[int, int] = (0, IP_TTL),
+) -> list[tuple[bytes, int]]:
     """(payload, arrival TTL) of what a `receiver` socket gets within `timeout`, or until
-    `want` datagrams came."""
+    `want` datagrams came; `ancillary`: the (level, type) that carries the TTL (an IPv6
+    socket's hop limit: (IPPROTO_IPV6, IPV6_HOPLIMIT))."""
     got: list[tuple[bytes, int]] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and (want is None or len(got) < want):
@@ -346,6 +352,6 @@ def take(sock: socket.socket, timeout: float, want: int | None = None) -> list[t
         except BlockingIOError:
             time.sleep(0.01)
             continue
-        ttls = [int.from_bytes(d[:4], "little") for lv, k, d in anc if (lv, k) == (0, IP_TTL)]
+        ttls = [int.from_bytes(d[:4], "little") for lv, k, d in anc if (lv, k) == ancillary]
         got.append((data, ttls[0] if ttls else -1))
     return got
