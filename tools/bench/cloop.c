@@ -104,9 +104,11 @@ int main(int argc, char **argv)
 		for (int i = 0; i < got; i++) {
 			unsigned int len = in[i].msg_len;
 
-			/* IPv4 to 224.0.0.0/4, the only test: the floor's */
-			if (len > 30 && frames[i][12] == 0x08 && frames[i][13] == 0x00 &&
-			    (frames[i][30] & 0xF0) == 0xE0) {
+			/* IPv4 to 224.0.0.0/4 or IPv6 to ff00::/8, the only test: the floor's */
+			if ((len > 30 && frames[i][12] == 0x08 && frames[i][13] == 0x00 &&
+			     (frames[i][30] & 0xF0) == 0xE0) ||
+			    (len > 38 && frames[i][12] == 0x86 && frames[i][13] == 0xDD &&
+			     frames[i][38] == 0xFF)) {
 				iov_out[kept].iov_base = frames[i];
 				iov_out[kept].iov_len = len;
 				out[kept].msg_hdr.msg_iov = &iov_out[kept];

@@ -42,7 +42,10 @@ def main() -> None:
             except BlockingIOError:
                 break
             frame = view[:n]
-            if n > 30 and buf[30] & 0xF0 == 0xE0:
+            # IPv4 to 224.0.0.0/4 or IPv6 to ff00::/8, the only test
+            if (n > 30 and buf[12] == 8 and buf[30] & 0xF0 == 0xE0) or (
+                n > 38 and buf[12] == 0x86 and buf[38] == 0xFF
+            ):
                 try:
                     out1(frame)
                     out2(frame)

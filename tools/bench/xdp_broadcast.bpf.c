@@ -20,10 +20,11 @@ int broadcast(struct xdp_md *ctx)
 	unsigned char *data = (unsigned char *)(long)ctx->data;
 	unsigned char *end = (unsigned char *)(long)ctx->data_end;
 
-	if (data + 34 > end)
+	if (data + 54 > end)
 		return XDP_PASS;
-	/* Ethernet II, IPv4, destination in 224.0.0.0/4 */
-	if (data[12] != 0x08 || data[13] != 0x00 || (data[30] & 0xF0) != 0xE0)
+	/* Ethernet II, IPv4 to 224.0.0.0/4 or IPv6 to ff00::/8 */
+	if (!(data[12] == 0x08 && data[13] == 0x00 && (data[30] & 0xF0) == 0xE0) &&
+	    !(data[12] == 0x86 && data[13] == 0xDD && data[38] == 0xFF))
 		return XDP_PASS;
 	return bpf_redirect_map(&egress, 0, BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS);
 }
