@@ -45,3 +45,19 @@ def test_example_igmp_configs_are_valid() -> None:
     assert lan0.last_member_query_interval == 0.5
     assert lan1 is not None
     assert lan1.version == 2
+
+
+def test_the_ipv6_example_is_valid_and_relays_mdns_both_ways_in_both_families() -> None:
+    config = load_config(EXAMPLES / "ipv6.toml")
+    lan = config.interfaces["lan0"]
+    assert lan.mld is not None
+    assert lan.igmp is not None
+    assert lan.mld.version == 3  # MLDv2 (the membership machine's number)
+    mdns = {(str(r.group), r.iif, r.oifs) for r in config.routes if r.group.prefixlen in (32, 128)}
+    assert {
+        ("ff02::fb/128", "lan0", ("iot0",)),
+        ("ff02::fb/128", "iot0", ("lan0",)),
+        ("224.0.0.251/32", "lan0", ("iot0",)),
+        ("224.0.0.251/32", "iot0", ("lan0",)),
+    } <= mdns
+    assert config.warnings == ()
