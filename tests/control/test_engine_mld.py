@@ -200,3 +200,22 @@ def test_as_mld_proxy_it_reports_upstream_and_forwards_down_without_rpf() -> Non
     assert doc is not None
     assert (doc["proxy"]["upstream"], doc["mld_proxy"]["upstream"]) == ("up0", "up0")
     assert doc["mld_proxy"]["groups"] == []  # the leave was told
+
+
+def test_the_lowest_link_local_address_is_the_querier() -> None:
+    """RFC 3810 section 7.6.2: a query from a lower address makes us a non-querier (and,
+    on a shared link, leaves forwarding to it); one from a higher address does not."""
+    from rawfwd.control.igmp import Query
+
+    r = router()
+    higher = mld_frame(Query(3, 0, 10.0, qrv=2, qqi=125), "ff02::1", src="fe80::1:0:0:0:1")
+    r.handle_frames("eth1", [higher], 1.0)
+    doc = r.igmp_json(1.0)
+    assert doc is not None
+    assert doc["interfaces"][0]["is_querier"] is True
+    lower = mld_frame(Query(3, 0, 10.0, qrv=2, qqi=125), "ff02::1", src="fe80::1")
+    r.handle_frames("eth1", [lower], 2.0)
+    doc = r.igmp_json(2.0)
+    assert doc is not None
+    (eth1,) = doc["interfaces"]
+    assert (eth1["is_querier"], eth1["querier"]) == (False, "fe80::1")
