@@ -97,7 +97,9 @@ def bench_frame(size: int, n: int, v6: bool = False) -> bytes:
     """An Ethernet frame of `size` bytes (no FCS): UDP to GROUP (GROUP6 from SOURCE6 with
     `v6`), payload numbered `n`."""
     payload_len = size - 14 - (40 if v6 else 20) - 8
-    payload = (n.to_bytes(4, "big") * (payload_len // 4 + 1))[:payload_len]
+    # the low bytes first: a 64-byte IPv6 frame has 2 bytes of payload, and no IP ID
+    # tells its packets apart, so those must (or every one is a duplicate of the first)
+    payload = (n.to_bytes(4, "little") * (payload_len // 4 + 1))[:payload_len]
     if v6:
         group = socket.inet_pton(socket.AF_INET6, GROUP6)
         udp = struct.pack("!HHHH", 40000, 5000, 8 + payload_len, 0) + payload
