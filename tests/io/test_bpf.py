@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from rawfwd.core.wire6 import ipv6_header
 from rawfwd.io import bpf
 from rawfwd.lab.frames import udp_frame
 from rawfwd.lab.netns import Lab, ip
@@ -52,6 +53,23 @@ def test_verdicts_on_frames(loaded: bpf.BpfObject) -> None:
     arp = multicast[:12] + b"\x08\x06" + multicast[14:]
     assert prog.test_run(arp)[0] == bpf.XDP_PASS
     assert prog.test_run(multicast[:33])[0] == bpf.XDP_PASS  # too short to hold a header
+
+
+def _frame6(group: str) -> bytes:
+    udp = b"\x9c\x40\x13\x88\x00\x0a\x00\x00ab"
+    dst = socket.inet_pton(socket.AF_INET6, group)
+    header = ipv6_header(socket.inet_pton(socket.AF_INET6, "2001:db8::5"), dst, len(udp))
+    return b"\x33\x33" + dst[12:] + b"\x02\x00\x00\x00\xaa\x01\x86\xdd" + header + udp
+
+
+def test_verdicts_on_ipv6_frames(loaded: bpf.BpfObject) -> None:
+    """The reference takes IPv6 multicast (ff00::/8) as it takes IPv4's: `make bench` has
+    IPv6 rows."""
+    prog = loaded.program("broadcast")
+    multicast = _frame6("ff0e::1:1")
+    assert prog.test_run(multicast) == (bpf.XDP_REDIRECT, multicast)
+    assert prog.test_run(_frame6("2001:db8::9"))[0] == bpf.XDP_PASS  # unicast
+    assert prog.test_run(multicast[:53])[0] == bpf.XDP_PASS  # too short for its header
 
 
 def test_map_entries_round_trip(loaded: bpf.BpfObject) -> None:
