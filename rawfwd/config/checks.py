@@ -29,6 +29,7 @@ from .values import (
     Network,
     NhdpSpec,
     Origin,
+    PimSpec,
     Route,
     RpfSpec,
 )
@@ -136,6 +137,7 @@ class ConfigBuilder:
     dedup: DedupSpec = field(default_factory=DedupSpec)
     flows: FlowSpec = field(default_factory=FlowSpec)
     nhdp: NhdpSpec = field(default_factory=NhdpSpec)
+    pim: PimSpec = field(default_factory=PimSpec)
 
     def add_interface(self, spec: InterfaceSpec) -> None:
         """Define an interface once; a second definition is an error."""
@@ -236,6 +238,7 @@ class ConfigBuilder:
             dedup=self.dedup,
             flows=self.flows,
             nhdp=self.nhdp,
+            pim=self.pim,
             path=self.path,
             warnings=tuple(self.warnings),
         )

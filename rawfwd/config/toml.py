@@ -11,7 +11,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from ipaddress import IPv4Interface
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any, Protocol
 
 from ..errors import ConfigError
@@ -36,8 +36,11 @@ from .values import (
     Network,
     NhdpSpec,
     Origin,
+    PimInterfaceSpec,
+    PimSpec,
     Route,
     RpfSpec,
+    RpSpec,
 )
 
 #: one part of a key: "basic", 'literal' or bare. Possessive (*+, ++): giving back a character
@@ -184,7 +187,7 @@ def _check_shape(text: str, path: str) -> None:
                 )
 
 
-_TOP_KEYS = {"interface", "route", "rpf", "dedup", "flows", "nhdp"}
+_TOP_KEYS = {"interface", "route", "rpf", "dedup", "flows", "nhdp", "pim"}
 #: IGMP router settings of an `igmp = true` interface (RFC 3376 section 8)
 _IGMP_KEYS = {
     "version",
@@ -197,15 +200,18 @@ _IGMP_KEYS = {
     "startup_query_interval",
     "startup_query_count",
 }
+_PIM_IF_KEYS = {"pim", "dr_priority", "hello_interval", "hello_holdtime"}
 _IF_KEYS = {
     "mac", "address", "ttl_threshold", "manet", "groups", "igmp", "upstream", "relay", "nhdp",
     "mld", "mld_version",
-} | _IGMP_KEYS  # fmt: skip
+} | _IGMP_KEYS | _PIM_IF_KEYS  # fmt: skip
 _ROUTE_KEYS = {"from", "group", "source", "to"}
 _RPF_KEYS = {"prefix", "iif"}
 _DEDUP_KEYS = {"window", "mode", "max_entries", "max_per_flow"}
 _FLOW_KEYS = {"max_flows", "idle_timeout"}
 _NHDP_KEYS = {"hello_interval", "validity"}
+_PIM_KEYS = {"rp", "spt_switchover", "join_prune_interval"}
+_RP_KEYS = {"address", "group"}
 #: MANET relay algorithms (RFC 6621 section 8 and its appendices)
 RELAYS = ("flood", "s-mpr", "e-cds", "mpr-cds")
 
@@ -271,8 +277,16 @@ def parse_toml(text: str, path: str) -> Config:
                 upstream=_typed(body, "upstream", bool, False),
                 relay=_relay(body, manet),
                 nhdp=_manet_only(body, "nhdp", manet),
+                pim=_parse_pim_interface(body),
                 origin=origin,
             )
+            if spec.pim is not None and (manet or spec.upstream):
+                key = "manet" if manet else "upstream"
+                raise _KeyValueError(
+                    "pim",
+                    f"PIM routes between subnets: not with {key} = true (MANET interfaces "
+                    "flood, an upstream interface is a host there)",
+                )
             if spec.relay != "flood" and not spec.nhdp:
                 raise _KeyValueError(
                     "relay",
@@ -332,6 +346,7 @@ def parse_toml(text: str, path: str) -> Config:
     b.dedup = _parse_dedup(doc.get("dedup", {}), fail)
     b.flows = _parse_flows(doc.get("flows", {}), fail)
     b.nhdp = _parse_nhdp(doc.get("nhdp", {}), fail)
+    b.pim = _parse_pim(doc.get("pim", {}), fail, lines, path)
     return b.build()
 
 
@@ -373,6 +388,86 @@ def _parse_nhdp(body: Any, fail: _Fail) -> NhdpSpec:
     except _KeyValueError as exc:
         raise fail(f"[nhdp] {exc.key}: {exc.reason}", "nhdp", exc.key) from None
     return NhdpSpec(hello_interval=interval, validity=validity)
+
+
+def _parse_pim_interface(body: Mapping[str, Any]) -> PimInterfaceSpec | None:
+    """The PIM settings of an interface with `pim = true` (RFC 7761 section 4.9.2: the
+    holdtime option is 16 bits of seconds, 0xFFFF meaning forever, the DR priority 32)."""
+    if not _typed(body, "pim", bool, False):
+        given = sorted(k for k in _PIM_IF_KEYS - {"pim"} if k in body)
+        if given:
+            raise _KeyValueError(given[0], "applies only with pim = true")
+        return None
+    priority = _ranged(body, "dr_priority", int, 1, 0, 0xFFFFFFFF)
+    interval = _typed(body, "hello_interval", float, 30.0)
+    if not 1 <= interval <= 18000:
+        raise _KeyValueError("hello_interval", f"must be from 1 to 18000 s, not {shown(interval)}")
+    holdtime = None
+    if "hello_holdtime" in body:
+        holdtime = _typed(body, "hello_holdtime", float, None)
+        if not interval < holdtime <= 0xFFFF:
+            raise _KeyValueError(
+                "hello_holdtime",
+                f"must be longer than hello_interval ({interval:g} s) and at most 65535 s, "
+                f"not {shown(holdtime)}",
+            )
+    return PimInterfaceSpec(priority, interval, holdtime)
+
+
+def _parse_pim(body: Any, fail: _Fail, lines: _TomlLines, path: str) -> PimSpec:
+    """`[pim]` and its `[[pim.rp]]` tables (RFC 7761)."""
+    if not isinstance(body, dict):
+        raise fail("[pim] must be a table", "", "pim")
+    _check_keys(body, _PIM_KEYS, "[pim]", fail, "pim")
+    try:
+        switchover = _typed(body, "spt_switchover", str, "immediate")
+        if switchover not in ("immediate", "never"):
+            raise _KeyValueError(
+                "spt_switchover", f"must be immediate or never, not {shown(switchover)}"
+            )
+        # J/P holdtime = 3.5 x t_periodic must fit the 16-bit field (section 4.9.5)
+        interval = _typed(body, "join_prune_interval", float, 60.0)
+        if not 1 <= interval <= 18000:
+            raise _KeyValueError(
+                "join_prune_interval", f"must be from 1 to 18000 s, not {shown(interval)}"
+            )
+    except _KeyValueError as exc:
+        raise fail(f"[pim] {exc.key}: {exc.reason}", "pim", exc.key) from None
+    rps: list[RpSpec] = []
+    entries = body.get("rp", [])
+    if not isinstance(entries, list):
+        raise fail("[pim] rp must be tables like [[pim.rp]]", "pim", "rp")
+    for i, entry in enumerate(entries):
+        where = f"[[pim.rp]] #{i + 1}"
+        if not isinstance(entry, dict):
+            raise fail(f"{where} must be a table", "pim.rp", None, i)
+        _check_keys(entry, _RP_KEYS, where, fail, "pim.rp", i)
+        if "address" not in entry:
+            raise fail(f"{where} needs an 'address' key", "pim.rp", None, i)
+        try:
+            address = _opt(entry, "address", str, _rp_address)
+            group = _opt(entry, "group", str, _rp_group)
+        except _KeyValueError as exc:
+            raise fail(f"{where} {exc.key}: {exc.reason}", "pim.rp", exc.key, i) from None
+        rp = RpSpec(address, group or MULTICAST_BLOCK, Origin(path, lines.line("pim.rp", None, i)))
+        if any(r.group == rp.group for r in rps):
+            raise fail(f"{where}: a second RP for {rp.group}", "pim.rp", "group", i)
+        rps.append(rp)
+    return PimSpec(tuple(rps), switchover, interval)
+
+
+def _rp_address(text: str) -> IPv4Address:
+    address = IPv4Address(text)
+    if address.is_multicast or address.is_unspecified or address.is_loopback:
+        raise ValueError(f"{text} cannot be an RP: a unicast address is needed")
+    return address
+
+
+def _rp_group(text: str) -> IPv4Network:
+    group = IPv4Network(text, strict=True)
+    if not group.subnet_of(MULTICAST_BLOCK):
+        raise ValueError(f"{text} is not in 224.0.0.0/4")
+    return group
 
 
 def _flood_groups(body: Mapping[str, Any], manet: bool) -> tuple[Network, ...]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from ipaddress import IPv4Interface, IPv4Network, IPv6Network
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Network
 
 #: a prefix of either family: routes, [[rpf]] entries and flooded groups may be IPv6
 Network = IPv4Network | IPv6Network
@@ -76,6 +76,22 @@ class IgmpSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class PimInterfaceSpec:
+    """An interface's PIM settings (`pim = true`); defaults from RFC 7761 section 4.11."""
+
+    dr_priority: int = 1
+    hello_interval: float = 30.0  #: Hello_Period
+    hello_holdtime: float | None = None  #: None: 3.5 x hello_interval (section 4.11)
+
+    @property
+    def holdtime(self) -> int:
+        """What Hellos say in their holdtime option (16 bits, whole seconds)."""
+        if self.hello_holdtime is not None:
+            return int(self.hello_holdtime)
+        return min(0xFFFE, int(3.5 * self.hello_interval))
+
+
+@dataclass(frozen=True, slots=True)
 class InterfaceSpec:
     """One `[interface.NAME]` table (or smcroute `phyint`)."""
 
@@ -94,6 +110,7 @@ class InterfaceSpec:
     #: MANET relay algorithm (RFC 6621 section 8): "flood", "s-mpr", "e-cds" or "mpr-cds"
     relay: str = "flood"
     nhdp: bool = True  #: a MANET interface runs NHDP (RFC 6130) unless this is false
+    pim: PimInterfaceSpec | None = None  #: a PIM-SM router here (RFC 7761)
     origin: Origin | None = None
 
 
@@ -165,6 +182,39 @@ class NhdpSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class RpSpec:
+    """A static RP (`[[pim.rp]]`): the rendezvous point of the groups in `group`; where
+    several cover a group, the longest match wins (RFC 7761 section 4.7.1 leaves the
+    choice to configuration)."""
+
+    address: IPv4Address
+    group: IPv4Network = MULTICAST_BLOCK
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PimSpec:
+    """The `[pim]` table (RFC 7761): static RPs and the timers shared by PIM interfaces."""
+
+    rps: tuple[RpSpec, ...] = ()
+    #: "immediate": a last-hop DR joins the source tree on the first packet (section
+    #: 4.2.1); "never": stays on the RP tree
+    spt_switchover: str = "immediate"
+    join_prune_interval: float = 60.0  #: t_periodic (section 4.11)
+
+    def rp_for(self, group: int) -> RpSpec | None:
+        """The RP of `group` (IPv4 as int): the longest configured match."""
+        best: RpSpec | None = None
+        for rp in self.rps:
+            net = rp.group
+            if (group ^ int(net.network_address)) >> (32 - net.prefixlen) == 0 and (
+                best is None or net.prefixlen > best.group.prefixlen
+            ):
+                best = rp
+        return best
+
+
+@dataclass(frozen=True, slots=True)
 class FlowSpec:
     """The `[flows]` table: bounds on per-flow state."""
 
@@ -182,6 +232,7 @@ class Config:
     dedup: DedupSpec = field(default_factory=DedupSpec)
     flows: FlowSpec = field(default_factory=FlowSpec)
     nhdp: NhdpSpec = field(default_factory=NhdpSpec)
+    pim: PimSpec = field(default_factory=PimSpec)
     path: str = "<config>"
     #: lines that were accepted but are not (fully) supported, as "file:line: text"
     warnings: tuple[str, ...] = field(default=())

@@ -29,9 +29,10 @@ def test_unknown_key_in_interface() -> None:
     err = error(text)
     assert err.line == line_of(text, "ttl = 3")
     assert err.reason == (
-        "unknown key 'ttl' in [interface.eth1] (known: address, groups, igmp, "
-        "last_member_query_count, last_member_query_interval, mac, manet, mld, mld_version, "
-        "nhdp, querier, query_interval, query_response_interval, relay, robustness, "
+        "unknown key 'ttl' in [interface.eth1] (known: address, dr_priority, groups, "
+        "hello_holdtime, hello_interval, igmp, last_member_query_count, "
+        "last_member_query_interval, mac, manet, mld, mld_version, nhdp, pim, querier, "
+        "query_interval, query_response_interval, relay, robustness, "
         "startup_query_count, "
         "startup_query_interval, ttl_threshold, upstream, version)"
     )
@@ -71,7 +72,7 @@ def test_unknown_top_level_key() -> None:
     err = error(text)
     assert err.line == line_of(text, "verbose")
     assert err.reason == (
-        "unknown table or key 'verbose' (known: dedup, flows, interface, nhdp, route, rpf)"
+        "unknown table or key 'verbose' (known: dedup, flows, interface, nhdp, pim, route, rpf)"
     )
 
 
@@ -80,7 +81,7 @@ def test_unknown_top_level_table() -> None:
     text = doc("[dedupe]\nwindow = 1.0\n")
     err = error(text)
     assert err.reason == (
-        "unknown table or key 'dedupe' (known: dedup, flows, interface, nhdp, route, rpf)"
+        "unknown table or key 'dedupe' (known: dedup, flows, interface, nhdp, pim, route, rpf)"
     )
     assert err.line == line_of(text, "[dedupe]")
 
