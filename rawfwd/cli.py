@@ -92,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
         "what",
         nargs="?",
         default="all",
-        choices=["flows", "interfaces", "groups", "neighbors", "all"],
+        choices=["flows", "interfaces", "groups", "neighbors", "pim", "all"],
     )
     show.add_argument("--json", action="store_true")
     _control_option(show)

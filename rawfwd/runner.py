@@ -28,6 +28,7 @@ from .ui import (
     groups_table,
     interfaces_table,
     neighbors_table,
+    pim_table,
     summary_line,
 )
 from .view import View
@@ -140,6 +141,11 @@ def show(what: str, *, as_json: bool, control_address: str | None) -> int:
             console.print("no manet = true interface runs NHDP")
         else:
             console.print(neighbors_table(view))
+    if what in ("pim", "all") and (what == "pim" or view.pim):
+        if not view.pim:
+            console.print("no interface has pim = true")
+        else:
+            console.print(pim_table(view))
     if what in ("flows", "all"):
         console.print(flows_table(view, max_rows=10_000))
     return 0
@@ -173,8 +179,10 @@ def _view_of(reply: dict[str, Any], address: str, *, for_terminal: bool = False)
     try:
         if for_terminal:
             reply = _map_strings(reply, control_socket.printable)
-        problem = _shape_problem(reply.get("igmp"), _IGMP, "igmp") or _shape_problem(
-            reply.get("neighbors"), _NHDP, "neighbors"
+        problem = (
+            _shape_problem(reply.get("igmp"), _IGMP, "igmp")
+            or _shape_problem(reply.get("neighbors"), _NHDP, "neighbors")
+            or _shape_problem(reply.get("pim"), _PIM, "pim")
         )
         if problem is None:
             return View.from_json(reply)
@@ -272,6 +280,31 @@ _NHDP = _Maybe(
 )
 
 
+#: what the PIM table and `show --json` read of the PIM part
+_PIM = _Maybe(
+    {
+        "interfaces": _ListOf(
+            {
+                "interface": _ANY,
+                "address": _ANY,
+                "dr": _ANY,
+                "is_dr": bool,
+                "dr_priority": _ANY,
+                "neighbors": _ListOf(
+                    {
+                        "address": _ANY,
+                        "dr_priority": _ANY,
+                        "holdtime": _ANY,
+                        "expires": _OPT_NUMBER,
+                        "generation_id": _ANY,
+                    }
+                ),
+            }
+        )
+    }
+)
+
+
 def _shape_problem(value: Any, shape: _Shape, where: str) -> str | None:
     """What in `value` (found at `where`) does not have `shape`; None if it all does."""
     if isinstance(shape, _Maybe):
@@ -333,4 +366,6 @@ def _show_json(view: View, what: str) -> dict[str, Any]:
         doc["proxy"] = igmp["proxy"]
     if what in ("neighbors", "all"):
         doc["neighbors"] = (view.neighbors or {"interfaces": []})["interfaces"]
+    if what in ("pim", "all"):
+        doc["pim"] = dict(view.pim or {"interfaces": [], "ignored": {}})
     return doc

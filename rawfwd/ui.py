@@ -529,6 +529,42 @@ def neighbors_table(view: View) -> Table:
     return _table("NHDP neighbours", (cols, rows))
 
 
+def pim_table(view: View) -> Table:
+    """PIM neighbours per interface (RFC 7761 section 4.3): each one's DR priority, holdtime
+    and generation ID, with the interface's DR (and whether it is us) in the title columns."""
+    cols = [
+        _Col("interface"),
+        _Col("DR"),
+        _Col("neighbour"),
+        _Col("priority", right=True),
+        _Col("holdtime", right=True),
+        _Col("generation id"),
+        _Col("expires", right=True),
+    ]
+    rows: list[list[Text]] = []
+    for iface in (view.pim or {}).get("interfaces", []):
+        dr = iface["dr"] or "-"
+        head = [
+            Text(f"{iface['interface']} ({iface['address'] or 'no address'})"),
+            Text(f"{dr} (us)" if iface["is_dr"] else str(dr)),
+        ]
+        if not iface["neighbors"]:
+            rows.append([*head, *(Text("-") for _ in range(5))])
+        for n in iface["neighbors"]:
+            genid = n["generation_id"]
+            rows.append(
+                [
+                    *head,
+                    Text(str(n["address"])),
+                    Text("-" if n["dr_priority"] is None else str(n["dr_priority"])),
+                    Text(str(n["holdtime"])),
+                    Text(f"{genid:#010x}" if isinstance(genid, int) else "-"),
+                    Text(_seconds(n["expires"])),
+                ]
+            )
+    return _table("PIM neighbours", (cols, rows))
+
+
 class _Dashboard:
     """Picks each table's layout when rendered, from the width `rich.live.Live` offers.
 
@@ -552,6 +588,9 @@ class _Dashboard:
         if self._view.neighbors and self._view.neighbors.get("interfaces"):
             yield Text()
             yield neighbors_table(self._view)
+        if self._view.pim and self._view.pim.get("interfaces"):
+            yield Text()
+            yield pim_table(self._view)
         yield Text()
         yield _flows_table(self._view, self._flows, width)
 

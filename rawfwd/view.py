@@ -115,6 +115,8 @@ class View:
     igmp: Mapping[str, Any] | None = None
     #: NHDP, JSON-ready: {"interfaces": [per MANET interface]}, or None
     neighbors: Mapping[str, Any] | None = None
+    #: PIM, JSON-ready: {"interfaces": [per pim interface], "ignored": {...}}, or None
+    pim: Mapping[str, Any] | None = None
 
     @property
     def uptime(self) -> float:
@@ -132,6 +134,7 @@ class View:
             "snapshot": self.snapshot.to_json(),
             "igmp": self.igmp,
             "neighbors": self.neighbors,
+            "pim": self.pim,
         }
 
     @classmethod
@@ -145,6 +148,7 @@ class View:
             rates=Rates.from_json(d["rates"]),
             igmp=d.get("igmp"),
             neighbors=d.get("neighbors"),
+            pim=d.get("pim"),
         )
 
 

@@ -30,9 +30,11 @@ from ..core.forwarder import Frames
 from ..core.stats import FlowDecision
 from .igmp_router import IgmpInterfaceView, IgmpRouter
 from .nhdp import NhdpRouter, ports_json
+from .pim_router import PimRouter
 from .proxy import ProxyView
 
-_IGMP: Final = 2  # IP protocol: the control frames that are not IGMP are NHDP's (UDP)
+_IGMP: Final = 2  # IP protocols of control frames: IGMP, PIM; the rest are NHDP's (UDP)
+_PIM: Final = 103
 
 
 class Output(NamedTuple):
@@ -87,6 +89,8 @@ class Engine:
         self.igmp = IgmpRouter(config, self.forwarder, live=live, random=random)
         self.mld = IgmpRouter(config, self.forwarder, live=live, random=random, family=6)
         self.igmp.partner = self.mld
+        self.pim = PimRouter(config, self.forwarder, live=live, random=random)
+        self.igmp.pim = self.pim
         self.igmp.attach()
         self.nhdp = NhdpRouter(config, self.forwarder, live=live, random=random)
 
@@ -102,15 +106,28 @@ class Engine:
         if control:
             v6 = [c for c in control if c[1][12] == 0x86]  # MLD: the rest is IPv4
             igmp = [c for c in control if c[1][12] != 0x86 and c[1][23] == _IGMP]
-            if len(igmp) + len(v6) < len(control):  # the rest are NHDP's HELLOs
+            if len(igmp) + len(v6) < len(control):  # the rest: PIM, and NHDP's HELLOs
                 for name, frame, end in control:
-                    if frame[12] != 0x86 and frame[23] != _IGMP:
+                    if frame[12] == 0x86 or frame[23] == _IGMP:
+                        continue
+                    if frame[23] == _PIM:
+                        copies.extend(self.pim.handle(name, frame, end, now))
+                    else:
                         self.nhdp.handle(name, frame, end, now)
             if igmp:
                 copies.extend(self.igmp.handle_control(igmp, now))
+                if self.pim.ports:
+                    copies.extend(self.pim.set_local(self.igmp.wishes(), now))
             if v6:
                 copies.extend(self.mld.handle_control(v6, now))
+            if self.pim.changed:
+                copies.extend(self._pim_changed(now))
         return self._output(copies)
+
+    def _pim_changed(self, now: float) -> Frames:
+        """PIM's outgoing lists changed for some groups: their flows are decided again."""
+        groups, self.pim.changed = self.pim.changed, set()
+        return self.forwarder.members_changed(groups, now)
 
     def handle_timer(self, now: float) -> Output:
         """Run every timer due at `now` (see `next_timer`)."""
@@ -121,12 +138,19 @@ class Engine:
         due = self.igmp.next_timer()
         if due is not None and due <= now:
             copies.extend(self.igmp.poll(now))
+            if self.pim.ports:  # memberships may have expired
+                copies.extend(self.pim.set_local(self.igmp.wishes(), now))
         due = self.mld.next_timer()
         if due is not None and due <= now:
             copies.extend(self.mld.poll(now))
         due = self.nhdp.next_timer()
         if due is not None and due <= now:
             copies.extend(self.nhdp.poll(now))
+        due = self.pim.next_timer()
+        if due is not None and due <= now:
+            copies.extend(self.pim.poll(now))
+        if self.pim.changed:
+            copies.extend(self._pim_changed(now))
         return self._output(copies)
 
     def next_timer(self) -> float | None:
@@ -136,15 +160,20 @@ class Engine:
         nhdp = self.nhdp.next_timer() if self.nhdp.ports else None
         if nhdp is not None:
             due.append(nhdp)
+        pim = self.pim.next_timer() if self.pim.ports else None
+        if pim is not None:
+            due.append(pim)
         return min(due) if due else None
 
     def reconfigure(self, config: Config) -> Output:
         """Apply a new config: flows, counters and group records that remain are kept."""
         self.igmp.reconfigure(config)  # first: the flows are decided by the new members
         self.mld.reconfigure(config)
+        self.pim.reconfigure(config)  # its join state, too
         self.forwarder.reconfigure(config)  # every flow decided again, by the new ports
         self.igmp.attach()
         self.nhdp.reconfigure(config)  # after the forwarder: its ports take the relay sets
+        self.pim.changed.clear()  # the forwarder decided every flow again
         return self._output([])
 
     def set_link(self, name: str, *, up: bool, mac: bytes | None) -> Output:
@@ -161,6 +190,10 @@ class Engine:
         and all its subnets (where IGMP reports may come from)."""
         self.igmp.set_address(name, address, networks)
         self.nhdp.set_address(name, address.ip.packed if address is not None else None)
+        if address is not None:
+            self.pim.set_address(name, int(address.ip), address.network.prefixlen)
+        else:
+            self.pim.set_address(name, 0)
         return self._output([])
 
     def set_link_local(self, name: str, address: IPv6Interface | None) -> Output:
@@ -177,7 +210,12 @@ class Engine:
     def set_rpf(self, answers: Mapping[int, str | None], now: float) -> Output:
         """Live mode: FIB answers for sources asked for in `Output.rpf_lookups` (the
         interface toward each, None for no route back). Held frames they decide go out."""
-        return self._output(self.forwarder.answer_rpf(answers, now))
+        frames = self.forwarder.answer_rpf(answers, now)
+        if self.pim.entries:  # RPF' of join state may follow from these answers
+            frames.extend(self.pim.rpf_answered(now))
+            if self.pim.changed:
+                frames.extend(self._pim_changed(now))
+        return self._output(frames)
 
     def add_kernel_counts(
         self,
@@ -248,6 +286,14 @@ class Engine:
     def nhdp_json(self, now: float) -> dict[str, Any] | None:
         """NHDP neighbours and relay sets, JSON-ready (None: no MANET interface runs it)."""
         return ports_json(self.nhdp, now)
+
+    def pim_json(self, now: float) -> dict[str, Any] | None:
+        """PIM neighbours and DRs, JSON-ready (None: no interface runs PIM)."""
+        return self.pim.to_json(now)
+
+    def shutdown(self) -> Output:
+        """Stopping: what neighbours must hear before we go (PIM's goodbye Hellos)."""
+        return self._output(self.pim.shutdown())
 
     def igmp_views(self, now: float) -> tuple[IgmpInterfaceView, ...]:
         """IGMP's interfaces, then MLD's."""

@@ -46,6 +46,7 @@ from ..core.wire6 import Ipv6Packet, walk
 from . import igmp, mld
 from .igmp import ALL_SYSTEMS, BadIgmp, Message, Query, Report, V3Report
 from .membership import GroupView, Membership
+from .pim_router import PimRouter, Wishes
 from .proxy import ProxyView, UpstreamHost, merge
 from .querier import Querier
 from .unserved import Facts, Unserved, Withheld
@@ -177,6 +178,8 @@ class IgmpRouter:
         self.family = family  #: 4: IGMP; 6: MLD
         #: the MLD router, whose answers the forwarder asks this (IGMP) one for
         self.partner: IgmpRouter | None = None
+        #: the PIM router, whose join state adds outgoing interfaces (IPv4 only)
+        self.pim: PimRouter | None = None
         self._live = live  # live: addresses come from `set_address`, not the config
         self._random = random
         self._ports: dict[str, _Port] = {}
@@ -216,6 +219,8 @@ class IgmpRouter:
         no_route)."""
         partner = self.partner
         if self._ports or self.proxy is not None or (partner is not None and partner._ports):
+            return self._members_any
+        if self.pim is not None and self.pim.ports:
             return self._members_any
         return None
 
@@ -511,18 +516,30 @@ class IgmpRouter:
         return notices
 
     def _members(self, ingress: str, source: int, group: int) -> tuple[tuple[str, ...], bool]:
+        pim = self.pim
+        pim_ports: Collection[str] = pim.ports if pim is not None else ()
+        # where PIM runs, its DR forwards to members (RFC 7761 4.1.6), not IGMP's querier
         silent = [
             name
             for name, port in self._ports.items()
-            if not port.forwarding and port.membership.wants(source, group)
+            if not port.forwarding
+            and name not in pim_ports
+            and port.membership.wants(source, group)
         ]
         if self.withheld.note(ingress, group, silent):
             self._settle_now = self._timers_moved = True  # `unserved` is fed by `poll`
         oifs = tuple(
             name
             for name, port in self._ports.items()
-            if name != ingress and port.forwarding and port.membership.wants(source, group)
+            if name != ingress
+            and port.forwarding
+            and name not in pim_ports
+            and port.membership.wants(source, group)
         )
+        if pim is not None and pim_ports:
+            found = pim.oifs(ingress, source, group)
+            if found is not None:  # PIM checked the arrival interface (toward S or the RP)
+                return tuple(dict.fromkeys((*oifs, *found))), False
         proxy = self.proxy
         if proxy is None:
             return oifs, True
@@ -531,6 +548,17 @@ class IgmpRouter:
         if ingress in self._ports:  # a downstream source: up too (RFC 4605 4.2)
             return (*oifs, proxy.interface), True
         return oifs, True
+
+    def wishes(self) -> Wishes:
+        """What members want per (interface, group), as hosts would say it (EXCLUDE or
+        INCLUDE and sources): PIM's local membership (RFC 7761 4.1.6)."""
+        out: Wishes = {}
+        for name, port in self._ports.items():
+            for group in port.membership.groups:
+                found = port.membership.filter(group)
+                if found is not None:
+                    out[(name, group)] = found
+        return out
 
     # -- observation -------------------------------------------------------------------------
 

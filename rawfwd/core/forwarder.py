@@ -61,6 +61,8 @@ _MARTIAN_SOURCE: Final = tuple(o == 0 or o == 127 or o >= 224 for o in range(256
 #: IGMP frames held for the control plane between two calls (beyond: counted, not kept)
 MAX_CONTROL: Final = 1024
 _IGMP: Final = 2  # IP protocol number (RFC 1112 appendix I)
+_PIM: Final = 103  # IP protocol number of PIM (RFC 7761 section 4.9)
+_ALL_PIM_ROUTERS: Final = bytes((224, 0, 0, 13))  # where PIM's link messages go
 _UDP: Final = 17
 _NHDP_GROUP: Final = 0xE000006D  # 224.0.0.109, LL-MANET-Routers (RFC 5498): NHDP's HELLOs
 _IPV4_TYPE: Final = ETHERTYPE_IPV4.to_bytes(2, "big")
@@ -327,6 +329,11 @@ class Forwarder:
 
     def _toward(self, source: int) -> RpfAnswer:
         return self._rpf.toward(source, self._clock)
+
+    def rpf_toward(self, address: int) -> RpfAnswer:
+        """The interface toward `address` (config, [[rpf]], FIB): a name, None for no route,
+        or RPF_PENDING while the FIB is asked (the PIM router's RPF, RFC 7761 4.5)."""
+        return self._rpf.toward(address, self._clock)
 
     def take_rpf_requests(self) -> Sequence[int]:
         """Sources (as ints) whose RPF interface the caller should look up in the FIB."""
@@ -624,8 +631,12 @@ class Forwarder:
                     port.drops[found] += 1
                     continue
                 end = found
-            if frame[23] == _IGMP:  # the control plane's: never forwarded, never a flow
-                port.igmp += 1
+            if frame[23] == _IGMP or (frame[23] == _PIM and frame[30:34] == _ALL_PIM_ROUTERS):
+                # the control plane's, never a flow (PIM to a routed group stays data)
+                if frame[23] == _IGMP:
+                    port.igmp += 1
+                else:
+                    port.pim += 1
                 if local:
                     pass  # this host's own reports: the kernel sent them, not a member
                 elif len(self._control) < MAX_CONTROL:

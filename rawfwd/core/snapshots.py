@@ -67,6 +67,7 @@ def interface_snapshot(port: Port) -> InterfaceSnapshot:
         relayed=port.relayed,
         igmp=port.igmp,
         icmp6=port.icmp6,
+        pim=port.pim,
         drops=freeze_drops(port.drops),
     )
 

@@ -27,6 +27,7 @@ class Port:
         "local_flows",
         "mac",
         "name",
+        "pim",
         "relay_for",
         "relay_heard",
         "relayed",
@@ -60,6 +61,7 @@ class Port:
         #: ICMPv6 neighbour discovery and MLD frames received (RFC 4861, RFC 3810): always
         #: link-scoped control, never a flow (MLD will be the control plane's)
         self.icmp6 = 0
+        self.pim = 0  #: PIM frames received (RFC 7761): the PIM router's, never a flow
         self.drops: Counter[DropReason] = Counter()
         #: copies for this interface made by the current call, handed out at its end
         self.box: list[bytes] = []

@@ -139,6 +139,7 @@ class InterfaceSnapshot:
     igmp: int = 0  #: IGMP frames received (the control plane's)
     #: ICMPv6 neighbour discovery and MLD frames received: link control, never flows
     icmp6: int = 0
+    pim: int = 0  #: PIM frames received (the PIM router's)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (drop reasons by name)."""
@@ -153,6 +154,7 @@ class InterfaceSnapshot:
             "relayed": self.relayed,
             "igmp": self.igmp,
             "icmp6": self.icmp6,
+            "pim": self.pim,
             "drops": _drops_json(self.drops),
         }
 
@@ -170,6 +172,7 @@ class InterfaceSnapshot:
             relayed=int(d.get("relayed", 0)),
             igmp=int(d.get("igmp", 0)),
             icmp6=int(d.get("icmp6", 0)),
+            pim=int(d.get("pim", 0)),
             drops=_drops_from_json(d["drops"]),
         )
 

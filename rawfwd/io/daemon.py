@@ -259,7 +259,8 @@ class Daemon:
         links = tuple(link.status() for link in self.links.values())
         igmp = self.engine.igmp_json(snap.now)
         nhdp = self.engine.nhdp_json(snap.now)
-        return View(snap, links, self.started, str(self.config_path), rates, igmp, nhdp)
+        pim = self.engine.pim_json(snap.now)
+        return View(snap, links, self.started, str(self.config_path), rates, igmp, nhdp, pim)
 
     async def _refresh_view(self) -> None:
         """Rebuild the View every VIEW_EVERY seconds, a part of the flows at a time with
@@ -351,6 +352,8 @@ class Daemon:
                     self._reload_wanted.set()  # the reloader reads it, off the packet path
                 else:
                     log.info("stopping on %s", signal.Signals(signum).name)
+                    # while the sockets are open: PIM's goodbye Hellos (RFC 7761 4.3.1)
+                    self._act_on(self.engine.shutdown())
                     scope.cancel()
                     return
 

@@ -79,7 +79,9 @@ def test_output_strips_ethernet_padding() -> None:
 
 def test_output_payload_unchanged_non_udp() -> None:
     payload = bytes(range(256)) * 4
-    frame = udp_frame(SRC, GROUP, proto=103, payload=payload)  # PIM, not wrapped in UDP
+    # PIM's protocol, not wrapped in UDP: to a routed group it is data (PIM's own messages
+    # go to 224.0.0.13 and are the control plane's)
+    frame = udp_frame(SRC, GROUP, proto=103, payload=payload)
     (out,) = Forwarder(make_config(route("eth0", GROUP, "eth1"))).handle_frame("eth0", frame, 1.0)
     assert out.frame[34:] == payload
     assert out.frame[14 + 9] == 103

@@ -1,0 +1,634 @@
+"""The PIM-SM router (RFC 7761): neighbours by Hello and the DR of each `pim = true`
+interface; (*,G) and (S,G) join state, downstream and upstream.
+
+Theory of operation:
+
+- The Forwarder keeps PIM frames (IP protocol 103) out of the data path; the engine hands
+  them here (`handle`). Each is parsed (bad ones counted per interface by reason) and goes
+  to its interface.
+- Hellos (section 4.3): every interface sends one at start after a random delay up to
+  Triggered_Hello_Delay, then every Hello_Period; a new neighbour, or a known one with a
+  new generation ID (it restarted), brings ours forward to within Triggered_Hello_Delay so
+  that it learns of us soon (section 4.3.1). A neighbour is forgotten when its holdtime
+  runs out (0xFFFF: never; 0: at once, the "goodbye" a router sends as it stops).
+- DR election (section 4.3.2): the highest DR priority wins, then the highest address; if
+  any router on the link sends no DR priority option, priorities are ignored and the
+  highest address alone decides. This router takes part with its own priority and address.
+- Join state (section 4.5, machines in `pim_state`): a Join/Prune addressed to us makes or
+  ends downstream state on its interface; one addressed to another router is seen by our
+  upstream machines (join suppression, prune override). Local members come from IGMP on
+  interfaces where we are the DR (pim_include, section 4.1.6): EXCLUDE-mode groups make
+  (*,G) state, INCLUDE sources (S,G) state. An entry whose outgoing list is not empty is
+  joined toward RPF': for (*,G) the neighbour toward the group's RP, for (S,G) toward S.
+  RPF' is the neighbour itself when it is on the link, else the one PIM neighbour heard on
+  the RPF interface (the FIB's next hop is not read yet: with several neighbours there
+  the entry stays unjoined and `rpf_neighbor_unknown` counts it).
+- Forwarding: a flow (S,G) arriving on the RPF interface toward S (with (S,G) state) or
+  toward the RP (with (*,G) state) goes to the entry's outgoing interfaces but its
+  arrival interface (`oifs`). SPT switchover, registers and asserts are not built yet.
+- Timers: `poll(now)` runs what is due and returns the frames to send (built whole here:
+  Ethernet to 01:00:5e:00:00:0d, TTL 1); `next_timer()` says when to call again.
+
+Pure like the Forwarder: no sockets, no clock; the engine passes time and random draws in.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from ..config.values import Config, PimInterfaceSpec
+from ..core import Forwarder
+from ..core.forwarder import Frames
+from ..core.wire import ethernet_header, group_mac
+from . import pim
+from .membership import Mode
+from .pim import ALL_PIM_ROUTERS, BadPim, GroupSet, Hello, JoinPrune, Source
+from .pim_state import INF, Downstream, DownstreamPort, Upstream
+
+#: (interface, group) -> what IGMP's members want there: (mode, sources)
+Wishes = dict[tuple[str, int], tuple[Mode, frozenset[int]]]
+
+TRIGGERED_HELLO_DELAY: Final = 5.0  #: seconds (RFC 7761 section 4.11)
+#: what our Hellos say in the LAN prune delay option (section 4.11 defaults, ms), T bit 0
+PROPAGATION_DELAY_MS: Final = 500
+OVERRIDE_INTERVAL_MS: Final = 2500
+_FOREVER: Final = 0xFFFF  #: a holdtime that never runs out (section 4.9.2)
+_ALL_PIM_MAC: Final = group_mac(ALL_PIM_ROUTERS)
+
+
+def _ip(value: int) -> str:
+    return ".".join(map(str, value.to_bytes(4, "big")))
+
+
+@dataclass(eq=False)
+class Neighbor:
+    """A PIM neighbour on one interface, as its last Hello described it."""
+
+    address: int
+    dr_priority: int | None
+    generation_id: int | None
+    holdtime: int
+    expires: float  #: when it is forgotten (inf: holdtime 0xFFFF)
+    since: float  #: when it was first heard (this time round)
+    lan_prune_delay: tuple[bool, int, int] | None = None
+    secondary: tuple[int, ...] = ()
+
+
+@dataclass(eq=False)
+class Entry:
+    """(*,G) (source 0) or (S,G) state: per-interface downstream state, local members and
+    the upstream machine."""
+
+    source: int
+    group: int
+    downstream: dict[str, DownstreamPort] = field(default_factory=dict)
+    local: set[str] = field(default_factory=set)  #: pim_include: DR with members there
+    upstream: Upstream = field(default_factory=Upstream)
+
+    def olist(self) -> set[str]:
+        """immediate_olist (section 4.1.6): joined interfaces and local members."""
+        joined = {n for n, d in self.downstream.items() if d.state is not Downstream.NO_INFO}
+        return joined | self.local
+
+    def idle(self) -> bool:
+        """Nothing left to remember: no interface state, not joined, nothing to send."""
+        return (
+            not self.local
+            and not self.upstream.joined
+            and not self.upstream.sent
+            and all(d.state is Downstream.NO_INFO for d in self.downstream.values())
+        )
+
+    def next_timer(self) -> float:
+        due = self.upstream.join_timer if self.upstream.joined else INF
+        for d in self.downstream.values():
+            due = min(due, d.next_timer())
+        return due
+
+
+@dataclass(eq=False)
+class PimPort:
+    """One `pim = true` interface: our Hello timer and generation ID, the neighbours, the DR."""
+
+    name: str
+    spec: PimInterfaceSpec
+    generation_id: int
+    address: int = 0  #: our primary IPv4 address here (0: none yet: we send nothing)
+    prefix_len: int = 0  #: of our address's subnet
+    next_hello: float = float("-inf")
+    last_hello: float = float("-inf")  #: when our last Hello went out here
+    neighbors: dict[int, Neighbor] = field(default_factory=dict)
+    dr: int = 0  #: the DR's address (ours when we are it; 0: no address yet)
+    counters: Counter[str] = field(default_factory=Counter)
+
+    def hello(self, holdtime: int | None = None) -> Hello:
+        """Our Hello: holdtime, LAN prune delay, DR priority, generation ID (section 4.9.2)."""
+        return Hello(
+            holdtime=self.spec.holdtime if holdtime is None else holdtime,
+            dr_priority=self.spec.dr_priority,
+            generation_id=self.generation_id,
+            lan_prune_delay=(False, PROPAGATION_DELAY_MS, OVERRIDE_INTERVAL_MS),
+        )
+
+    def elect(self) -> None:
+        """Section 4.3.2: the DR among the neighbours and us."""
+        candidates = [(n.dr_priority, n.address) for n in self.neighbors.values()]
+        if self.address:
+            candidates.append((self.spec.dr_priority, self.address))
+        if not candidates:
+            self.dr = 0
+            return
+        if all(priority is not None for priority, _ in candidates):
+            self.dr = max(candidates, key=lambda c: (c[0], c[1]))[1]
+        else:
+            self.dr = max(address for _, address in candidates)
+
+    @property
+    def is_dr(self) -> bool:
+        return bool(self.address) and self.dr == self.address
+
+    def override_interval(self) -> float:
+        """J/P_Override_Interval (section 4.3.3): the largest propagation delay plus the
+        largest override interval the link's routers announce, ours included, seconds."""
+        delays = [PROPAGATION_DELAY_MS]
+        overrides = [OVERRIDE_INTERVAL_MS]
+        for n in self.neighbors.values():
+            if n.lan_prune_delay is not None:
+                delays.append(n.lan_prune_delay[1])
+                overrides.append(n.lan_prune_delay[2])
+        return (max(delays) + max(overrides)) / 1000
+
+    def on_link(self, address: int) -> bool:
+        """Is `address` in this interface's subnet (set with our address)?"""
+        return bool(self.prefix_len) and (address ^ self.address) >> (32 - self.prefix_len) == 0
+
+
+class PimRouter:
+    """PIM on the interfaces that run it; see the module docstring."""
+
+    def __init__(
+        self,
+        config: Config,
+        forwarder: Forwarder,
+        *,
+        live: bool = False,
+        random: Callable[[], float] = lambda: 0.5,
+    ) -> None:
+        self.forwarder = forwarder
+        self._live = live
+        self._random = random
+        self._addresses: dict[str, tuple[int, int]] = {}  # (address, prefix length)
+        self.ports: dict[str, PimPort] = {}
+        self.ignored: Counter[str] = Counter()  #: PIM on interfaces without pim, by interface
+        #: frames made between calls that return frames (a reload's goodbyes, Joins)
+        self._pending: Frames = []
+        self._last = 0.0  # the latest time passed in: a reload acts at that time
+        self.entries: dict[tuple[int, int], Entry] = {}
+        self._wishes: Wishes = {}
+        self.changed: set[int] = set()  #: groups whose forwarding changed: flows to decide
+        self.reconfigure(config)
+
+    # -- configuration -----------------------------------------------------------------------
+
+    def reconfigure(self, config: Config) -> None:
+        """Ports for the new config: neighbours of ports that remain are kept; a port that
+        goes says goodbye (a Hello with holdtime 0, section 4.3.1)."""
+        self.config = config
+        if not self._live:
+            self._addresses = {
+                n: (int(s.address.ip), s.address.network.prefixlen)
+                for n, s in config.interfaces.items()
+                if s.address is not None
+            }
+        old, self.ports = self.ports, {}
+        for name, spec in config.interfaces.items():
+            if spec.pim is None:
+                continue
+            port = old.pop(name, None)
+            if port is None:
+                port = PimPort(name, spec.pim, self._generation_id())
+                port.next_hello = float("-inf")  # scheduled at the first poll
+            elif port.spec != spec.pim:
+                port.spec = spec.pim
+                port.next_hello = float("-inf")  # neighbours hear the new values soon
+            port.address, port.prefix_len = self._addresses.get(name, (0, 0))
+            port.elect()
+            self.ports[name] = port
+        for port in old.values():
+            self._pending.extend(self._send(port, port.hello(holdtime=0)))
+        for entry in self.entries.values():  # state on interfaces that went is forgotten
+            for name in [n for n in entry.downstream if n not in self.ports]:
+                del entry.downstream[name]
+                self.changed.add(entry.group)
+        self._update_all(self._last)
+        self._pending.extend(self._take_sends())
+
+    def set_address(self, name: str, address: int, prefix_len: int = 0) -> None:
+        """Live mode: the interface's primary IPv4 address (0: none), our Hellos' source."""
+        self._addresses[name] = (address, prefix_len)
+        port = self.ports.get(name)
+        if port is not None:
+            port.prefix_len = prefix_len
+        if port is not None and port.address != address:
+            port.address = address
+            port.generation_id = self._generation_id()  # a new identity: neighbours reset
+            port.next_hello = float("-inf")
+            port.elect()
+
+    def _generation_id(self) -> int:
+        """A random 32-bit generation ID, new each time an interface starts (section 4.3.1)."""
+        return int(self._random() * 0x1_0000_0000) & 0xFFFFFFFF
+
+    # -- frames ------------------------------------------------------------------------------
+
+    def handle(self, name: str, frame: bytes, end: int, now: float) -> Frames:
+        """A PIM frame the forwarder set aside (IPv4, protocol 103): what it makes us send."""
+        self._last = now
+        port = self.ports.get(name)
+        if port is None:
+            self.ignored[name] += 1
+            return []
+        source = int.from_bytes(frame[26:30], "big")
+        message = pim.parse(frame[14 + (frame[14] & 0x0F) * 4 : end])
+        if isinstance(message, BadPim):
+            port.counters[message.reason] += 1
+            return []
+        if source == port.address or source >> 28 >= 0xE or source == 0:
+            port.counters["bad_source"] += 1  # ours heard back, or not a router's address
+            return []
+        if isinstance(message, Hello):
+            port.counters["hello_in"] += 1
+            self._on_hello(port, source, message, now)
+            self._update_all(now)  # a new neighbour may be RPF' now; the DR may have moved
+            return self._take_sends()
+        if source not in port.neighbors:  # section 4.5: only from neighbours
+            port.counters["not_neighbor"] += 1
+            return []
+        if isinstance(message, JoinPrune):
+            port.counters["join_prune_in"] += 1
+            self._on_join_prune(port, message, now)
+            return self._take_sends()
+        port.counters["unhandled"] += 1  # asserts and registers: not acted on yet
+        return []
+
+    # -- join state --------------------------------------------------------------------------
+
+    def _on_join_prune(self, port: PimPort, message: JoinPrune, now: float) -> None:
+        """Section 4.5: ours (upstream neighbour is us) drives downstream state; another
+        router's is seen by our upstream machines on this interface."""
+        for g in message.groups:
+            if g.mask_len != 32 or g.group >> 28 != 0xE:
+                port.counters["bad_group"] += 1
+                continue
+            for joined, sources in ((True, g.joins), (False, g.prunes)):
+                for s in sources:
+                    key = self._key_of(s, g.group)
+                    if key is None:
+                        port.counters["unsupported_source"] += 1
+                        continue
+                    if message.upstream == port.address:
+                        self._downstream(port, key, joined, message.holdtime, now)
+                    else:
+                        self._overheard(port, message.upstream, key, joined, message, now)
+        self._update_all(now)
+
+    def _key_of(self, s: Source, group: int) -> tuple[int, int] | None:
+        if s.wildcard and s.rpt:
+            return (0, group)  # (*,G): the source field is the RP's address
+        if not s.wildcard and not s.rpt and s.mask_len == 32:
+            return (s.address, group)
+        return None  # (S,G,rpt) prunes and other shapes: not built yet
+
+    def _downstream(
+        self, port: PimPort, key: tuple[int, int], joined: bool, holdtime: int, now: float
+    ) -> None:
+        entry = self.entries.get(key)
+        if entry is None:
+            if not joined:
+                return  # a Prune with no state: NoInfo stays NoInfo
+            entry = self.entries[key] = Entry(*key)
+        state = entry.downstream.setdefault(port.name, DownstreamPort())
+        before = state.state
+        if joined:
+            state.on_join(float(holdtime), now)
+        else:
+            state.on_prune(port.override_interval(), len(port.neighbors) <= 1, now)
+        if before is not state.state:
+            self.changed.add(key[1])
+
+    def _overheard(
+        self,
+        port: PimPort,
+        upstream: int,
+        key: tuple[int, int],
+        joined: bool,
+        message: JoinPrune,
+        now: float,
+    ) -> None:
+        entry = self.entries.get(key)
+        if entry is None or entry.upstream.rpf != (port.name, upstream):
+            return
+        t_periodic = self.config.pim.join_prune_interval
+        if joined:  # t_suppressed: rand(1.1, 1.4) x t_periodic (section 4.11)
+            suppressed = (1.1 + 0.3 * self._random()) * t_periodic
+            entry.upstream.see_join(float(message.holdtime), suppressed, now)
+        else:
+            entry.upstream.see_prune(self._random() * port.override_interval(), now)
+
+    def set_local(self, wishes: Wishes, now: float) -> Frames:
+        """What IGMP's members want per (interface, group): pim_include where we are the DR
+        (section 4.1.6); returns the Joins and Prunes that follows."""
+        self._wishes = wishes
+        self._last = now
+        self._update_all(now)
+        return self._take_sends()
+
+    def _update_all(self, now: float) -> None:
+        """Local members, JoinDesired and RPF' of every entry, brought up to date."""
+        local: dict[tuple[int, int], set[str]] = {}
+        for (name, group), (mode, sources) in self._wishes.items():
+            port = self.ports.get(name)
+            if port is None or not port.is_dr:
+                continue
+            if mode is Mode.EXCLUDE:
+                local.setdefault((0, group), set()).add(name)
+            else:
+                for source in sources:
+                    local.setdefault((source, group), set()).add(name)
+        for key in local.keys() - self.entries.keys():
+            self.entries[key] = Entry(*key)
+        t_periodic = self.config.pim.join_prune_interval
+        for key, entry in list(self.entries.items()):
+            wanted = local.get(key, set())
+            if wanted != entry.local:
+                entry.local = wanted
+                self.changed.add(key[1])
+            olist = entry.olist()
+            rpf = self._rpf_neighbor(entry) if olist else None
+            entry.upstream.update(bool(olist), rpf, now, t_periodic)
+            if entry.idle():
+                del self.entries[key]
+
+    def _rpf_neighbor(self, entry: Entry) -> tuple[str, int] | None:
+        """RPF' of an entry: toward the RP for (*,G), toward S for (S,G)."""
+        if entry.source:
+            target = entry.source
+        else:
+            rp = self.config.pim.rp_for(entry.group)
+            if rp is None:
+                return None
+            target = int(rp.address)
+        if any(p.address == target for p in self.ports.values()):
+            return None  # we are the RP (or the source is ours): nothing upstream
+        toward = self.rpf_interface(target)
+        port = self.ports.get(toward) if isinstance(toward, str) else None
+        if port is None:
+            return None
+        if target in port.neighbors or port.on_link(target):
+            return (port.name, target)
+        if len(port.neighbors) == 1:
+            return (port.name, next(iter(port.neighbors)))
+        port.counters["rpf_neighbor_unknown"] += 1
+        return None
+
+    def rpf_answered(self, now: float) -> Frames:
+        """The FIB answered RPF lookups: RPF' of entries may be known now."""
+        self._last = now
+        self._update_all(now)
+        return self._take_sends()
+
+    def rpf_interface(self, address: int) -> object:
+        """The interface toward `address` (the forwarder's RPF: config, [[rpf]], FIB)."""
+        return self.forwarder.rpf_toward(address)
+
+    def _take_sends(self) -> Frames:
+        """The Joins and Prunes the upstream machines asked for, one message each."""
+        out: Frames = []
+        holdtime = min(0xFFFF, int(3.5 * self.config.pim.join_prune_interval))
+        for entry in self.entries.values():
+            for send in entry.upstream.take():
+                port = self.ports.get(send.interface)
+                if port is None:
+                    continue
+                if entry.source:
+                    source = Source(entry.source)
+                else:
+                    rp = self.config.pim.rp_for(entry.group)
+                    if rp is None:
+                        continue
+                    source = Source(int(rp.address), wildcard=True, rpt=True)
+                sets = (
+                    GroupSet(entry.group, joins=(source,))
+                    if send.join
+                    else GroupSet(entry.group, prunes=(source,))
+                )
+                neighbor = port.neighbors.get(send.neighbor)
+                if neighbor is not None and port.last_hello < neighbor.since:
+                    # a Hello first: the neighbour may not know us yet (section 4.3.1)
+                    out.extend(self._hello_now(port, self._last))
+                frames = self._send(port, JoinPrune(send.neighbor, holdtime, (sets,)))
+                if frames:
+                    port.counters["join_out" if send.join else "prune_out"] += 1
+                out.extend(frames)
+        for key in [k for k, e in self.entries.items() if e.idle()]:
+            del self.entries[key]
+        return out
+
+    def oifs(self, ingress: str, source: int, group: int) -> tuple[str, ...] | None:
+        """Where PIM sends (S,G) arriving on `ingress`: the (S,G) entry's outgoing list if
+        `ingress` is the RPF interface toward S, else the (*,G) entry's if it is the one
+        toward the RP; None when PIM has no state for the group (IGMP alone decides)."""
+        sg = self.entries.get((source, group))
+        star = self.entries.get((0, group))
+        if star is not None and self.config.pim.rp_for(group) is None:
+            star = None  # no RP: IGMP alone decides where the group goes
+        if sg is None and star is None:
+            return None
+        out: set[str] = set()
+        if sg is not None and self.rpf_interface(source) == ingress:
+            out |= sg.olist()
+        if star is not None:
+            rp = self.config.pim.rp_for(group)
+            if rp is not None and self.rpf_interface(int(rp.address)) == ingress:
+                out |= star.olist()
+        out.discard(ingress)
+        return tuple(sorted(out))
+
+    def _on_hello(self, port: PimPort, source: int, hello: Hello, now: float) -> None:
+        holdtime = hello.holdtime if hello.holdtime is not None else int(3.5 * 30)
+        known = port.neighbors.get(source)
+        if holdtime == 0:  # goodbye: forget it now (section 4.3.1)
+            if known is not None:
+                del port.neighbors[source]
+                port.elect()
+            return
+        expires = float("inf") if holdtime == _FOREVER else now + holdtime
+        restarted = known is not None and known.generation_id != hello.generation_id
+        if known is None or restarted:
+            port.neighbors[source] = Neighbor(
+                source,
+                hello.dr_priority,
+                hello.generation_id,
+                holdtime,
+                expires,
+                now,
+                hello.lan_prune_delay,
+                hello.secondary,
+            )
+            # section 4.3.1: a new or restarted neighbour hears from us soon
+            soon = now + self._random() * TRIGGERED_HELLO_DELAY
+            port.next_hello = min(port.next_hello, soon)
+            port.counters["restarts" if restarted else "new_neighbors"] += 1
+        else:
+            known.dr_priority = hello.dr_priority
+            known.holdtime = holdtime
+            known.expires = expires
+            known.lan_prune_delay = hello.lan_prune_delay
+            known.secondary = hello.secondary
+        port.elect()
+
+    # -- timers ------------------------------------------------------------------------------
+
+    def next_timer(self) -> float | None:
+        """The next Hello or neighbour expiry on any port (-inf: at once)."""
+        if self._pending:
+            return float("-inf")
+        due = float("inf")
+        for port in self.ports.values():
+            if port.address:
+                due = min(due, port.next_hello)
+            for n in port.neighbors.values():
+                due = min(due, n.expires)
+        for entry in self.entries.values():
+            due = min(due, entry.next_timer())
+        return None if due == float("inf") else due
+
+    def poll(self, now: float) -> Frames:
+        """Hellos due now, neighbours expired, join state timers; the frames to send."""
+        self._last = now
+        out, self._pending = self._pending, []
+        expired = False
+        for port in self.ports.values():
+            gone = [a for a, n in port.neighbors.items() if n.expires <= now]
+            for address in gone:
+                del port.neighbors[address]
+                port.counters["expired_neighbors"] += 1
+            if gone:
+                port.elect()
+                expired = True
+        t_periodic = self.config.pim.join_prune_interval
+        for key, entry in self.entries.items():
+            for d in entry.downstream.values():
+                if d.poll(now):
+                    self.changed.add(key[1])
+                    expired = True
+            entry.upstream.poll(now, t_periodic)
+        if expired:
+            self._update_all(now)
+        for port in self.ports.values():
+            if not port.address:
+                continue
+            if port.next_hello == float("-inf"):  # started: first Hello soon (section 4.3.1)
+                port.next_hello = now + self._random() * TRIGGERED_HELLO_DELAY
+            if port.next_hello <= now:
+                out.extend(self._hello_now(port, now))
+        out.extend(self._take_sends())
+        return out
+
+    def _hello_now(self, port: PimPort, now: float) -> Frames:
+        """Our Hello on `port` now; the next one a Hello_Period later."""
+        sent = self._send(port, port.hello())
+        if sent:
+            port.counters["hello_out"] += 1
+            port.last_hello = now
+        port.next_hello = now + port.spec.hello_interval
+        return sent
+
+    def _send(self, port: PimPort, message: pim.Message) -> Frames:
+        mac = self.forwarder.port_mac(port.name)
+        if mac is None or not port.address:
+            return []
+        packet = pim.ip_packet(port.address, ALL_PIM_ROUTERS, pim.build(message))
+        return [(port.name, [ethernet_header(_ALL_PIM_MAC, mac) + packet])]
+
+    def shutdown(self) -> Frames:
+        """Goodbye Hellos (holdtime 0) on every port: neighbours forget us at once."""
+        out: Frames = []
+        for port in self.ports.values():
+            out.extend(self._send(port, port.hello(holdtime=0)))
+        return out
+
+    # -- observation -------------------------------------------------------------------------
+
+    def to_json(self, now: float) -> dict[str, Any] | None:
+        """`rawfwd show pim`: per interface our address, the DR, the neighbours."""
+        if not self.ports:
+            return None
+        interfaces = []
+        for name, port in self.ports.items():
+            neighbors = [
+                {
+                    "address": _ip(n.address),
+                    "dr_priority": n.dr_priority,
+                    "holdtime": n.holdtime,
+                    "expires": None if n.expires == float("inf") else round(n.expires - now, 1),
+                    "generation_id": n.generation_id,
+                    "uptime": round(now - n.since, 1),
+                }
+                for n in sorted(port.neighbors.values(), key=lambda n: n.address)
+            ]
+            next_hello = port.next_hello if port.address else None
+            interfaces.append(
+                {
+                    "interface": name,
+                    "address": _ip(port.address) if port.address else None,
+                    "dr": _ip(port.dr) if port.dr else None,
+                    "is_dr": port.is_dr,
+                    "dr_priority": port.spec.dr_priority,
+                    "generation_id": port.generation_id,
+                    "hello_interval": port.spec.hello_interval,
+                    "next_hello": None
+                    if next_hello is None or next_hello == float("-inf")
+                    else round(max(0.0, next_hello - now), 1),
+                    "neighbors": neighbors,
+                    "counters": dict(sorted(port.counters.items())),
+                }
+            )
+        joins = []
+        for (source, group), entry in sorted(self.entries.items()):
+            up = entry.upstream
+            joins.append(
+                {
+                    "source": _ip(source) if source else "*",
+                    "group": _ip(group),
+                    "rp": self._rp_text(group) if not source else None,
+                    "upstream": {
+                        "state": "Joined" if up.joined else "NotJoined",
+                        "interface": up.rpf[0] if up.rpf else None,
+                        "neighbor": _ip(up.rpf[1]) if up.rpf else None,
+                        "join_timer": None
+                        if not up.joined or up.join_timer == INF
+                        else round(max(0.0, up.join_timer - now), 1),
+                    },
+                    "downstream": {
+                        name: {
+                            "state": d.state.value,
+                            "expires": None if d.expiry == INF else round(d.expiry - now, 1),
+                            "prune_pending": None
+                            if d.prune_pending == INF
+                            else round(d.prune_pending - now, 1),
+                        }
+                        for name, d in sorted(entry.downstream.items())
+                    },
+                    "local": sorted(entry.local),
+                    "oifs": sorted(entry.olist()),
+                }
+            )
+        return {"interfaces": interfaces, "joins": joins, "ignored": dict(self.ignored)}
+
+    def _rp_text(self, group: int) -> str | None:
+        rp = self.config.pim.rp_for(group)
+        return str(rp.address) if rp is not None else None
