@@ -538,8 +538,9 @@ class IgmpRouter:
         )
         if pim is not None and pim_ports:
             found = pim.oifs(ingress, source, group)
-            if found is not None:  # PIM checked the arrival interface (toward S or the RP)
-                return tuple(dict.fromkeys((*oifs, *found))), False
+            if found is not None:  # PIM's list; the RP tree's arrival is checked already
+                pim_oifs, need_rpf = found
+                return tuple(dict.fromkeys((*oifs, *pim_oifs))), need_rpf
         proxy = self.proxy
         if proxy is None:
             return oifs, True

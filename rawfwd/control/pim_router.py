@@ -437,25 +437,41 @@ class PimRouter:
             del self.entries[key]
         return out
 
-    def oifs(self, ingress: str, source: int, group: int) -> tuple[str, ...] | None:
-        """Where PIM sends (S,G) arriving on `ingress`: the (S,G) entry's outgoing list if
-        `ingress` is the RPF interface toward S, else the (*,G) entry's if it is the one
-        toward the RP; None when PIM has no state for the group (IGMP alone decides)."""
+    def oifs(
+        self, ingress: str, source: int, group: int
+    ) -> tuple[tuple[str, ...], bool] | None:
+        """Where PIM sends (S,G) arriving on `ingress`, and whether the forwarder must still
+        check that `ingress` is the RPF interface toward S (it holds frames while the FIB
+        is asked); None when PIM has no state for the group (IGMP alone decides).
+
+        On the RP tree (arriving toward the RP) the (*,G) list applies, checked here; the
+        (S,G) list, and the (*,G) list where we are the RP (the tree starts here, for a
+        source whose traffic reaches us natively: registers are not built yet), apply to
+        traffic arriving toward S."""
         sg = self.entries.get((source, group))
         star = self.entries.get((0, group))
-        if star is not None and self.config.pim.rp_for(group) is None:
+        rp = self.config.pim.rp_for(group)
+        if star is not None and rp is None:
             star = None  # no RP: IGMP alone decides where the group goes
         if sg is None and star is None:
             return None
-        out: set[str] = set()
-        if sg is not None and self.rpf_interface(source) == ingress:
+        if star is not None and rp is not None:
+            rp_address = int(rp.address)
+            if not any(p.address == rp_address for p in self.ports.values()):
+                if self.rpf_interface(rp_address) == ingress:
+                    out = star.olist()
+                    if sg is not None and self.rpf_interface(source) == ingress:
+                        out |= sg.olist()
+                    out.discard(ingress)
+                    return tuple(sorted(out)), False
+                star = None  # not from the RP tree: only (S,G) state may take it
+        out = set()
+        if sg is not None:
             out |= sg.olist()
-        if star is not None:
-            rp = self.config.pim.rp_for(group)
-            if rp is not None and self.rpf_interface(int(rp.address)) == ingress:
-                out |= star.olist()
+        if star is not None:  # we are the RP
+            out |= star.olist()
         out.discard(ingress)
-        return tuple(sorted(out))
+        return tuple(sorted(out)), True
 
     def _on_hello(self, port: PimPort, source: int, hello: Hello, now: float) -> None:
         holdtime = hello.holdtime if hello.holdtime is not None else int(3.5 * 30)

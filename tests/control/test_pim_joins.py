@@ -233,3 +233,23 @@ def test_no_rp_no_join_and_igmp_alone_decides() -> None:
     doc = engine.pim_json(1.0)
     assert doc is not None
     assert doc["joins"][0]["upstream"]["state"] == "NotJoined"
+
+
+def test_as_the_rp_a_downstream_join_takes_traffic_from_a_source_beside_us() -> None:
+    """We are the RP (our eth0 address): a Join(*,G) from a downstream router makes the RP
+    tree, and a source on our own link (RPF toward it: eth0) feeds it."""
+    engine = Engine(toml_config(CONFIG.replace(f'address = "{RP}"', 'address = "10.0.0.1"')))
+    engine.handle_timer(0.0)
+    hello = pim_frame("10.1.0.7", Hello(105, 1, 5))
+    join = JoinPrune(
+        a("10.1.0.1"),
+        210,
+        (GroupSet(a(GROUP), joins=(Source(a("10.0.0.1"), wildcard=True, rpt=True),)),),
+    )
+    out = engine.handle_frames("eth1", [hello, pim_frame("10.1.0.7", join)], 1.0)
+    assert [n for n, f in out.frames if any(x[23] == 103 and x[34] == 0x23 for x in f)] == []
+    data = engine.handle_frames("eth0", [udp_frame("10.0.0.5", GROUP)], 1.0)
+    assert [n for n, f in data.frames if f] == ["eth1"]
+    doc = engine.pim_json(1.0)
+    assert doc is not None
+    assert doc["joins"][0]["upstream"]["state"] == "NotJoined"  # nothing above the RP

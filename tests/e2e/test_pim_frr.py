@@ -1,6 +1,9 @@
 """PIM end to end against FRR's pimd (the PIM-SM issue): rawfwd and FRR, each in its own
 namespace on one LAN, become neighbours both ways by Hello, agree on the DR, and FRR
 forgets rawfwd at once when rawfwd stops (its goodbye Hello, RFC 7761 section 4.3.1).
+With FRR as the RP, rawfwd as a last-hop router joins toward it for a kernel host and
+prunes when the host leaves; with rawfwd as the RP, FRR's Join for a host behind it makes
+rawfwd send a source's traffic onto the LAN toward FRR.
 
 FRR runs in a plain namespace: without the kernel's multicast routing it cannot forward,
 but it exchanges PIM messages, which is all this test asks of it."""
@@ -10,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -18,7 +22,9 @@ from typing import Any
 
 import pytest
 
-from ..support.lab import RouterLab, wait_for
+from rawfwd.lab.netns import ip, rawfwd_in, socket_in, stop
+
+from ..support.lab import PORT, RouterLab, drain, udp_to, wait_for
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root"),
@@ -43,7 +49,7 @@ dr_priority = {priority}
 class Frr:
     """zebra and pimd of FRR in namespace `ns`, their sockets and logs under `home`."""
 
-    def __init__(self, ns: str, home: Path, priority: int) -> None:
+    def __init__(self, ns: str, home: Path, priority: int, more: str = "") -> None:
         if not (FRR / "pimd").exists():
             pytest.fail("FRR is not installed: `make test` installs it (Debian's frr)")
         self.ns, self.home = ns, home
@@ -53,7 +59,7 @@ class Frr:
             "interface eth0\n"
             " ip pim\n"
             " ip pim hello 1 4\n"
-            f" ip pim drpriority {priority}\n"
+            f" ip pim drpriority {priority}\n" + more
         )
         (home / "zebra.conf").write_text("frr defaults traditional\n")
         self.logs: list[Any] = []
@@ -92,9 +98,41 @@ class Frr:
         except json.JSONDecodeError:
             return None
 
-    def neighbor(self, address: str) -> dict[str, Any] | None:
+    def configure(self, *lines: str) -> None:
+        """Apply configuration through vtysh (FRR 8.4 drops `ip pim rp` from its startup
+        file: it is applied here, and checked by the caller)."""
+        commands = ["configure terminal", *lines]
+        subprocess.run(
+            ["ip", "netns", "exec", self.ns, "vtysh", "--vty_socket", str(self.home),
+             "-d", "pimd", *(x for c in commands for x in ("-c", c))],
+            capture_output=True, check=True, timeout=10,
+        )  # fmt: skip
+
+    def set_rp(self, rp: str) -> None:
+        """`ip pim rp RP`, again until FRR lists it (refused while its RIB has no path to
+        the RP yet, and FRR 8.4 drops it from the startup file)."""
+
+        def taken() -> bool:
+            self.configure(f"ip pim rp {rp} 224.0.0.0/4")
+            found = self.show("show ip pim rp-info json") or {}
+            return any(
+                entry.get("outboundInterface") not in (None, "Unknown")
+                for entry in found.get(rp, [])
+            )
+
+        wait_for(taken, 20, f"FRR to take {rp} as its RP")
+
+    def join_state(self, interface: str, group: str) -> str | None:
+        """FRR's downstream join state of (*, group) on `interface` (JOIN, NOINFO, ...)."""
+        found = self.show("show ip pim join json") or {}
+        state: str | None = (
+            found.get(interface, {}).get(group, {}).get("*", {}).get("channelJoinName")
+        )
+        return state
+
+    def neighbor(self, address: str, interface: str = "eth0") -> dict[str, Any] | None:
         found = self.show("show ip pim neighbor json") or {}
-        result: dict[str, Any] | None = found.get("eth0", {}).get(address)
+        result: dict[str, Any] | None = found.get(interface, {}).get(address)
         return result
 
     def dr(self) -> str | None:
@@ -161,3 +199,161 @@ def test_neighbours_both_ways_and_one_dr(lab: tuple[RouterLab, Frr]) -> None:
     router.stop()
     wait_for(lambda: frr.neighbor(RAWFWD) is None, 3, "FRR to forget rawfwd")
     wait_for(lambda: frr.dr() == PEER, 5, "FRR to be the DR alone")
+
+
+GROUP = "239.1.1.1"
+LAST_HOP = """\
+[interface.eth0]
+[interface.eth1]
+pim = true
+hello_interval = 1
+[interface.eth2]
+pim = true
+igmp = true
+version = 2
+last_member_query_interval = 0.3
+[interface.eth3]
+
+[[pim.rp]]
+address = "10.1.0.2"
+"""
+
+
+def test_a_last_hop_join_reaches_the_frr_rp_and_a_leave_prunes_it(tmp_path: Path) -> None:
+    """A kernel host behind rawfwd (B on eth2) joins: rawfwd, DR there, sends Join(*,G)
+    toward the RP, FRR; FRR records the join on its interface; the host leaves: after the
+    last member queries rawfwd prunes, and FRR's state goes (RFC 7761 4.5.2, 4.5.6)."""
+    with (
+        tempfile.TemporaryDirectory(prefix="rawfwd-frr-") as scratch,
+        RouterLab(tmp_path, LAST_HOP) as router,
+    ):
+        frr = Frr(router.ns("A"), Path(scratch), priority=1)
+        try:
+            frr.set_rp(PEER)
+            router.start()
+            wait_for(lambda: frr.neighbor(RAWFWD), 20, "FRR to list rawfwd as a neighbour")
+            host = router.receiver("B", GROUP)
+            wait_for(lambda: frr.join_state("eth0", GROUP) == "JOIN", 10, "FRR to hear the join")
+            (entry,) = router.show()["pim"]["joins"]
+            assert (entry["source"], entry["group"], entry["rp"]) == ("*", GROUP, PEER)
+            assert entry["upstream"]["state"] == "Joined"
+            assert (entry["upstream"]["interface"], entry["upstream"]["neighbor"]) == (
+                "eth1",
+                PEER,
+            )
+            assert entry["oifs"] == ["eth2"]
+            host.close()  # the kernel sends a leave
+            wait_for(
+                lambda: frr.join_state("eth0", GROUP) in (None, "NOINFO"),
+                10,
+                "FRR to hear the prune",
+            )
+            assert router.show()["pim"]["joins"] == []
+        finally:
+            frr.close()
+
+
+RP_HERE = """\
+[interface.eth0]
+pim = true
+hello_interval = 1
+[interface.eth1]
+pim = true
+hello_interval = 1
+[interface.eth2]
+[interface.eth3]
+
+[[pim.rp]]
+address = "10.0.0.1"
+"""
+
+
+LAST_HOP_BEHIND_FRR = """\
+[interface.eth0]
+pim = true
+hello_interval = 1
+[interface.eth1]
+pim = true
+igmp = true
+version = 2
+last_member_query_interval = 0.3
+
+[[pim.rp]]
+address = "10.0.0.1"
+"""
+
+
+def test_frr_relays_a_join_between_two_rawfwd_routers(tmp_path: Path) -> None:
+    """A chain: S - rawfwd (R, the RP) - FRR (A) - rawfwd (H, last hop) - host K. K joins
+    by IGMP; H joins toward the RP through FRR (RPF' = its one neighbour there); FRR, with
+    H's Join as downstream state, joins toward the RP in turn; R then sends S's traffic
+    onto the LAN toward FRR (captured on FRR's interface: FRR itself cannot forward here,
+    the kernel has no multicast routing), TTL decremented once."""
+    with (
+        tempfile.TemporaryDirectory(prefix="rawfwd-frr-") as scratch,
+        RouterLab(tmp_path, RP_HERE) as router,
+    ):
+        lab = router.lab
+        lab.host("H")
+        lab.host("K")
+        lab.link("A", "eth1", "10.8.0.1/24", "H", "eth0", "10.8.0.2/24")
+        lab.link("H", "eth1", "10.9.0.1/24", "K", "eth0", "10.9.0.2/24")
+        # FRR's next-hop tracking does not resolve over a default route: a route to the RP
+        ip("route", "add", "10.0.0.0/24", "via", RAWFWD, netns=router.ns("A"))
+        ip("route", "add", "default", "via", "10.8.0.1", netns=router.ns("H"))
+        ip("route", "add", "default", "via", "10.9.0.1", netns=router.ns("K"))
+        frr = Frr(router.ns("A"), Path(scratch), priority=1, more="interface eth1\n ip pim\n")
+        last_hop: subprocess.Popen[bytes] | None = None
+        try:
+            router.start()
+            wait_for(lambda: frr.neighbor(RAWFWD), 20, "FRR to list rawfwd as a neighbour")
+            frr.set_rp("10.0.0.1")  # FRR resolves the RP once rawfwd is its PIM neighbour
+            config = tmp_path / "last-hop.toml"
+            config.write_text(LAST_HOP_BEHIND_FRR)
+            with (tmp_path / "last-hop.log").open("wb") as log:
+                last_hop = subprocess.Popen(
+                    rawfwd_in(router.ns("H"), "run", "-c", str(config), "--no-ui"), stderr=log
+                )
+            wait_for(lambda: frr.neighbor("10.8.0.2", "eth1"), 20, "FRR to list the last hop")
+            joiner = socket_in(router.ns("K"), socket.AF_INET, socket.SOCK_DGRAM)
+            router.sockets.append(joiner)
+            joiner.setsockopt(
+                socket.IPPROTO_IP,
+                socket.IP_ADD_MEMBERSHIP,
+                socket.inet_aton(GROUP) + socket.inet_aton("10.9.0.2"),
+            )
+            wait_for(lambda: frr.join_state("eth1", GROUP) == "JOIN", 20, "H's join at FRR")
+            h_entry = _pim(router.ns("H"))["joins"][0]
+            assert h_entry["upstream"]["neighbor"] == "10.8.0.1"  # through FRR
+
+            def joined() -> dict[str, Any] | None:
+                for entry in router.show()["pim"]["joins"]:
+                    if entry["group"] == GROUP and "eth1" in entry["oifs"]:
+                        return entry  # type: ignore[no-any-return]
+                return None
+
+            entry = wait_for(joined, 20, "FRR's Join(*,G) to reach the RP")
+            assert entry["downstream"]["eth1"]["state"] == "Join"
+            assert entry["upstream"]["state"] == "NotJoined"  # we are the RP
+            capture = router.capture("A")
+            sender = router.sender("S", ttl=8)
+
+            def arrived() -> list[bytes]:
+                sender.sendto(b"down the RP tree", (GROUP, PORT))
+                return udp_to(drain(capture, 0.2), GROUP)
+
+            frames = wait_for(arrived, 10, "S's traffic on FRR's LAN")
+            assert frames[0][22] == 7  # TTL 8, one router crossed
+        finally:
+            if last_hop is not None:
+                stop([last_hop])
+            frr.close()
+
+
+def _pim(ns: str) -> dict[str, Any]:
+    """`rawfwd show pim --json` in `ns`."""
+    done = subprocess.run(
+        rawfwd_in(ns, "show", "pim", "--json"), capture_output=True, text=True, check=True
+    )
+    found: dict[str, Any] = json.loads(done.stdout)["pim"]
+    return found
