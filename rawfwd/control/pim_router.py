@@ -437,9 +437,7 @@ class PimRouter:
             del self.entries[key]
         return out
 
-    def oifs(
-        self, ingress: str, source: int, group: int
-    ) -> tuple[tuple[str, ...], bool] | None:
+    def oifs(self, ingress: str, source: int, group: int) -> tuple[tuple[str, ...], bool] | None:
         """Where PIM sends (S,G) arriving on `ingress`, and whether the forwarder must still
         check that `ingress` is the RPF interface toward S (it holds frames while the FIB
         is asked); None when PIM has no state for the group (IGMP alone decides).
