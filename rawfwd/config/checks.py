@@ -172,6 +172,14 @@ class ConfigBuilder:
                         f"interface {spec.name!r} has manet = true: flooding loops without "
                         "duplicate detection, set [dedup] mode to hash or id",
                     )
+        pim = next((s for s in self.interfaces.values() if s.pim is not None), None)
+        if pim is not None and "pimreg" in self.interfaces:
+            raise config_error(
+                self.interfaces["pimreg"].origin,
+                self.path,
+                "interface 'pimreg' is PIM's register tunnel while an interface has "
+                "pim = true: name the link otherwise",
+            )
         seen: dict[tuple[str | None, Network | None, Network], Route] = {}
         for route in self.routes:
             for name in (route.iif, *route.oifs):

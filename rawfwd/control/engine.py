@@ -30,7 +30,7 @@ from ..core.forwarder import Frames
 from ..core.stats import FlowDecision
 from .igmp_router import IgmpInterfaceView, IgmpRouter
 from .nhdp import NhdpRouter, ports_json
-from .pim_router import PimRouter
+from .pim_router import REGISTER_VIF, PimRouter
 from .proxy import ProxyView
 
 _IGMP: Final = 2  # IP protocols of control frames: IGMP, PIM; the rest are NHDP's (UDP)
@@ -53,6 +53,9 @@ class Output(NamedTuple):
     #: flows decided or forgotten, for a data path that forwards decided flows itself
     #: (only with `decisions`)
     decisions: Sequence[FlowDecision] = ()
+    #: unicast PIM to send as (destination IPv4 as int, PIM message): Registers and
+    #: Register-Stops, which the kernel routes (the live shell's raw PIM socket)
+    unicast: Sequence[tuple[int, bytes]] = ()
 
     def transmits(self) -> Iterator[Transmit]:
         """The frames one at a time, as (egress, frame)."""
@@ -234,7 +237,32 @@ class Engine:
         """Sources to look up again after the unicast routes changed."""
         return self.forwarder.rpf_sources()
 
+    def handle_unicast(self, packet: bytes, now: float) -> Output:
+        """A unicast PIM packet for this host (IPv4 header and all), as the live shell's raw
+        PIM socket reads it: Registers (we may be an RP) and Register-Stops."""
+        copies = self.pim.handle_unicast(packet, now)
+        decapsulated = self.pim.decapsulated
+        if decapsulated:  # down the RP tree, as if they had come out of the tunnel
+            self.pim.decapsulated = []
+            copies.extend(self.forwarder.handle_batch(REGISTER_VIF, decapsulated, now))
+        if self.pim.changed:
+            copies.extend(self._pim_changed(now))
+        return self._output(copies)
+
     def _output(self, frames: Frames) -> Output:
+        unicast: Sequence[tuple[int, bytes]] = ()
+        pim = self.pim
+        if pim.ports:
+            kept: Frames = []
+            for name, batch in frames:
+                if name == REGISTER_VIF:  # into the tunnel: Registers to the RP
+                    for frame in batch:
+                        pim.encapsulate(frame[14:])
+                else:
+                    kept.append((name, batch))
+            frames = kept
+            if pim.unicast:
+                unicast = pim.take_unicast()
         forwarder = self.forwarder
         # tuple.__new__: a NamedTuple's own __new__ costs more than the rest of this call
         igmp = self.igmp
@@ -249,6 +277,7 @@ class Engine:
                 forwarder.take_retired(),
                 notices,
                 forwarder.take_decisions(),
+                unicast,
             ),
         )
 

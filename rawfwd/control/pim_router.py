@@ -45,13 +45,28 @@ from ..core.forwarder import Frames
 from ..core.wire import ethernet_header, group_mac
 from . import pim
 from .membership import Mode
-from .pim import ALL_PIM_ROUTERS, BadPim, GroupSet, Hello, JoinPrune, Source
+from .pim import (
+    ALL_PIM_ROUTERS,
+    BadPim,
+    GroupSet,
+    Hello,
+    JoinPrune,
+    Register,
+    RegisterStop,
+    Source,
+)
 from .pim_state import INF, Downstream, DownstreamPort, Upstream
 
 #: (interface, group) -> what IGMP's members want there: (mode, sources)
 Wishes = dict[tuple[str, int], tuple[Mode, frozenset[int]]]
 
 TRIGGERED_HELLO_DELAY: Final = 5.0  #: seconds (RFC 7761 section 4.11)
+REGISTER_SUPPRESSION_TIME: Final = 60.0  #: seconds (section 4.11)
+REGISTER_PROBE_TIME: Final = 5.0  #: seconds (section 4.11)
+#: the register tunnel's pseudo-interface, as Linux names its own: copies the forwarder
+#: sends there are encapsulated toward the RP; what an RP decapsulates arrives from it
+REGISTER_VIF: Final = "pimreg"
+MAX_REGISTER_STATES: Final = 4096  #: (S,G) a first-hop DR keeps register state for
 #: what our Hellos say in the LAN prune delay option (section 4.11 defaults, ms), T bit 0
 PROPAGATION_DELAY_MS: Final = 500
 OVERRIDE_INTERVAL_MS: Final = 2500
@@ -87,6 +102,9 @@ class Entry:
     downstream: dict[str, DownstreamPort] = field(default_factory=dict)
     local: set[str] = field(default_factory=set)  #: pim_include: DR with members there
     upstream: Upstream = field(default_factory=Upstream)
+    spt: bool = False  #: SPTbit (section 4.1.3): traffic arrived on the RPF interface to S
+    #: the RP joins toward a registering source (section 4.4.2) while the RP tree wants it
+    rp_join: bool = False
 
     def olist(self) -> set[str]:
         """immediate_olist (section 4.1.6): joined interfaces and local members."""
@@ -97,6 +115,7 @@ class Entry:
         """Nothing left to remember: no interface state, not joined, nothing to send."""
         return (
             not self.local
+            and not self.rp_join
             and not self.upstream.joined
             and not self.upstream.sent
             and all(d.state is Downstream.NO_INFO for d in self.downstream.values())
@@ -107,6 +126,16 @@ class Entry:
         for d in self.downstream.values():
             due = min(due, d.next_timer())
         return due
+
+
+@dataclass(eq=False)
+class RegisterState:
+    """A first-hop DR's register state of one (S,G) (section 4.4.1): Join (data goes to
+    the RP in Registers), Prune (the RP said stop), JoinPending (probing with a
+    Null-Register before registering again). `timer`: the Register-Stop Timer."""
+
+    state: str = "Join"
+    timer: float = INF
 
 
 @dataclass(eq=False)
@@ -187,6 +216,14 @@ class PimRouter:
         self._pending: Frames = []
         self._last = 0.0  # the latest time passed in: a reload acts at that time
         self.entries: dict[tuple[int, int], Entry] = {}
+        self.registers: dict[tuple[int, int], RegisterState] = {}
+        #: unicast PIM to send, as (destination, message): Registers, Register-Stops (the
+        #: shell sends them through a raw socket: the kernel routes them)
+        self.unicast: list[tuple[int, bytes]] = []
+        #: decapsulated packets (as Ethernet frames) the RP forwards as if they had arrived
+        #: on REGISTER_VIF
+        self.decapsulated: list[bytes] = []
+        self.register_counters: Counter[str] = Counter()
         self._wishes: Wishes = {}
         self.changed: set[int] = set()  #: groups whose forwarding changed: flows to decide
         self.reconfigure(config)
@@ -366,9 +403,13 @@ class PimRouter:
             if wanted != entry.local:
                 entry.local = wanted
                 self.changed.add(key[1])
-            olist = entry.olist()
-            rpf = self._rpf_neighbor(entry) if olist else None
-            entry.upstream.update(bool(olist), rpf, now, t_periodic)
+            desired = bool(entry.olist())
+            if entry.rp_join:  # the RP's (S,G) join lasts while its RP tree wants G
+                star = self.entries.get((0, entry.group))
+                entry.rp_join = star is not None and bool(star.olist())
+                desired = desired or entry.rp_join
+            rpf = self._rpf_neighbor(entry) if desired else None
+            entry.upstream.update(desired, rpf, now, t_periodic)
             if entry.idle():
                 del self.entries[key]
 
@@ -446,13 +487,14 @@ class PimRouter:
         (S,G) list, and the (*,G) list where we are the RP (the tree starts here, for a
         source whose traffic reaches us natively: registers are not built yet), apply to
         traffic arriving toward S."""
+        register = self.register_oif(ingress, source, group)
         sg = self.entries.get((source, group))
         star = self.entries.get((0, group))
         rp = self.config.pim.rp_for(group)
         if star is not None and rp is None:
             star = None  # no RP: IGMP alone decides where the group goes
         if sg is None and star is None:
-            return None
+            return ((REGISTER_VIF,), True) if register else None
         if star is not None and rp is not None:
             rp_address = int(rp.address)
             if not any(p.address == rp_address for p in self.ports.values()):
@@ -460,16 +502,133 @@ class PimRouter:
                     out = star.olist()
                     if sg is not None and self.rpf_interface(source) == ingress:
                         out |= sg.olist()
+                    if register:
+                        out.add(REGISTER_VIF)
                     out.discard(ingress)
                     return tuple(sorted(out)), False
                 star = None  # not from the RP tree: only (S,G) state may take it
         out = set()
         if sg is not None:
             out |= sg.olist()
+            if ingress == REGISTER_VIF or self.rpf_interface(source) == ingress:
+                sg.spt = True  # (S,G) traffic arrived natively (or decapsulated, at the RP)
         if star is not None:  # we are the RP
             out |= star.olist()
+        if register:
+            out.add(REGISTER_VIF)
         out.discard(ingress)
-        return tuple(sorted(out)), True
+        return tuple(sorted(out)), ingress != REGISTER_VIF
+
+    def register_oif(self, ingress: str, source: int, group: int) -> bool:
+        """Does (S,G) arriving on `ingress` go into the register tunnel? CouldRegister
+        (section 4.4.1): we are the DR where S is directly connected, the group has an RP
+        that is not us, and the RP has not told us to stop."""
+        port = self.ports.get(ingress)
+        rp = self.config.pim.rp_for(group)
+        if port is None or rp is None or not port.is_dr or not port.on_link(source):
+            return False
+        if any(p.address == int(rp.address) for p in self.ports.values()):
+            return False  # we are the RP: the RP tree starts here, natively
+        key = (source, group)
+        state = self.registers.get(key)
+        if state is None:
+            if len(self.registers) >= MAX_REGISTER_STATES:
+                self.register_counters["register_states_full"] += 1
+                return False
+            state = self.registers[key] = RegisterState()
+        return state.state == "Join"
+
+    def encapsulate(self, packet: bytes) -> None:
+        """A data packet the forwarder sent into the register tunnel: a Register to the
+        RP of its group (section 4.4.1; it is the forwarded copy, TTL decremented)."""
+        group = int.from_bytes(packet[16:20], "big")
+        rp = self.config.pim.rp_for(group)
+        if rp is None:
+            return
+        self.unicast.append((int(rp.address), pim.build(Register(packet))))
+        self.register_counters["register_out"] += 1
+
+    def handle_unicast(self, packet: bytes, now: float) -> Frames:
+        """A unicast PIM packet for us (IPv4 header included): Registers if we are an RP,
+        Register-Stops if we register (sections 4.4.1, 4.4.2)."""
+        self._last = now
+        if len(packet) < 20 or packet[0] >> 4 != 4:
+            self.register_counters["bad_packet"] += 1
+            return []
+        ihl = (packet[0] & 0x0F) * 4
+        source = int.from_bytes(packet[12:16], "big")
+        message = pim.parse(packet[ihl:])
+        if isinstance(message, BadPim):
+            self.register_counters[message.reason] += 1
+            return []
+        if isinstance(message, RegisterStop):
+            self._on_register_stop(source, message, now)
+            return []
+        if isinstance(message, Register):
+            self._on_register(source, message, now)
+            return self._take_sends()
+        self.register_counters["unhandled"] += 1  # Hellos and J/P come as frames
+        return []
+
+    def _on_register_stop(self, rp: int, message: RegisterStop, now: float) -> None:
+        """Section 4.4.1: Join or JoinPending -> Prune, the Register-Stop Timer set to
+        rand(0.5, 1.5) x Register_Suppression_Time - Register_Probe_Time."""
+        self.register_counters["register_stop_in"] += 1
+        configured = self.config.pim.rp_for(message.group)
+        if configured is None or int(configured.address) != rp:
+            self.register_counters["register_stop_not_from_rp"] += 1
+            return
+        keys = [
+            k
+            for k in self.registers
+            if k[1] == message.group and (message.source in (0, k[0]))  # 0: every source
+        ]
+        for key in keys:
+            state = self.registers[key]
+            if state.state in ("Join", "JoinPending"):
+                if state.state == "Join":
+                    self.changed.add(key[1])  # its flows leave the tunnel
+                state.state = "Prune"
+                delay = (0.5 + self._random()) * REGISTER_SUPPRESSION_TIME
+                state.timer = now + delay - REGISTER_PROBE_TIME
+
+    def _on_register(self, dr: int, message: Register, now: float) -> None:
+        """Section 4.4.2, as RP: decapsulate and send down the RP tree; ask the DR to stop
+        when nobody wants the group, or once the traffic arrives natively (the SPT)."""
+        self.register_counters["register_in"] += 1
+        inner = message.packet
+        if len(inner) < 20 or inner[0] >> 4 != 4:
+            self.register_counters["register_bad_inner"] += 1
+            return
+        source = int.from_bytes(inner[12:16], "big")
+        group = int.from_bytes(inner[16:20], "big")
+        rp = self.config.pim.rp_for(group)
+        if rp is None or not any(p.address == int(rp.address) for p in self.ports.values()):
+            self.register_counters["register_not_rp"] += 1
+            self._register_stop(dr, source, group)  # section 4.4.2: not the RP for G
+            return
+        star = self.entries.get((0, group))
+        if star is None or not star.olist():
+            self._register_stop(dr, source, group)  # nobody downstream wants G
+            return
+        sg = self.entries.get((source, group))
+        if sg is None:
+            sg = self.entries[(source, group)] = Entry(source, group)
+        if sg.spt:
+            self._register_stop(dr, source, group)  # it arrives natively already
+        elif not sg.rp_join:
+            sg.rp_join = True  # join toward S: the shortest path tree to the RP
+            self._update_all(now)
+        if not message.null:
+            self.decapsulated.append(group_mac(group) + bytes(6) + b"\x08\x00" + inner)
+
+    def _register_stop(self, dr: int, source: int, group: int) -> None:
+        self.unicast.append((dr, pim.build(RegisterStop(group, source))))
+        self.register_counters["register_stop_out"] += 1
+
+    def take_unicast(self) -> list[tuple[int, bytes]]:
+        out, self.unicast = self.unicast, []
+        return out
 
     def _on_hello(self, port: PimPort, source: int, hello: Hello, now: float) -> None:
         holdtime = hello.holdtime if hello.holdtime is not None else int(3.5 * 30)
@@ -518,6 +677,8 @@ class PimRouter:
                 due = min(due, n.expires)
         for entry in self.entries.values():
             due = min(due, entry.next_timer())
+        for state in self.registers.values():
+            due = min(due, state.timer)
         return None if due == float("inf") else due
 
     def poll(self, now: float) -> Frames:
@@ -540,6 +701,22 @@ class PimRouter:
                     self.changed.add(key[1])
                     expired = True
             entry.upstream.poll(now, t_periodic)
+        for key, state in self.registers.items():
+            if state.timer > now:
+                continue
+            if state.state == "Prune":  # probe: does the RP still not want it?
+                state.state = "JoinPending"
+                state.timer = now + REGISTER_PROBE_TIME
+                rp = self.config.pim.rp_for(key[1])
+                if rp is not None:
+                    probe = pim.ip_packet(key[0], key[1], b"", ttl=0)[:20]
+                    null = pim.build(Register(probe, null=True))
+                    self.unicast.append((int(rp.address), null))
+                    self.register_counters["null_register_out"] += 1
+            elif state.state == "JoinPending":  # no Register-Stop: register again
+                state.state = "Join"
+                state.timer = INF
+                self.changed.add(key[1])
         if expired:
             self._update_all(now)
         for port in self.ports.values():
@@ -641,7 +818,24 @@ class PimRouter:
                     "oifs": sorted(entry.olist()),
                 }
             )
-        return {"interfaces": interfaces, "joins": joins, "ignored": dict(self.ignored)}
+        registers = {
+            "states": [
+                {
+                    "source": _ip(source),
+                    "group": _ip(group),
+                    "state": state.state,
+                    "timer": None if state.timer == INF else round(state.timer - now, 1),
+                }
+                for (source, group), state in sorted(self.registers.items())
+            ],
+            "counters": dict(sorted(self.register_counters.items())),
+        }
+        return {
+            "interfaces": interfaces,
+            "joins": joins,
+            "registers": registers,
+            "ignored": dict(self.ignored),
+        }
 
     def _rp_text(self, group: int) -> str | None:
         rp = self.config.pim.rp_for(group)

@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, NamedTuple
 
-from ..config.values import Config, DedupMode, Route
+from ..config.values import Config, DedupMode, InterfaceSpec, Route
 from .dedup import DedupTable
 from .flows import FlowTable
 from .mesh import FloodGroups, RelayPolicy
@@ -63,6 +63,9 @@ MAX_CONTROL: Final = 1024
 _IGMP: Final = 2  # IP protocol number (RFC 1112 appendix I)
 _PIM: Final = 103  # IP protocol number of PIM (RFC 7761 section 4.9)
 _ALL_PIM_ROUTERS: Final = bytes((224, 0, 0, 13))  # where PIM's link messages go
+#: PIM-SM's register tunnel (RFC 7761 4.4), a pseudo-interface as on Linux: copies sent
+#: there become Registers to the RP; what an RP decapsulates arrives from it
+_REGISTER_SPEC: Final = InterfaceSpec(name="pimreg", mac=bytes(6))
 _UDP: Final = 17
 _NHDP_GROUP: Final = 0xE000006D  # 224.0.0.109, LL-MANET-Routers (RFC 5498): NHDP's HELLOs
 _IPV4_TYPE: Final = ETHERTYPE_IPV4.to_bytes(2, "big")
@@ -167,14 +170,18 @@ class Forwarder:
         self.config = config
         old = self._ports
         self._ports = {}
-        for name, spec in config.interfaces.items():
+        specs = list(config.interfaces.values())
+        if any(spec.pim is not None for spec in specs):
+            specs.append(_REGISTER_SPEC)  # PIM's register tunnel: a port like any other
+        for spec in specs:
+            name = spec.name
             port = old.get(name)
             if port is None:
                 port = Port(spec)
             else:
                 port.spec = spec
-                if spec.mac is not None and not self._live:  # live: the link's own MAC
-                    port.mac = spec.mac
+                if spec.mac is not None and (not self._live or spec is _REGISTER_SPEC):
+                    port.mac = spec.mac  # live: the link's own MAC
             self._ports[name] = port
         for flow in list(self._flows):
             if flow.port.name not in self._ports:  # its interface is gone: so is the flow

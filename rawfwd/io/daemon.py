@@ -38,7 +38,7 @@ import struct
 import tempfile
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Interface, IPv6Interface
 from pathlib import Path
@@ -49,6 +49,8 @@ import trio.lowlevel
 
 from ..config.values import Config
 from ..control.engine import Engine, Output
+from ..control.pim import PIM_PROTO
+from ..control.pim_router import REGISTER_VIF
 from ..core import DropReason, FlowSnapshot, Snapshot
 from ..core.addr import from_packed
 from ..core.wire import parse_mac
@@ -235,6 +237,10 @@ class Daemon:
         self._fib: FibLookups | None = None
         self._routes_changed = trio.Event()
         self._reload_wanted = trio.Event()
+        #: PIM's unicast messages (Registers, Register-Stops): a raw IP socket, the kernel
+        #: routes what is sent; opened while some interface has pim = true
+        self._pim_sock: socket.socket | None = None
+        self._pim_errors = 0  #: unicast PIM that could not be sent
 
     # -- what the UI and `rawfwd show` see ---------------------------------------------------
 
@@ -250,13 +256,21 @@ class Daemon:
         size), and the number of flows."""
         snap = self.engine.snapshot(self.clock(), flows=())
         rates = self._summary_rates.update(snap)
-        links = tuple(link.status() for link in self.links.values())
+        links = self._link_statuses()
         view = View(snap, links, self.started, str(self.config_path), rates)
         return view, self.engine.flow_count
 
+    def _link_statuses(self) -> tuple[LinkStatus, ...]:
+        links = tuple(link.status() for link in self.links.values())
+        if any(spec.pim is not None for spec in self.config.interfaces.values()):
+            # PIM's register tunnel: a pseudo-interface, up while the raw socket is open
+            state = "up" if self._pim_sock is not None else "down"
+            links += (LinkStatus(REGISTER_VIF, state, None, self._pim_errors),)
+        return links
+
     def _make_view(self, snap: Snapshot) -> View:
         rates = self._rates.update(snap)
-        links = tuple(link.status() for link in self.links.values())
+        links = self._link_statuses()
         igmp = self.engine.igmp_json(snap.now)
         nhdp = self.engine.nhdp_json(snap.now)
         pim = self.engine.pim_json(snap.now)
@@ -313,6 +327,7 @@ class Daemon:
                 if self.live_view:
                     nursery.start_soon(self._refresh_view)
                 self._reconcile_all(starting=True)
+                self._want_pim_socket()
                 if self.drop_privileges and self._fastpath is not None:
                     log.info(
                         "privileges kept: --io ebpf attaches its program to links as they come"
@@ -404,6 +419,8 @@ class Daemon:
                 self._fold(final)
             if full == 0 and self._fastpath.full:  # said once: the engine keeps the rest
                 log.warning("kernel fast path: its flow map is full; more flows stay in user space")
+        if out.unicast:
+            self._send_unicast(out.unicast)
         for notice in out.notices:
             log.warning("%s", notice)
         if out.rpf_lookups and self._fib is not None:
@@ -411,6 +428,55 @@ class Daemon:
         due = self.engine.next_timer()
         if due is not None and due < self._timer_due:
             self._timers_wake.set()
+
+    def _send_unicast(self, messages: Sequence[tuple[int, bytes]]) -> None:
+        """Registers and Register-Stops, through the raw PIM socket (the kernel picks the
+        route and our source address)."""
+        sock = self._pim_sock
+        for destination, message in messages:
+            if sock is None:
+                self._pim_errors += 1
+                continue
+            try:
+                sock.sendto(message, (socket.inet_ntoa(destination.to_bytes(4, "big")), 0))
+            except OSError as exc:
+                self._pim_errors += 1
+                log.debug("unicast PIM to %x not sent: %s", destination, exc)
+
+    def _want_pim_socket(self) -> None:
+        """Open the raw PIM socket (and start reading it) while PIM runs somewhere."""
+        wanted = any(spec.pim is not None for spec in self.config.interfaces.values())
+        if wanted and self._pim_sock is None and self._nursery is not None:
+            try:
+                sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, PIM_PROTO)
+            except OSError as exc:
+                log.warning(
+                    "PIM: no raw socket for registers (%s): first-hop and RP roles are off",
+                    exc.strerror or exc,
+                )
+                return
+            sock.setblocking(False)
+            self._pim_sock = sock
+            self._nursery.start_soon(self._receive_unicast, sock)
+
+    async def _receive_unicast(self, sock: socket.socket) -> None:
+        """Unicast PIM for this host (IPv4 header included) into the engine."""
+        try:
+            while True:
+                await trio.lowlevel.wait_readable(sock)
+                for _ in range(64):
+                    try:
+                        packet = sock.recv(65535)
+                    except BlockingIOError:
+                        break
+                    except OSError as exc:
+                        log.debug("PIM socket: %s", exc)
+                        break
+                    self._act_on(self.engine.handle_unicast(packet, self.clock()))
+        finally:
+            sock.close()
+            if self._pim_sock is sock:
+                self._pim_sock = None
 
     async def _serve_link(self, link: _Link, sock: PacketSocket, scope: trio.CancelScope) -> None:
         """Own `sock` while the link exists: receive, retry sends, close it at the end."""
@@ -719,6 +785,7 @@ class Daemon:
             self.links.setdefault(name, _Link(name))
         self.config = config
         self._reconcile_all()
+        self._want_pim_socket()
         self._act_on(out)
         log.info(
             "reloaded %s: %d interfaces, %d routes",

@@ -357,3 +357,73 @@ def _pim(ns: str) -> dict[str, Any]:
     )
     found: dict[str, Any] = json.loads(done.stdout)["pim"]
     return found
+
+
+FIRST_HOP = """\
+[interface.eth0]
+pim = true
+hello_interval = 1
+[interface.eth1]
+pim = true
+hello_interval = 1
+[interface.eth2]
+[interface.eth3]
+
+[[pim.rp]]
+address = "10.1.0.2"
+"""
+
+
+def test_the_first_hop_dr_registers_to_frr_and_obeys_its_register_stop(
+    tmp_path: Path,
+) -> None:
+    """S beside rawfwd sends; rawfwd, DR there, puts the packets into Registers to the RP,
+    FRR (RFC 7761 4.4.1). FRR has no receivers for the group, so it answers with a
+    Register-Stop, and rawfwd stops registering (its pimreg tunnel falls silent)."""
+    with (
+        tempfile.TemporaryDirectory(prefix="rawfwd-frr-") as scratch,
+        RouterLab(tmp_path, FIRST_HOP) as router,
+    ):
+        ip("route", "add", "10.0.0.0/24", "via", RAWFWD, netns=router.ns("A"))
+        frr = Frr(router.ns("A"), Path(scratch), priority=1)
+        try:
+            router.start()
+            wait_for(lambda: frr.neighbor(RAWFWD), 20, "FRR to list rawfwd as a neighbour")
+            frr.set_rp(PEER)
+            sender = router.sender("S", ttl=8)
+
+            def stopped() -> dict[str, Any] | None:
+                sender.sendto(b"registered", (GROUP, PORT))
+                registers = router.show()["pim"]["registers"]
+                if registers["counters"].get("register_stop_in"):
+                    return registers  # type: ignore[no-any-return]
+                return None
+
+            registers = wait_for(stopped, 15, "FRR's Register-Stop")
+            assert registers["counters"]["register_out"] >= 1
+            (state,) = registers["states"]
+            assert (state["source"], state["group"], state["state"]) == (
+                "10.0.0.5",
+                GROUP,
+                "Prune",
+            )
+            assert 20 <= state["timer"] <= 85  # rand(0.5, 1.5) x 60 s - 5 s
+
+            def tunnel() -> int:
+                (found,) = [i for i in router.show()["interfaces"] if i["name"] == "pimreg"]
+                return int(found["tx_frames"])
+
+            before = tunnel()
+            seen = router.flow("eth0", "10.0.0.5", GROUP)
+            assert seen is not None
+            for _ in range(5):
+                sender.sendto(b"after the stop", (GROUP, PORT))
+
+            def counted() -> bool:
+                now = router.flow("eth0", "10.0.0.5", GROUP)
+                return now is not None and now["packets"] >= seen["packets"] + 5
+
+            wait_for(counted, 5, "the packets after the stop to be counted")
+            assert tunnel() == before
+        finally:
+            frr.close()
