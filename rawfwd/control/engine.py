@@ -181,9 +181,12 @@ class Engine:
 
     def set_link(self, name: str, *, up: bool, mac: bytes | None) -> Output:
         """Live mode: interface `name` is up or down, with this MAC."""
+        was = self.forwarder.port_mac(name) is not None
         self.forwarder.set_link(name, up=up, mac=mac)
         self.igmp.link_changed()
         self.mld.link_changed()
+        if was != up and self.pim.ports:
+            self.pim.link_changed(name, up)
         return self._output([])
 
     def set_address(
@@ -210,10 +213,19 @@ class Engine:
         self.forwarder.set_local_addresses(addresses)
         return self._output([])
 
-    def set_rpf(self, answers: Mapping[int, str | None], now: float) -> Output:
+    def set_rpf(
+        self,
+        answers: Mapping[int, str | None],
+        now: float,
+        gateways: Mapping[int, int] | None = None,
+    ) -> Output:
         """Live mode: FIB answers for sources asked for in `Output.rpf_lookups` (the
-        interface toward each, None for no route back). Held frames they decide go out."""
+        interface toward each, None for no route back). Held frames they decide go out.
+        `gateways`: the FIB's next hop toward addresses that have one (PIM's RPF
+        neighbour); an address answered without one is on a link of ours."""
         frames = self.forwarder.answer_rpf(answers, now)
+        if gateways is not None:
+            self.pim.set_gateways(answers, gateways)
         if self.pim.entries:  # RPF' of join state may follow from these answers
             frames.extend(self.pim.rpf_answered(now))
             if self.pim.changed:

@@ -35,7 +35,7 @@ Pure like the Forwarder: no sockets, no clock; the engine passes time and random
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -59,6 +59,7 @@ from .pim_state import INF, Downstream, DownstreamPort, Upstream
 
 #: (interface, group) -> what IGMP's members want there: (mode, sources)
 Wishes = dict[tuple[str, int], tuple[Mode, frozenset[int]]]
+_NO_INFO: Final = DownstreamPort()  # what an interface without downstream state reads as
 
 TRIGGERED_HELLO_DELAY: Final = 5.0  #: seconds (RFC 7761 section 4.11)
 REGISTER_SUPPRESSION_TIME: Final = 60.0  #: seconds (section 4.11)
@@ -67,6 +68,8 @@ REGISTER_PROBE_TIME: Final = 5.0  #: seconds (section 4.11)
 #: sends there are encapsulated toward the RP; what an RP decapsulates arrives from it
 REGISTER_VIF: Final = "pimreg"
 MAX_REGISTER_STATES: Final = 4096  #: (S,G) a first-hop DR keeps register state for
+MAX_ENTRIES: Final = 16384  #: (*,G) and (S,G) entries, all interfaces together
+MAX_NEIGHBORS: Final = 64  #: PIM neighbours per interface (more are counted, ignored)
 #: what our Hellos say in the LAN prune delay option (section 4.11 defaults, ms), T bit 0
 PROPAGATION_DELAY_MS: Final = 500
 OVERRIDE_INTERVAL_MS: Final = 2500
@@ -76,6 +79,13 @@ _ALL_PIM_MAC: Final = group_mac(ALL_PIM_ROUTERS)
 
 def _ip(value: int) -> str:
     return ".".join(map(str, value.to_bytes(4, "big")))
+
+
+def _unicast_source(address: int) -> bool:
+    """A source a router forwards from: not network 0, loopback, multicast or reserved
+    (RFC 1812 5.3.7), nor the limited broadcast."""
+    first = address >> 24
+    return first not in (0, 127) and first < 224
 
 
 @dataclass(eq=False)
@@ -103,6 +113,7 @@ class Entry:
     local: set[str] = field(default_factory=set)  #: pim_include: DR with members there
     upstream: Upstream = field(default_factory=Upstream)
     spt: bool = False  #: SPTbit (section 4.1.3): traffic arrived on the RPF interface to S
+    rp: int = 0  #: (*,G): the RP our last Join named (a Prune must name it too)
     #: the RP joins toward a registering source (section 4.4.2) while the RP tree wants it
     rp_join: bool = False
 
@@ -110,6 +121,21 @@ class Entry:
         """immediate_olist (section 4.1.6): joined interfaces and local members."""
         joined = {n for n, d in self.downstream.items() if d.state is not Downstream.NO_INFO}
         return joined | self.local
+
+    def olist_for(self, source: int, wishes: Wishes) -> set[str]:
+        """The list for traffic from `source`: local members that exclude it are left out
+        (section 4.1.6: pim_exclude(S,G))."""
+        out = self.olist()
+        for name in self.local:
+            wish = wishes.get((name, self.group))
+            if (
+                wish is not None
+                and wish[0] is Mode.EXCLUDE
+                and source in wish[1]
+                and self.downstream.get(name, _NO_INFO).state is Downstream.NO_INFO
+            ):
+                out.discard(name)
+        return out
 
     def idle(self) -> bool:
         """Nothing left to remember: no interface state, not joined, nothing to send."""
@@ -179,16 +205,35 @@ class PimPort:
     def is_dr(self) -> bool:
         return bool(self.address) and self.dr == self.address
 
-    def override_interval(self) -> float:
-        """J/P_Override_Interval (section 4.3.3): the largest propagation delay plus the
-        largest override interval the link's routers announce, ours included, seconds."""
+    def _lan_delays(self) -> tuple[float, float]:
+        """(Effective_Propagation_Delay, Effective_Override_Interval), seconds (section
+        4.3.3): the largest the link's routers announce, ours included, or the defaults
+        where any neighbour sends no LAN prune delay option."""
         delays = [PROPAGATION_DELAY_MS]
         overrides = [OVERRIDE_INTERVAL_MS]
         for n in self.neighbors.values():
-            if n.lan_prune_delay is not None:
-                delays.append(n.lan_prune_delay[1])
-                overrides.append(n.lan_prune_delay[2])
-        return (max(delays) + max(overrides)) / 1000
+            if n.lan_prune_delay is None:
+                return PROPAGATION_DELAY_MS / 1000, OVERRIDE_INTERVAL_MS / 1000
+            delays.append(n.lan_prune_delay[1])
+            overrides.append(n.lan_prune_delay[2])
+        return max(delays) / 1000, max(overrides) / 1000
+
+    def override_interval(self) -> float:
+        """J/P_Override_Interval (section 4.11): propagation delay plus override interval,
+        the effective ones of the link (the Prune-Pending Timer)."""
+        delay, override = self._lan_delays()
+        return delay + override
+
+    def effective_override(self) -> float:
+        """Effective_Override_Interval (section 4.3.3): t_override is drawn below it."""
+        return self._lan_delays()[1]
+
+    def suppression_enabled(self) -> bool:
+        """Join suppression, unless every neighbour sets the T bit (section 4.3.3; ours is
+        clear, so it is on while some neighbour leaves it clear or sends no option)."""
+        return not self.neighbors or not all(
+            n.lan_prune_delay is not None and n.lan_prune_delay[0] for n in self.neighbors.values()
+        )
 
     def on_link(self, address: int) -> bool:
         """Is `address` in this interface's subnet (set with our address)?"""
@@ -224,6 +269,7 @@ class PimRouter:
         #: on REGISTER_VIF
         self.decapsulated: list[bytes] = []
         self.register_counters: Counter[str] = Counter()
+        self._gateways: dict[int, int] = {}  # the FIB's next hops (live mode), 0: on-link
         self._wishes: Wishes = {}
         self.changed: set[int] = set()  #: groups whose forwarding changed: flows to decide
         self.reconfigure(config)
@@ -264,16 +310,38 @@ class PimRouter:
         self._pending.extend(self._take_sends())
 
     def set_address(self, name: str, address: int, prefix_len: int = 0) -> None:
-        """Live mode: the interface's primary IPv4 address (0: none), our Hellos' source."""
+        """Live mode: the interface's primary IPv4 address (0: none), our Hellos' source.
+        A change says goodbye from the old address first (section 4.3.1)."""
         self._addresses[name] = (address, prefix_len)
         port = self.ports.get(name)
         if port is not None:
             port.prefix_len = prefix_len
         if port is not None and port.address != address:
+            if port.address:
+                self._pending.extend(self._send(port, port.hello(holdtime=0)))
             port.address = address
             port.generation_id = self._generation_id()  # a new identity: neighbours reset
             port.next_hello = float("-inf")
             port.elect()
+            self._update_all(self._last)  # the DR may have moved, and RPF' with it
+            self.changed.update(key[1] for key in self.entries)
+            self._pending.extend(self._take_sends())
+
+    def link_changed(self, name: str, up: bool) -> None:
+        """Live mode: a link went down (neighbours there are gone for us) or came up (a
+        new generation ID, a Hello soon: section 4.3.1)."""
+        port = self.ports.get(name)
+        if port is None:
+            return
+        if not up:
+            port.neighbors.clear()
+            port.elect()
+        else:
+            port.generation_id = self._generation_id()
+            port.next_hello = float("-inf")
+        self._update_all(self._last)
+        self.changed.update(key[1] for key in self.entries)
+        self._pending.extend(self._take_sends())
 
     def _generation_id(self) -> int:
         """A random 32-bit generation ID, new each time an interface starts (section 4.3.1)."""
@@ -317,8 +385,8 @@ class PimRouter:
         """Section 4.5: ours (upstream neighbour is us) drives downstream state; another
         router's is seen by our upstream machines on this interface."""
         for g in message.groups:
-            if g.mask_len != 32 or g.group >> 28 != 0xE:
-                port.counters["bad_group"] += 1
+            if g.mask_len != 32 or g.group >> 28 != 0xE or g.group >> 8 == 0xE00000:
+                port.counters["bad_group"] += 1  # not one routable group
                 continue
             for joined, sources in ((True, g.joins), (False, g.prunes)):
                 for s in sources:
@@ -326,6 +394,11 @@ class PimRouter:
                     if key is None:
                         port.counters["unsupported_source"] += 1
                         continue
+                    if not key[0]:  # (*,G): not in the SSM range, and to our RP only
+                        rp = self._rp(g.group)
+                        if rp is None or (joined and s.address != rp):
+                            port.counters["wrong_rp"] += 1  # section 4.5.2
+                            continue
                     if message.upstream == port.address:
                         self._downstream(port, key, joined, message.holdtime, now)
                     else:
@@ -333,11 +406,21 @@ class PimRouter:
         self._update_all(now)
 
     def _key_of(self, s: Source, group: int) -> tuple[int, int] | None:
+        if s.mask_len != 32:
+            return None
         if s.wildcard and s.rpt:
             return (0, group)  # (*,G): the source field is the RP's address
-        if not s.wildcard and not s.rpt and s.mask_len == 32:
+        if not s.wildcard and not s.rpt and _unicast_source(s.address):
             return (s.address, group)
-        return None  # (S,G,rpt) prunes and other shapes: not built yet
+        return None  # (S,G,rpt) prunes, sources no router forwards from, other shapes
+
+    def _rp(self, group: int) -> int | None:
+        """The RP of `group` as an int; None for none, and always in the SSM range
+        232.0.0.0/8, where there is no RP tree (RFC 4607, RFC 7761 4.8.1)."""
+        if group >> 24 == 232:
+            return None
+        rp = self.config.pim.rp_for(group)
+        return int(rp.address) if rp is not None else None
 
     def _downstream(
         self, port: PimPort, key: tuple[int, int], joined: bool, holdtime: int, now: float
@@ -346,6 +429,9 @@ class PimRouter:
         if entry is None:
             if not joined:
                 return  # a Prune with no state: NoInfo stays NoInfo
+            if len(self.entries) >= MAX_ENTRIES:
+                port.counters["too_many_entries"] += 1
+                return
             entry = self.entries[key] = Entry(*key)
         state = entry.downstream.setdefault(port.name, DownstreamPort())
         before = state.state
@@ -370,10 +456,11 @@ class PimRouter:
             return
         t_periodic = self.config.pim.join_prune_interval
         if joined:  # t_suppressed: rand(1.1, 1.4) x t_periodic (section 4.11)
-            suppressed = (1.1 + 0.3 * self._random()) * t_periodic
-            entry.upstream.see_join(float(message.holdtime), suppressed, now)
+            if port.suppression_enabled():
+                suppressed = (1.1 + 0.3 * self._random()) * t_periodic
+                entry.upstream.see_join(float(message.holdtime), suppressed, now)
         else:
-            entry.upstream.see_prune(self._random() * port.override_interval(), now)
+            entry.upstream.see_prune(self._random() * port.effective_override(), now)
 
     def set_local(self, wishes: Wishes, now: float) -> Frames:
         """What IGMP's members want per (interface, group): pim_include where we are the DR
@@ -396,6 +483,9 @@ class PimRouter:
                 for source in sources:
                     local.setdefault((source, group), set()).add(name)
         for key in local.keys() - self.entries.keys():
+            if len(self.entries) >= MAX_ENTRIES:
+                self.register_counters["too_many_entries"] += 1
+                break
             self.entries[key] = Entry(*key)
         t_periodic = self.config.pim.join_prune_interval
         for key, entry in list(self.entries.items()):
@@ -418,27 +508,48 @@ class PimRouter:
         if entry.source:
             target = entry.source
         else:
-            rp = self.config.pim.rp_for(entry.group)
+            rp = self._rp(entry.group)
             if rp is None:
                 return None
-            target = int(rp.address)
+            target = rp
         if any(p.address == target for p in self.ports.values()):
             return None  # we are the RP (or the source is ours): nothing upstream
         toward = self.rpf_interface(target)
         port = self.ports.get(toward) if isinstance(toward, str) else None
         if port is None:
             return None
-        if target in port.neighbors or port.on_link(target):
+        if target in port.neighbors:
             return (port.name, target)
-        if len(port.neighbors) == 1:
+        gateway = self._gateways.get(target)
+        if port.on_link(target) or gateway == 0:
+            # on our link: an RP is its own next hop; a source has no router upstream,
+            # we are its first hop (RPF'(S,G) is NULL, section 4.5.7)
+            return None if entry.source else (port.name, target)
+        if gateway is not None:  # the FIB's next hop (live mode)
+            return (port.name, gateway)
+        if len(port.neighbors) == 1:  # replay: the one router there
             return (port.name, next(iter(port.neighbors)))
+        kept = entry.upstream.rpf  # several routers, none known to be next: keep the last
+        if kept is not None and kept[0] == port.name and kept[1] in port.neighbors:
+            return kept
         port.counters["rpf_neighbor_unknown"] += 1
         return None
+
+    def set_gateways(self, answers: Mapping[int, str | None], gateways: Mapping[int, int]) -> None:
+        """Live mode: the FIB's next hop toward each address answered (0: on-link)."""
+        for address in answers:
+            if address >> 32:
+                continue  # IPv6: PIM here is IPv4's
+            self._gateways[address] = gateways.get(address, 0)
+        if len(self._gateways) > 4 * MAX_REGISTER_STATES:  # bounded; asked again if needed
+            for address in list(self._gateways)[: len(self._gateways) // 2]:
+                del self._gateways[address]
 
     def rpf_answered(self, now: float) -> Frames:
         """The FIB answered RPF lookups: RPF' of entries may be known now."""
         self._last = now
         self._update_all(now)
+        self.changed.update(key[1] for key in self.entries)  # the RP tree's arrival, too
         return self._take_sends()
 
     def rpf_interface(self, address: int) -> object:
@@ -456,11 +567,12 @@ class PimRouter:
                     continue
                 if entry.source:
                     source = Source(entry.source)
-                else:
-                    rp = self.config.pim.rp_for(entry.group)
-                    if rp is None:
+                else:  # a Prune names the RP its Join named, whatever a reload changed
+                    rp = self._rp(entry.group) if send.join else entry.rp
+                    if not rp:
                         continue
-                    source = Source(int(rp.address), wildcard=True, rpt=True)
+                    entry.rp = rp
+                    source = Source(rp, wildcard=True, rpt=True)
                 sets = (
                     GroupSet(entry.group, joins=(source,))
                     if send.join
@@ -490,16 +602,16 @@ class PimRouter:
         register = self.register_oif(ingress, source, group)
         sg = self.entries.get((source, group))
         star = self.entries.get((0, group))
-        rp = self.config.pim.rp_for(group)
+        rp = self._rp(group)
         if star is not None and rp is None:
             star = None  # no RP: IGMP alone decides where the group goes
         if sg is None and star is None:
             return ((REGISTER_VIF,), True) if register else None
         if star is not None and rp is not None:
-            rp_address = int(rp.address)
+            rp_address = rp
             if not any(p.address == rp_address for p in self.ports.values()):
                 if self.rpf_interface(rp_address) == ingress:
-                    out = star.olist()
+                    out = star.olist_for(source, self._wishes)
                     if sg is not None and self.rpf_interface(source) == ingress:
                         out |= sg.olist()
                     if register:
@@ -513,7 +625,7 @@ class PimRouter:
             if ingress == REGISTER_VIF or self.rpf_interface(source) == ingress:
                 sg.spt = True  # (S,G) traffic arrived natively (or decapsulated, at the RP)
         if star is not None:  # we are the RP
-            out |= star.olist()
+            out |= star.olist_for(source, self._wishes)
         if register:
             out.add(REGISTER_VIF)
         out.discard(ingress)
@@ -524,10 +636,10 @@ class PimRouter:
         (section 4.4.1): we are the DR where S is directly connected, the group has an RP
         that is not us, and the RP has not told us to stop."""
         port = self.ports.get(ingress)
-        rp = self.config.pim.rp_for(group)
+        rp = self._rp(group)
         if port is None or rp is None or not port.is_dr or not port.on_link(source):
             return False
-        if any(p.address == int(rp.address) for p in self.ports.values()):
+        if any(p.address == rp for p in self.ports.values()):
             return False  # we are the RP: the RP tree starts here, natively
         key = (source, group)
         state = self.registers.get(key)
@@ -542,10 +654,10 @@ class PimRouter:
         """A data packet the forwarder sent into the register tunnel: a Register to the
         RP of its group (section 4.4.1; it is the forwarded copy, TTL decremented)."""
         group = int.from_bytes(packet[16:20], "big")
-        rp = self.config.pim.rp_for(group)
+        rp = self._rp(group)
         if rp is None:
             return
-        self.unicast.append((int(rp.address), pim.build(Register(packet))))
+        self.unicast.append((rp, pim.build(Register(packet))))
         self.register_counters["register_out"] += 1
 
     def handle_unicast(self, packet: bytes, now: float) -> Frames:
@@ -574,8 +686,7 @@ class PimRouter:
         """Section 4.4.1: Join or JoinPending -> Prune, the Register-Stop Timer set to
         rand(0.5, 1.5) x Register_Suppression_Time - Register_Probe_Time."""
         self.register_counters["register_stop_in"] += 1
-        configured = self.config.pim.rp_for(message.group)
-        if configured is None or int(configured.address) != rp:
+        if self._rp(message.group) != rp:
             self.register_counters["register_stop_not_from_rp"] += 1
             return
         keys = [
@@ -602,8 +713,8 @@ class PimRouter:
             return
         source = int.from_bytes(inner[12:16], "big")
         group = int.from_bytes(inner[16:20], "big")
-        rp = self.config.pim.rp_for(group)
-        if rp is None or not any(p.address == int(rp.address) for p in self.ports.values()):
+        rp = self._rp(group)
+        if rp is None or not any(p.address == rp for p in self.ports.values()):
             self.register_counters["register_not_rp"] += 1
             self._register_stop(dr, source, group)  # section 4.4.2: not the RP for G
             return
@@ -640,6 +751,13 @@ class PimRouter:
             return
         expires = float("inf") if holdtime == _FOREVER else now + holdtime
         restarted = known is not None and known.generation_id != hello.generation_id
+        if known is None and len(port.neighbors) >= MAX_NEIGHBORS:
+            port.counters["too_many_neighbors"] += 1  # a spoofing host cannot grow us
+            return
+        if restarted:  # section 4.5.7: join again soon toward a restarted RPF'
+            for entry in self.entries.values():
+                if entry.upstream.rpf == (port.name, source):
+                    entry.upstream.see_prune(self._random() * port.effective_override(), now)
         if known is None or restarted:
             port.neighbors[source] = Neighbor(
                 source,
@@ -707,11 +825,11 @@ class PimRouter:
             if state.state == "Prune":  # probe: does the RP still not want it?
                 state.state = "JoinPending"
                 state.timer = now + REGISTER_PROBE_TIME
-                rp = self.config.pim.rp_for(key[1])
+                rp = self._rp(key[1])
                 if rp is not None:
                     probe = pim.ip_packet(key[0], key[1], b"", ttl=0)[:20]
                     null = pim.build(Register(probe, null=True))
-                    self.unicast.append((int(rp.address), null))
+                    self.unicast.append((rp, null))
                     self.register_counters["null_register_out"] += 1
             elif state.state == "JoinPending":  # no Register-Stop: register again
                 state.state = "Join"
@@ -838,5 +956,5 @@ class PimRouter:
         }
 
     def _rp_text(self, group: int) -> str | None:
-        rp = self.config.pim.rp_for(group)
-        return str(rp.address) if rp is not None else None
+        rp = self._rp(group)
+        return _ip(rp) if rp is not None else None

@@ -53,7 +53,10 @@ class DownstreamPort:
         Join with ET = max(ET, holdtime); PPT stopped."""
         self.state = Downstream.JOIN
         self.prune_pending = INF
-        self.expiry = max(self.expiry if self.expiry != INF else now, now + holdtime)
+        if holdtime >= 0xFFFF:  # section 4.9.5: 0xFFFF is infinite
+            self.expiry = INF
+        elif self.expiry == INF or self.expiry < now + holdtime:
+            self.expiry = now + holdtime
 
     def on_prune(self, override: float, single_neighbor: bool, now: float) -> None:
         """Receive Prune: Join -> PrunePending, PPT = the J/P override interval on a LAN

@@ -730,7 +730,8 @@ class Daemon:
     # -- RPF ---------------------------------------------------------------------------------
 
     def _on_rpf(self, answers: Mapping[int, str | None]) -> None:
-        self._act_on(self.engine.set_rpf(answers, self.clock()))
+        gateways = self._fib.gateways if self._fib is not None else {}
+        self._act_on(self.engine.set_rpf(answers, self.clock(), gateways))
 
     def _on_routes(self) -> None:
         self._routes_changed.set()  # the current event: the refresher replaces it each time

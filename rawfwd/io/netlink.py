@@ -69,6 +69,7 @@ _BACKOFF_FIRST = 0.5
 _BACKOFF_MAX = 5.0
 #: FIB answers are handed over this many sources at a time
 _FIB_CHUNK = 256
+_MAX_GATEWAYS = 100_000  #: next hops remembered (as many as RPF answers the core keeps)
 #: sources remembered as looked up before (forgotten all at once beyond this)
 _FIB_MEMORY = 1 << 20
 #: a recurring problem is logged as a warning at most this often (seconds)
@@ -297,6 +298,7 @@ class _Fib:
 
         self._no_route = NetlinkError
         self._ipr = IPRoute()
+        self.gateway = ""  #: the gateway of the last route `toward` found ("" for none)
 
     def close(self) -> None:
         """Close, even when broken: pyroute2's close() then re-raises the error that broke
@@ -310,7 +312,9 @@ class _Fib:
 
     def toward(self, source: int) -> str | None:
         """The interface toward `source`, None if there is no route back; raises if the
-        socket fails."""
+        socket fails. The route's gateway, if it has one, is left in `gateway` (PIM's
+        RPF neighbour, RFC 7761 4.5: the next hop toward the RP or the source)."""
+        self.gateway = ""
         address = text(source)
         family = socket.AF_INET6 if is_v6(source) else socket.AF_INET
         try:
@@ -329,6 +333,8 @@ class _Fib:
                 oif = owners[0]["index"] if owners else None
             elif route["type"] != RTN_UNICAST:  # blackhole, unreachable, prohibit
                 return None
+            else:
+                self.gateway = route.get_attr("RTA_GATEWAY") or ""
             if oif is not None:
                 try:
                     return socket.if_indextoname(oif)
@@ -342,6 +348,8 @@ class _Chunk(NamedTuple):
 
     #: the sources looked up, in order, up to the first that failed
     answers: dict[int, str | None]
+    #: the next hop toward each answered IPv4 source that has one (not on a link of ours)
+    gateways: dict[int, int]
     #: why IPRoute could not be opened (then nothing was looked up)
     open_error: Exception | None = None
     #: what broke the socket while looking up the source after the last answered one
@@ -355,21 +363,24 @@ def _look_up(sources: list[int], context: Callable[[], AbstractContextManager[ob
     once trio has abandoned the call (on cancellation).
     """
     answers: dict[int, str | None] = {}
+    gateways: dict[int, int] = {}
     with context():
         try:
             fib = _Fib()
         except Exception as exc:
-            return _Chunk(answers, open_error=exc)
+            return _Chunk(answers, gateways, open_error=exc)
         try:
             for source in sources:
                 trio.from_thread.check_cancelled()
                 try:
                     answers[source] = fib.toward(source)
                 except Exception as exc:
-                    return _Chunk(answers, lookup_error=exc)
+                    return _Chunk(answers, gateways, lookup_error=exc)
+                if fib.gateway and "." in fib.gateway:
+                    gateways[source] = int.from_bytes(socket.inet_aton(fib.gateway), "big")
         finally:
             fib.close()
-    return _Chunk(answers)
+    return _Chunk(answers, gateways)
 
 
 class FibLookups:
@@ -391,6 +402,8 @@ class FibLookups:
         self._work = _Work()
         self._wake = trio.Event()
         self._context = thread_context
+        #: the next hop toward each address answered that has one (PIM's RPF neighbour)
+        self.gateways: dict[int, int] = {}
 
     def ask(self, sources: Iterable[int]) -> None:
         """Ask for these sources; answers arrive later through `on_answers`."""
@@ -420,6 +433,12 @@ class FibLookups:
                 _look_up, chunk, self._context, abandon_on_cancel=True
             )
             answers = done.answers
+            for source in answers:  # the gateway of each answer, none where on-link
+                self.gateways.pop(source, None)
+            self.gateways.update(done.gateways)
+            if len(self.gateways) > _MAX_GATEWAYS:  # bounded: the oldest go (asked again)
+                for source in list(self.gateways)[: len(self.gateways) - _MAX_GATEWAYS]:
+                    del self.gateways[source]
             if answers:
                 failures = 0
                 failed_once.difference_update(answers)

@@ -203,3 +203,15 @@ def test_removing_pim_says_goodbye_and_shutdown_too() -> None:
     parsed = pim.parse(bye[34:])
     assert isinstance(parsed, Hello)
     assert parsed.holdtime == 0
+
+
+def test_neighbours_per_interface_are_bounded() -> None:
+    """Spoofed Hellos from ever new addresses cannot grow the table without limit."""
+    from rawfwd.control.pim_router import MAX_NEIGHBORS
+
+    engine = Engine(config(1))
+    frames = [hello_frame(f"10.0.{n // 250}.{n % 250 + 2}", Hello(105, 1, n)) for n in range(100)]
+    engine.handle_frames("lan0", frames, 0.0)
+    view = interface(engine)
+    assert len(view["neighbors"]) == MAX_NEIGHBORS
+    assert view["counters"]["too_many_neighbors"] == 100 - MAX_NEIGHBORS

@@ -41,6 +41,9 @@ address = "{RP}"
 """
 
 
+CONFIG_V3 = CONFIG.replace("version = 2", "version = 3")
+
+
 def a(text: str) -> int:
     return int(IPv4Address(text))
 
@@ -64,8 +67,8 @@ def star_join(upstream: str, *, prune: bool = False, holdtime: int = 210) -> Joi
 
 
 class Router:
-    def __init__(self) -> None:
-        self.engine = Engine(toml_config(CONFIG))
+    def __init__(self, config: str = CONFIG) -> None:
+        self.engine = Engine(toml_config(config))
         self.now = 0.0
         self.sent: list[tuple[str, pim.Message]] = []
         self.packets = 0
@@ -253,3 +256,86 @@ def test_as_the_rp_a_downstream_join_takes_traffic_from_a_source_beside_us() -> 
     doc = engine.pim_json(1.0)
     assert doc is not None
     assert doc["joins"][0]["upstream"]["state"] == "NotJoined"  # nothing above the RP
+
+
+def test_a_restarted_rp_is_joined_again_within_the_override_interval(router: Router) -> None:
+    """Section 4.5.7: a new generation ID from RPF'(*,G): our Join comes within
+    t_override (rand(0, Effective_Override_Interval)), not a period later."""
+    router.hear("eth1", igmp_frame("10.1.0.9", igmp.Report(2, a(GROUP)), GROUP))
+    assert len(router.joins()) == 1
+    router.tick(router.now + 20.0)
+    router.hear("eth0", pim_frame(RP, Hello(105, 1, 2)))  # generation ID 1 -> 2
+    router.tick(router.now + 2.5)
+    assert [m for _, m in router.joins()] == [star_join(RP)]
+
+
+def test_what_join_prune_may_not_create(router: Router) -> None:
+    """A Join(*,G) naming another RP (section 4.5.2), a (*,G) in the SSM range (4.8.1),
+    an (S,G) whose source no router forwards from: counted, no state."""
+    router.hear("eth1", pim_frame("10.1.0.7", Hello(105, 1, 5)))
+    other_rp = Source(a("10.0.0.99"), wildcard=True, rpt=True)
+    ssm = Source(a(RP), wildcard=True, rpt=True)
+    zero = Source(0)
+    for group, source in ((GROUP, other_rp), ("232.1.1.1", ssm), (GROUP, zero)):
+        message = JoinPrune(a("10.1.0.1"), 210, (GroupSet(a(group), joins=(source,)),))
+        router.hear("eth1", pim_frame("10.1.0.7", message))
+    assert router.state() == []
+    doc = router.engine.pim_json(router.now)
+    assert doc is not None
+    (eth1,) = [i for i in doc["interfaces"] if i["interface"] == "eth1"]
+    assert (eth1["counters"]["wrong_rp"], eth1["counters"]["unsupported_source"]) == (2, 1)
+
+
+def test_a_join_with_holdtime_0xffff_never_expires(router: Router) -> None:
+    """Section 4.9.5: 0xFFFF is infinite."""
+    router.hear("eth1", pim_frame("10.1.0.7", Hello(105, 1, 5)))
+    router.hear("eth1", pim_frame("10.1.0.7", star_join("10.1.0.1", holdtime=0xFFFF)))
+    router.tick(router.now + 100_000.0)
+    (entry,) = router.state()
+    assert entry["downstream"]["eth1"] == {
+        "state": "Join",
+        "expires": None,
+        "prune_pending": None,
+    }
+
+
+def test_a_directly_connected_source_is_not_joined_upstream() -> None:
+    """RPF'(S,G) is NULL for a source on our own link (section 4.5.7): no Join(S,G) to a
+    host. An IGMPv3 member asking for that source is served natively."""
+    r = Router(CONFIG_V3)
+    r.tick(1.0)
+    record = igmp.GroupRecord(igmp.RecordType.ALLOW_NEW_SOURCES, a(GROUP), (a("10.0.0.50"),))
+    report = igmp.V3Report((record,))
+    r.hear("eth1", igmp_frame("10.1.0.9", report, "224.0.0.22"))
+    assert r.joins() == []
+    (entry,) = r.state()
+    assert (entry["source"], entry["upstream"]["state"]) == ("10.0.0.50", "NotJoined")
+
+
+def test_members_that_exclude_a_source_do_not_get_it_from_the_rp_tree() -> None:
+    """Section 4.1.6: pim_exclude(S,G) leaves a local interface out for that source."""
+    r = Router(CONFIG_V3)
+    r.hear("eth0", pim_frame(RP, Hello(105, 1, 1)))
+    r.tick(10.0)
+    record = igmp.GroupRecord(igmp.RecordType.CHANGE_TO_EXCLUDE, a(GROUP), (a("10.9.0.5"),))
+    r.hear("eth1", igmp_frame("10.1.0.9", igmp.V3Report((record,)), "224.0.0.22"))
+    assert r.data() == []  # 10.9.0.5 is excluded there
+    other = udp_frame("10.9.0.6", GROUP, payload=b"another source")
+    out = r.engine.handle_frames("eth0", [other], r.now)
+    assert [n for n, f in out.frames if f] == ["eth1"]
+
+
+def test_no_join_suppression_when_every_neighbour_sets_the_t_bit() -> None:
+    """Section 4.3.3: with the T bit from every neighbour, another router's Join does not
+    postpone ours (the upstream tracks each downstream router)."""
+    r = Router()
+    r.hear("eth0", pim_frame(RP, Hello(105, 1, 1, (True, 500, 2500))))
+    r.hear("eth0", pim_frame("10.0.0.3", Hello(105, 1, 9, (True, 500, 2500))))
+    r.tick(10.0)
+    r.hear("eth1", igmp_frame("10.1.0.9", igmp.Report(2, a(GROUP)), GROUP))
+    joined_at = r.now
+    r.joins()
+    r.tick(joined_at + 30.0)
+    r.hear("eth0", pim_frame("10.0.0.3", star_join(RP)))
+    r.tick(joined_at + 60.0)
+    assert [m for _, m in r.joins()] == [star_join(RP)]  # on time, not suppressed
