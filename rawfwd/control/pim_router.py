@@ -552,6 +552,15 @@ class PimRouter:
         self.changed.update(key[1] for key in self.entries)  # the RP tree's arrival, too
         return self._take_sends()
 
+    def source_toward(self, address: int) -> int:
+        """Our address on the interface toward `address` (what the kernel would send a
+        unicast PIM message from; 0 when no interface of ours leads there)."""
+        toward = self.rpf_interface(address)
+        port = self.ports.get(toward) if isinstance(toward, str) else None
+        if port is not None:
+            return port.address
+        return next((p.address for p in self.ports.values() if p.address), 0)
+
     def rpf_interface(self, address: int) -> object:
         """The interface toward `address` (the forwarder's RPF: config, [[rpf]], FIB)."""
         return self.forwarder.rpf_toward(address)

@@ -27,8 +27,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..config.values import Config
-from ..control.engine import Engine
+from ..control.engine import Engine, Output
+from ..control.pim import PIM_PROTO
+from ..control.pim_router import REGISTER_VIF
 from ..core import FlowSnapshot, Snapshot
+from ..core.wire import ipv4_header
 from ..errors import InputError
 from .captures import NS_PER_S, Capture, CaptureFrame, error_text, read_capture
 from .outputs import Outputs, refuse_overwriting_inputs, with_replay_macs
@@ -113,6 +116,7 @@ def replay(config: Config, inputs: Sequence[tuple[str, Path]], out_dir: Path) ->
         engine.igmp_views(end),
         engine.proxy_view(),
         bounds.unlisted,
+        engine.pim_json(end),
     )
 
 
@@ -202,9 +206,26 @@ def _timers(engine: Engine, now: float, outputs: Outputs, bounds: _Bounds) -> fl
         out = engine.handle_timer(at)
         if out.retired:
             bounds.retire(out.retired)
-        for egress, frames in out.frames:
-            for data in frames:
-                outputs.write(egress, data, _ns(at))
+        _write(engine, out, outputs, _ns(at))
+
+
+def _write(engine: Engine, out: Output, outputs: Outputs, time_ns: int) -> None:
+    """What one call sends: frames into each egress's pcap; unicast PIM (Registers,
+    Register-Stops), which the kernel would route, into pimreg.pcap as the IPv4 packets
+    it would send (from our address toward the destination), in Ethernet frames with
+    zero MACs (the next hop's is not known here)."""
+    for egress, frames in out.frames:
+        for data in frames:
+            outputs.write(egress, data, time_ns)
+    for destination, message in out.unicast:
+        source = engine.pim.source_toward(destination)
+        packet = ipv4_header(
+            source.to_bytes(4, "big"),
+            destination.to_bytes(4, "big"),
+            proto=PIM_PROTO,
+            payload_len=len(message),
+        )
+        outputs.write(REGISTER_VIF, bytes(12) + b"\x08\x00" + packet + message, time_ns)
 
 
 def _run(
@@ -228,9 +249,7 @@ def _run(
         out = engine.handle_frames(frame.iface, (frame.data,), now)
         if out.retired:
             bounds.retire(out.retired)
-        for egress, frames in out.frames:
-            for data in frames:
-                outputs.write(egress, data, frame.time_ns)
+        _write(engine, out, outputs, frame.time_ns)
     now = now_ns / NS_PER_S
     skipped_from = _timers(engine, now, outputs, bounds)
     if skipped_from is not None:

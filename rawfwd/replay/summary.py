@@ -25,6 +25,8 @@ class ReplayResult:
     proxy: ProxyView | None = None
     #: flows forgotten beyond the `[flows] max_flows` that the summary keeps: counted only
     unlisted: int = 0
+    #: the PIM state at the end (`rawfwd show pim --json`'s), None without PIM
+    pim: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready summary (output files named relative to the output directory)."""
@@ -40,6 +42,8 @@ class ReplayResult:
         if self.igmp or self.proxy is not None:
             doc["igmp"] = [view.to_json() for view in self.igmp]
             doc["proxy"] = proxy_json(self.proxy) if self.proxy is not None else None
+        if self.pim is not None:
+            doc["pim"] = self.pim
         return doc
 
 
@@ -79,6 +83,17 @@ def format_summary(result: ReplayResult) -> str:
     if result.proxy is not None:
         groups = ", ".join(f"{text(g)} {m.value}" for g, m, _ in result.proxy.groups)
         lines.append(f"proxy upstream {result.proxy.interface}: {groups or 'no groups'}")
+    if result.pim is not None:
+        for iface in result.pim["interfaces"]:
+            neighbors = ", ".join(n["address"] for n in iface["neighbors"]) or "none"
+            lines.append(
+                f"pim {iface['interface']} (DR {iface['dr'] or '-'}): neighbours {neighbors}"
+            )
+        for entry in result.pim["joins"]:
+            up = entry["upstream"]
+            toward = f" toward {up['neighbor']} on {up['interface']}" if up["neighbor"] else ""
+            oifs = ", ".join(entry["oifs"]) or "-"
+            lines.append(f"  ({entry['source']}, {entry['group']}) {up['state']}{toward} -> {oifs}")
     written = ", ".join(f"{name}.pcap ({n} frames)" for name, n in result.outputs.items())
     lines.append(f"wrote: {written or 'nothing (no frame was forwarded)'}")
     lines.extend(f"note: {note}" for note in result.notes)

@@ -32,6 +32,16 @@ from scapy.layers.inet6 import (
     IPv6ExtHdrHopByHop,
     RouterAlert,
 )
+from scapy.contrib.pim import (
+    PIMv2GroupAddrs,
+    PIMv2Hdr,
+    PIMv2Hello,
+    PIMv2HelloDRPriority,
+    PIMv2HelloHoldtime,
+    PIMv2JoinAddrs,
+    PIMv2JoinPrune,
+    PIMv2PruneAddrs,
+)
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Raw
 from scapy.utils import RawPcapWriter
@@ -594,6 +604,87 @@ def manet6_case() -> Case:
     )
 
 
+PIM_TOML = """\
+# PIM-SM: neighbours by Hello; a downstream router's Join(*,G) and a local IGMP member make
+# (*,G) state, joined toward the RP; data from the RP tree follows it; a Prune from the
+# only neighbour acts at once; a local source is registered to the RP (pimreg.pcap)
+[interface.eth0]
+mac = "02:00:00:00:00:01"
+address = "10.0.0.1/24"
+pim = true
+
+[interface.eth1]
+mac = "02:00:00:00:00:02"
+address = "10.1.0.1/24"
+pim = true
+
+[interface.eth2]
+mac = "02:00:00:00:00:03"
+address = "10.2.0.1/24"
+pim = true
+igmp = true
+version = 2
+
+[[pim.rp]]
+address = "10.0.0.2"
+"""
+
+
+def pim_message(src: str, message: Packet, mac: str = PEER) -> Packet:
+    """A PIM message to ALL-PIM-ROUTERS as a router sends it (scapy's encoder)."""
+    return Ether(src=mac, dst="01:00:5e:00:00:0d") / IP(src=src, dst="224.0.0.13", ttl=1) / message
+
+
+def pim_join(upstream: str, group: str, *, prune: bool = False) -> Packet:
+    star = PIMv2JoinAddrs(sparse=1, wildcard=1, rpt=1, src_ip="10.0.0.2")
+    if prune:
+        star = PIMv2PruneAddrs(sparse=1, wildcard=1, rpt=1, src_ip="10.0.0.2")
+    addrs = PIMv2GroupAddrs(
+        gaddr=group, join_ips=[] if prune else [star], prune_ips=[star] if prune else []
+    )
+    return PIMv2Hdr(type=3) / PIMv2JoinPrune(up_neighbor_ip=upstream, holdtime=210, jp_ips=[addrs])
+
+
+def pim_hello(holdtime: int = 105) -> Packet:
+    return PIMv2Hdr(type=0) / PIMv2Hello(
+        option=[PIMv2HelloHoldtime(holdtime=holdtime), PIMv2HelloDRPriority(dr_priority=1)]
+    )
+
+
+def pim_case() -> Case:
+    g1, g2 = "239.1.1.1", "239.2.2.2"
+    bad = bytearray(raw(pim_message("10.1.0.7", pim_hello())))
+    bad[-1] ^= 0xFF  # its checksum no longer holds
+    eth0 = [
+        (T0, pim_message("10.0.0.2", pim_hello())),  # the RP, our upstream neighbour
+        (T0 + 2.0, udp("10.9.0.5", g1, ttl=8, payload=b"down the RP tree")),  # eth1
+        (T0 + 2.1, udp("10.9.0.5", g2, ttl=8, payload=b"to a member")),  # eth2
+        (T0 + 2.2, udp("10.9.0.5", "239.3.3.3", ttl=8)),  # no state: no_members
+        (T0 + 4.0, udp("10.9.0.5", g1, ttl=8, payload=b"after the prune")),  # no_members
+    ]
+    eth1 = [
+        (T0 + 0.5, pim_message("10.1.0.7", pim_hello(), mac=SENDER)),
+        (T0 + 1.0, pim_message("10.1.0.7", pim_join("10.1.0.1", g1), mac=SENDER)),
+        (T0 + 3.0, pim_message("10.1.0.7", pim_join("10.1.0.1", g1, prune=True), mac=SENDER)),
+        (T0 + 4.5, bad),  # counted per interface, ignored
+    ]
+    eth2 = [
+        (T0 + 1.5, v2("10.2.0.9", g2)),
+        (T0 + 2.5, udp("10.2.0.50", "239.4.4.4", ttl=8, payload=b"registered")),  # local source
+    ]
+    return Case(
+        "pim",
+        "rawfwd.toml",
+        PIM_TOML,
+        {"eth0": eth0, "eth1": eth1, "eth2": eth2},
+        # eth0: a Hello first (before the Join, to the new neighbour), Join(*,g1),
+        # Join(*,g2), Prune(*,g1); eth1: Hello and data; eth2: query, Hello, data; pimreg:
+        # one Register
+        {"eth0": 4, "eth1": 2, "eth2": 3, "pimreg": 1},
+        {"no_members": 2},
+    )
+
+
 CASES = [
     routing_case,
     id_case,
@@ -604,6 +695,7 @@ CASES = [
     ipv6_case,
     mld_case,
     manet6_case,
+    pim_case,
 ]
 
 
