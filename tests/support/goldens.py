@@ -21,6 +21,16 @@ from ipaddress import IPv6Address
 from pathlib import Path
 from typing import Any
 
+from scapy.contrib.pim import (
+    PIMv2GroupAddrs,
+    PIMv2Hdr,
+    PIMv2Hello,
+    PIMv2HelloDRPriority,
+    PIMv2HelloHoldtime,
+    PIMv2JoinAddrs,
+    PIMv2JoinPrune,
+    PIMv2PruneAddrs,
+)
 from scapy.layers.inet import IP, UDP, IPOption_Router_Alert
 from scapy.layers.inet6 import (
     ICMPv6MLDMultAddrRec,
@@ -31,16 +41,6 @@ from scapy.layers.inet6 import (
     IPv6ExtHdrDestOpt,
     IPv6ExtHdrHopByHop,
     RouterAlert,
-)
-from scapy.contrib.pim import (
-    PIMv2GroupAddrs,
-    PIMv2Hdr,
-    PIMv2Hello,
-    PIMv2HelloDRPriority,
-    PIMv2HelloHoldtime,
-    PIMv2JoinAddrs,
-    PIMv2JoinPrune,
-    PIMv2PruneAddrs,
 )
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Raw
