@@ -47,6 +47,7 @@ from . import pim
 from .membership import Mode
 from .pim import (
     ALL_PIM_ROUTERS,
+    Assert,
     BadPim,
     GroupSet,
     Hello,
@@ -70,6 +71,12 @@ REGISTER_VIF: Final = "pimreg"
 MAX_REGISTER_STATES: Final = 4096  #: (S,G) a first-hop DR keeps register state for
 MAX_ENTRIES: Final = 16384  #: (*,G) and (S,G) entries, all interfaces together
 MAX_NEIGHBORS: Final = 64  #: PIM neighbours per interface (more are counted, ignored)
+ASSERT_TIME: Final = 180.0  #: seconds (section 4.11)
+ASSERT_OVERRIDE_INTERVAL: Final = 3.0  #: a winner refreshes this long before Assert_Time
+#: the metric preference of a route that is not on our link: the FIB does not say how it
+#: was learned (FRR gives a kernel route 0, a static one 1, OSPF 110); on-link routes 0
+REMOTE_PREFERENCE: Final = 101
+MAX_ASSERTS: Final = 4096
 #: what our Hellos say in the LAN prune delay option (section 4.11 defaults, ms), T bit 0
 PROPAGATION_DELAY_MS: Final = 500
 OVERRIDE_INTERVAL_MS: Final = 2500
@@ -162,6 +169,24 @@ class RegisterState:
 
     state: str = "Join"
     timer: float = INF
+
+
+@dataclass(eq=False)
+class AssertState:
+    """The assert state of one (S,G) or (*,G) on one interface (section 4.6): we won (and
+    keep asserting) or lost to `winner` (and do not forward there); `timer`: the Assert
+    Timer."""
+
+    winner_us: bool
+    winner: int
+    metric: tuple[int, int, int]  #: the winner's (rpt bit, preference, metric)
+    timer: float
+
+
+def _better(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    """Is assert metric `a` preferred to `b` (section 4.6.3)? Lower RPT bit, preference
+    and metric win, then the higher address (the last element)."""
+    return (a[0], a[1], a[2], -a[3]) < (b[0], b[1], b[2], -b[3])
 
 
 @dataclass(eq=False)
@@ -269,6 +294,9 @@ class PimRouter:
         #: on REGISTER_VIF
         self.decapsulated: list[bytes] = []
         self.register_counters: Counter[str] = Counter()
+        #: (source or 0, group, interface) -> assert state (section 4.6)
+        self.asserts: dict[tuple[int, int, str], AssertState] = {}
+        self._assert_triggers: set[tuple[int, int, str]] = set()  # data seen on an oif
         self._gateways: dict[int, int] = {}  # the FIB's next hops (live mode), 0: on-link
         self._wishes: Wishes = {}
         self.changed: set[int] = set()  #: groups whose forwarding changed: flows to decide
@@ -376,8 +404,124 @@ class PimRouter:
             port.counters["join_prune_in"] += 1
             self._on_join_prune(port, message, now)
             return self._take_sends()
-        port.counters["unhandled"] += 1  # asserts and registers: not acted on yet
+        if isinstance(message, Assert):
+            port.counters["assert_in"] += 1
+            self._on_assert(port, source, message, now)
+            return self._take_sends()
+        port.counters["unhandled"] += 1  # registers come unicast, not here
         return []
+
+    # -- asserts (section 4.6) ------------------------------------------------------------
+
+    def _our_metric(self, source: int, group: int, name: str) -> tuple[int, int, int, int] | None:
+        """Our assert metric for (S,G) (source given) or (*,G) on `name`, None where we
+        would not forward there (CouldAssert is false)."""
+        entry = self.entries.get((source, group))
+        port = self.ports.get(name)
+        if entry is None or port is None or name not in entry.olist():
+            return None
+        if source:
+            target, rpt = source, 0
+        else:
+            rp = self._rp(group)
+            if rp is None:
+                return None
+            target, rpt = rp, 1
+        toward = self.rpf_interface(target)
+        home = self.ports.get(toward) if isinstance(toward, str) else None
+        on_link = home is not None and (home.on_link(target) or home.address == target)
+        preference = 0 if on_link or self._gateways.get(target) == 0 else REMOTE_PREFERENCE
+        return (rpt, preference, 0, port.address)
+
+    def _on_assert(self, port: PimPort, source: int, message: Assert, now: float) -> None:
+        """Section 4.6.1/4.6.2: a better assert makes us lose the interface for the entry;
+        a worse one from the winner ends our loss; a worse one while we could assert makes
+        us assert (and win)."""
+        key_source = 0 if message.rpt else message.source
+        if message.group >> 28 != 0xE:
+            port.counters["bad_group"] += 1
+            return
+        key = (key_source, message.group, port.name)
+        theirs = (int(message.rpt), message.preference, message.metric, source)
+        ours = self._our_metric(key_source, message.group, port.name)
+        known = self.asserts.get(key)
+        if ours is not None and _better(ours, theirs):
+            self._win(key, port, ours, now)  # also when the winner itself got worse
+            return
+        if ours is None:  # we do not forward there: nothing to lose
+            if known is not None:
+                del self.asserts[key]
+            return
+        if known is None and len(self.asserts) >= MAX_ASSERTS:
+            port.counters["too_many_asserts"] += 1
+            return
+        lost = known is None or known.winner_us or known.winner != source
+        self.asserts[key] = AssertState(False, source, theirs[:3], now + ASSERT_TIME)
+        if lost:
+            port.counters["assert_lost"] += 1
+            self.changed.add(message.group)
+
+    def _win(
+        self, key: tuple[int, int, str], port: PimPort, ours: tuple[int, int, int, int], now: float
+    ) -> None:
+        known = self.asserts.get(key)
+        if known is not None and not known.winner_us:
+            self.changed.add(key[1])  # we forward there again
+        if known is None and len(self.asserts) >= MAX_ASSERTS:
+            port.counters["too_many_asserts"] += 1
+            return
+        self.asserts[key] = AssertState(
+            True, port.address, ours[:3], now + ASSERT_TIME - ASSERT_OVERRIDE_INTERVAL
+        )
+        self._send_assert(port, key, ours)
+
+    def _send_assert(
+        self, port: PimPort, key: tuple[int, int, str], ours: tuple[int, int, int, int]
+    ) -> None:
+        message = Assert(key[1], key[0], bool(ours[0]), ours[1], ours[2])
+        self._pending.extend(self._send(port, message))
+        port.counters["assert_out"] += 1
+
+    def _run_asserts(self, now: float) -> None:
+        """Data seen on interfaces we forward onto (another router forwards there too:
+        assert), and Assert Timers: a winner asserts again, a loss runs out."""
+        triggers, self._assert_triggers = self._assert_triggers, set()
+        for key in triggers:
+            port = self.ports.get(key[2])
+            ours = self._our_metric(key[0], key[1], key[2])
+            state = self.asserts.get(key)
+            if port is not None and ours is not None and (state is None or state.winner_us):
+                self._win(key, port, ours, now)
+        for key, state in list(self.asserts.items()):
+            port = self.ports.get(key[2])
+            gone = port is None or (not state.winner_us and state.winner not in port.neighbors)
+            if state.timer > now and not gone:
+                continue
+            ours = self._our_metric(key[0], key[1], key[2])
+            if state.winner_us and port is not None and ours is not None and not gone:
+                state.timer = now + ASSERT_TIME - ASSERT_OVERRIDE_INTERVAL
+                self._send_assert(port, key, ours)
+            else:
+                del self.asserts[key]
+                if not state.winner_us:
+                    self.changed.add(key[1])  # lost no longer: we forward there again
+
+    def _forget_winner(self, name: str, winner: int) -> None:
+        """A neighbour that won asserts on `name` is gone: we forward there again."""
+        for key, state in list(self.asserts.items()):
+            if key[2] == name and not state.winner_us and state.winner == winner:
+                del self.asserts[key]
+                self.changed.add(key[1])
+
+    def _lost(self, source: int, group: int) -> set[str]:
+        """lost_assert (section 4.6.5): the interfaces where another router forwards."""
+        if not self.asserts:
+            return set()
+        return {
+            name
+            for (s, g, name), state in self.asserts.items()
+            if g == group and s in (0, source) and not state.winner_us
+        }
 
     # -- join state --------------------------------------------------------------------------
 
@@ -616,6 +760,11 @@ class PimRouter:
             star = None  # no RP: IGMP alone decides where the group goes
         if sg is None and star is None:
             return ((REGISTER_VIF,), True) if register else None
+        if ingress in self.ports:  # data on an interface we forward onto: assert there
+            if sg is not None and ingress in sg.olist():
+                self._assert_triggers.add((source, group, ingress))
+            elif star is not None and ingress in star.olist():
+                self._assert_triggers.add((0, group, ingress))
         if star is not None and rp is not None:
             rp_address = rp
             if not any(p.address == rp_address for p in self.ports.values()):
@@ -626,6 +775,7 @@ class PimRouter:
                     if register:
                         out.add(REGISTER_VIF)
                     out.discard(ingress)
+                    out -= self._lost(source, group)
                     return tuple(sorted(out)), False
                 star = None  # not from the RP tree: only (S,G) state may take it
         out = set()
@@ -638,6 +788,7 @@ class PimRouter:
         if register:
             out.add(REGISTER_VIF)
         out.discard(ingress)
+        out -= self._lost(source, group)
         return tuple(sorted(out)), ingress != REGISTER_VIF
 
     def register_oif(self, ingress: str, source: int, group: int) -> bool:
@@ -757,6 +908,7 @@ class PimRouter:
             if known is not None:
                 del port.neighbors[source]
                 port.elect()
+                self._forget_winner(port.name, source)
             return
         expires = float("inf") if holdtime == _FOREVER else now + holdtime
         restarted = known is not None and known.generation_id != hello.generation_id
@@ -806,6 +958,10 @@ class PimRouter:
             due = min(due, entry.next_timer())
         for state in self.registers.values():
             due = min(due, state.timer)
+        if self._assert_triggers:
+            return float("-inf")
+        for a in self.asserts.values():
+            due = min(due, a.timer)
         return None if due == float("inf") else due
 
     def poll(self, now: float) -> Frames:
@@ -818,6 +974,7 @@ class PimRouter:
             for address in gone:
                 del port.neighbors[address]
                 port.counters["expired_neighbors"] += 1
+                self._forget_winner(port.name, address)
             if gone:
                 port.elect()
                 expired = True
@@ -846,6 +1003,10 @@ class PimRouter:
                 self.changed.add(key[1])
         if expired:
             self._update_all(now)
+        if self.asserts or self._assert_triggers:
+            self._run_asserts(now)
+            out.extend(self._pending)
+            self._pending = []
         for port in self.ports.values():
             if not port.address:
                 continue
