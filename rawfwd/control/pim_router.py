@@ -56,7 +56,7 @@ from .pim import (
     RegisterStop,
     Source,
 )
-from .pim_state import INF, Downstream, DownstreamPort, Upstream
+from .pim_state import INF, Downstream, DownstreamPort, Send, Upstream
 
 #: (interface, group) -> what IGMP's members want there: (mode, sources)
 Wishes = dict[tuple[str, int], tuple[Mode, frozenset[int]]]
@@ -121,6 +121,15 @@ class Entry:
     upstream: Upstream = field(default_factory=Upstream)
     spt: bool = False  #: SPTbit (section 4.1.3): traffic arrived on the RPF interface to S
     rp: int = 0  #: (*,G): the RP our last Join named (a Prune must name it too)
+    #: a last-hop DR switching to the source tree (section 4.2.1, spt_switchover)
+    spt_join: bool = False
+    #: (S,G): interfaces whose downstream routers pruned S off the RP tree, Prune(S,G,rpt)
+    #: (section 4.5.4; the port's JOIN state stands for Pruned, with its expiry)
+    rpt_pruned: dict[str, DownstreamPort] = field(default_factory=dict)
+
+    def pruned_off_rpt(self) -> set[str]:
+        return {n for n, d in self.rpt_pruned.items() if d.state is not Downstream.NO_INFO}
+
     #: the RP joins toward a registering source (section 4.4.2) while the RP tree wants it
     rp_join: bool = False
 
@@ -149,6 +158,8 @@ class Entry:
         return (
             not self.local
             and not self.rp_join
+            and not self.spt_join
+            and not self.pruned_off_rpt()
             and not self.upstream.joined
             and not self.upstream.sent
             and all(d.state is Downstream.NO_INFO for d in self.downstream.values())
@@ -157,6 +168,8 @@ class Entry:
     def next_timer(self) -> float:
         due = self.upstream.join_timer if self.upstream.joined else INF
         for d in self.downstream.values():
+            due = min(due, d.next_timer())
+        for d in self.rpt_pruned.values():
             due = min(due, d.next_timer())
         return due
 
@@ -297,6 +310,8 @@ class PimRouter:
         #: (source or 0, group, interface) -> assert state (section 4.6)
         self.asserts: dict[tuple[int, int, str], AssertState] = {}
         self._assert_triggers: set[tuple[int, int, str]] = set()  # data seen on an oif
+        #: the forwarder's decisions changed join state (SPT switchover): act at once
+        self._update_wanted = False
         self._gateways: dict[int, int] = {}  # the FIB's next hops (live mode), 0: on-link
         self._wishes: Wishes = {}
         self.changed: set[int] = set()  #: groups whose forwarding changed: flows to decide
@@ -536,7 +551,8 @@ class PimRouter:
                 for s in sources:
                     key = self._key_of(s, g.group)
                     if key is None:
-                        port.counters["unsupported_source"] += 1
+                        if not (s.rpt and not s.wildcard):  # (S,G,rpt): _rpt_prunes
+                            port.counters["unsupported_source"] += 1
                         continue
                     if not key[0]:  # (*,G): not in the SSM range, and to our RP only
                         rp = self._rp(g.group)
@@ -547,7 +563,46 @@ class PimRouter:
                         self._downstream(port, key, joined, message.holdtime, now)
                     else:
                         self._overheard(port, message.upstream, key, joined, message, now)
+        if message.upstream == port.address:
+            self._rpt_prunes(port, message, now)
         self._update_all(now)
+
+    def _rpt_prunes(self, port: PimPort, message: JoinPrune, now: float) -> None:
+        """Section 4.5.4, addressed to us: Prune(S,G,rpt) takes S off the RP tree on this
+        interface (after the override interval on a LAN); a Join(*,G) without it in the
+        same message, or a Join(S,G,rpt), puts S back."""
+        for g in message.groups:
+            pruned = {
+                s.address
+                for s in g.prunes
+                if s.rpt and not s.wildcard and s.mask_len == 32 and _unicast_source(s.address)
+            }
+            for source in pruned:
+                key = (source, g.group)
+                entry = self.entries.get(key)
+                if entry is None:
+                    if len(self.entries) >= MAX_ENTRIES:
+                        port.counters["too_many_entries"] += 1
+                        continue
+                    entry = self.entries[key] = Entry(*key)
+                state = entry.rpt_pruned.setdefault(port.name, DownstreamPort())
+                if state.state is Downstream.NO_INFO:
+                    # PrunePending for the override interval where others may override
+                    delay = 0.0 if len(port.neighbors) <= 1 else port.override_interval()
+                    state.state = Downstream.PRUNE_PENDING
+                    state.prune_pending = now + delay
+                    state.expiry = now + message.holdtime
+                elif state.state is Downstream.JOIN:
+                    state.expiry = max(state.expiry, now + message.holdtime)
+                port.counters["rpt_prune_in"] += 1
+            star_joined = any(s.wildcard and s.rpt for s in g.joins)
+            rejoined = {s.address for s in g.joins if s.rpt and not s.wildcard}
+            for (source, group), entry in self.entries.items():
+                if group != g.group or port.name not in entry.rpt_pruned:
+                    continue
+                if source in rejoined or (star_joined and source not in pruned):
+                    del entry.rpt_pruned[port.name]
+                    self.changed.add(group)
 
     def _key_of(self, s: Source, group: int) -> tuple[int, int] | None:
         if s.mask_len != 32:
@@ -642,6 +697,12 @@ class PimRouter:
                 star = self.entries.get((0, entry.group))
                 entry.rp_join = star is not None and bool(star.olist())
                 desired = desired or entry.rp_join
+            if entry.spt_join:  # a last hop's, while it has members of G
+                star = self.entries.get((0, entry.group))
+                entry.spt_join = star is not None and bool(star.local)
+                if not entry.spt_join:
+                    entry.spt = False
+                desired = desired or entry.spt_join
             rpf = self._rpf_neighbor(entry) if desired else None
             entry.upstream.update(desired, rpf, now, t_periodic)
             if entry.idle():
@@ -726,11 +787,11 @@ class PimRouter:
                         continue
                     entry.rp = rp
                     source = Source(rp, wildcard=True, rpt=True)
-                sets = (
-                    GroupSet(entry.group, joins=(source,))
-                    if send.join
-                    else GroupSet(entry.group, prunes=(source,))
-                )
+                if send.join:
+                    prunes = self._rpt_prunes_for(entry) if not entry.source else ()
+                    sets = GroupSet(entry.group, joins=(source,), prunes=prunes)
+                else:
+                    sets = GroupSet(entry.group, prunes=(source,))
                 neighbor = port.neighbors.get(send.neighbor)
                 if neighbor is not None and port.last_hello < neighbor.since:
                     # a Hello first: the neighbour may not know us yet (section 4.3.1)
@@ -742,6 +803,19 @@ class PimRouter:
         for key in [k for k, e in self.entries.items() if e.idle()]:
             del self.entries[key]
         return out
+
+    def _rpt_prunes_for(self, star: Entry) -> tuple[Source, ...]:
+        """The Prune(S,G,rpt)s a Join(*,G) carries (section 4.5.9): sources we get on
+        their own tree through another neighbour than the RP tree's."""
+        return tuple(
+            Source(sg.source, rpt=True)
+            for (source, group), sg in self.entries.items()
+            if group == star.group
+            and source
+            and sg.spt
+            and sg.upstream.joined
+            and sg.upstream.rpf != star.upstream.rpf
+        )
 
     def oifs(self, ingress: str, source: int, group: int) -> tuple[tuple[str, ...], bool] | None:
         """Where PIM sends (S,G) arriving on `ingress`, and whether the forwarder must still
@@ -765,31 +839,74 @@ class PimRouter:
                 self._assert_triggers.add((source, group, ingress))
             elif star is not None and ingress in star.olist():
                 self._assert_triggers.add((0, group, ingress))
-        if star is not None and rp is not None:
-            rp_address = rp
-            if not any(p.address == rp_address for p in self.ports.values()):
-                if self.rpf_interface(rp_address) == ingress:
-                    out = star.olist_for(source, self._wishes)
-                    if sg is not None and self.rpf_interface(source) == ingress:
-                        out |= sg.olist()
-                    if register:
-                        out.add(REGISTER_VIF)
-                    out.discard(ingress)
-                    out -= self._lost(source, group)
-                    return tuple(sorted(out)), False
-                star = None  # not from the RP tree: only (S,G) state may take it
-        out = set()
-        if sg is not None:
-            out |= sg.olist()
-            if ingress == REGISTER_VIF or self.rpf_interface(source) == ingress:
-                sg.spt = True  # (S,G) traffic arrived natively (or decapsulated, at the RP)
-        if star is not None:  # we are the RP
-            out |= star.olist_for(source, self._wishes)
+        we_rp = rp is not None and any(p.address == rp for p in self.ports.values())
+        rpf_s = self.rpf_interface(source)
+        inherited: set[str] = set()
+        if star is not None:  # inherited_olist(S,G,rpt) (section 4.1.6)
+            inherited = star.olist_for(source, self._wishes)
+            if sg is not None:
+                inherited -= sg.pruned_off_rpt()
+        out: set[str]
+        need_rpf = True
+        if ingress == REGISTER_VIF:  # decapsulated at the RP: down its tree
+            out, need_rpf = inherited, False
+        elif we_rp:  # the RP tree starts here, for traffic arriving toward S
+            out = inherited | (sg.olist() if sg is not None else set())
+        elif (
+            star is not None
+            and rp is not None
+            and self.rpf_interface(rp) == ingress
+            and not (sg is not None and sg.spt and rpf_s != ingress)
+        ):  # on the RP tree (once on the source tree, S's copies from it are dropped)
+            out, need_rpf = inherited, False
+            if sg is not None and rpf_s == ingress:
+                out |= sg.olist()
+                self._on_spt(sg)
+            elif star.local and self.config.pim.spt_switchover == "immediate":
+                self._switch_to_spt(source, group, ingress)
+        else:  # toward S: the source tree
+            out = set()
+            if sg is not None:
+                out = sg.olist() | (inherited if sg.spt_join or sg.spt else set())
+                if rpf_s == ingress:
+                    self._on_spt(sg)
         if register:
             out.add(REGISTER_VIF)
         out.discard(ingress)
         out -= self._lost(source, group)
-        return tuple(sorted(out)), ingress != REGISTER_VIF
+        return tuple(sorted(out)), need_rpf
+
+    def _on_spt(self, sg: Entry) -> None:
+        """(S,G) arrived on the RPF interface toward S: the SPT bit (section 4.2.2); the
+        RP tree's copies of S stop, and S is pruned off it upstream (4.5.9)."""
+        if not sg.spt:
+            sg.spt = True
+            self.changed.add(sg.group)
+            star = self.entries.get((0, sg.group))
+            if (
+                star is not None
+                and star.upstream.joined
+                and star.upstream.rpf is not None
+                and sg.upstream.rpf != star.upstream.rpf
+            ):  # a Join(*,G) carrying the prune, now
+                star.upstream.sent.append(Send(*star.upstream.rpf, True))
+                self._update_wanted = True
+
+    def _switch_to_spt(self, source: int, group: int, ingress: str) -> None:
+        """A last-hop DR's members get S from the RP tree: join S's tree (section 4.2.1,
+        spt_switchover = "immediate"); not for a source on our own link."""
+        port = self.ports.get(ingress)
+        if port is not None and port.on_link(source):
+            return
+        sg = self.entries.get((source, group))
+        if sg is None:
+            if len(self.entries) >= MAX_ENTRIES:
+                self.register_counters["too_many_entries"] += 1
+                return
+            sg = self.entries[(source, group)] = Entry(source, group)
+        if not sg.spt_join:
+            sg.spt_join = True
+            self._update_wanted = True
 
     def register_oif(self, ingress: str, source: int, group: int) -> bool:
         """Does (S,G) arriving on `ingress` go into the register tunnel? CouldRegister
@@ -958,7 +1075,7 @@ class PimRouter:
             due = min(due, entry.next_timer())
         for state in self.registers.values():
             due = min(due, state.timer)
-        if self._assert_triggers:
+        if self._assert_triggers or self._update_wanted:
             return float("-inf")
         for a in self.asserts.values():
             due = min(due, a.timer)
@@ -980,7 +1097,11 @@ class PimRouter:
                 expired = True
         t_periodic = self.config.pim.join_prune_interval
         for key, entry in self.entries.items():
-            for d in entry.downstream.values():
+            for d in entry.rpt_pruned.values():
+                if d.state is Downstream.PRUNE_PENDING and d.prune_pending <= now:
+                    d.state, d.prune_pending = Downstream.JOIN, INF  # Pruned (4.5.4)
+                    self.changed.add(key[1])
+            for d in (*entry.downstream.values(), *entry.rpt_pruned.values()):
                 if d.poll(now):
                     self.changed.add(key[1])
                     expired = True
@@ -1001,7 +1122,8 @@ class PimRouter:
                 state.state = "Join"
                 state.timer = INF
                 self.changed.add(key[1])
-        if expired:
+        if expired or self._update_wanted:
+            self._update_wanted = False
             self._update_all(now)
         if self.asserts or self._assert_triggers:
             self._run_asserts(now)

@@ -36,6 +36,9 @@ igmp = true
 version = 2
 last_member_query_interval = 0.5
 
+[pim]
+spt_switchover = "never"    # the RP tree alone here: test_pim_spt switches
+
 [[pim.rp]]
 address = "{RP}"
 """

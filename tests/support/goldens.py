@@ -625,6 +625,9 @@ pim = true
 igmp = true
 version = 2
 
+[pim]
+spt_switchover = "never"    # the RP tree only (replay knows no route toward the source)
+
 [[pim.rp]]
 address = "10.0.0.2"
 """
