@@ -27,11 +27,12 @@ replay-demo: $(STAMP)  ## replay a sample capture through a sample config, no ro
 		--in eth0=tests/data/routing/in/eth0.pcap --in eth1=tests/data/routing/in/eth1.pcap \
 		--out-dir demo-out
 
-system-deps:  ## Debian packages the demo and the tests need (tshark decodes what we emit, FRR is a PIM peer), installed if missing
+system-deps:  ## Debian packages the demo and the tests need (tshark decodes what we emit, FRR is a PIM peer, in a User-Mode Linux guest where it must forward), installed if missing
 	@for p in ip:iproute2 nft:nftables cc:gcc clang:clang tshark:tshark; do \
 		command -v $${p%%:*} >/dev/null || missing="$$missing $${p##*:}"; done; \
 	[ -e /usr/include/bpf/bpf_helpers.h ] || missing="$$missing libbpf-dev"; \
 	[ -x /usr/lib/frr/pimd ] || missing="$$missing frr"; \
+	[ -x /usr/bin/linux.uml ] || missing="$$missing user-mode-linux"; \
 	if [ -n "$$missing" ]; then apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
 
