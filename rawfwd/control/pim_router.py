@@ -804,6 +804,21 @@ class PimRouter:
             del self.entries[key]
         return out
 
+    def _prune_echo(self, port: PimPort, entry: Entry) -> None:
+        """PruneEcho (sections 4.5.2, 4.5.3): on a LAN, the Prune we acted on, sent to
+        ourselves, so that a router whose override was lost may join again."""
+        if entry.source:
+            source = Source(entry.source)
+        else:
+            rp = self._rp(entry.group)
+            if rp is None:
+                return
+            source = Source(rp, wildcard=True, rpt=True)
+        holdtime = min(0xFFFF, int(3.5 * self.config.pim.join_prune_interval))
+        echo = JoinPrune(port.address, holdtime, (GroupSet(entry.group, prunes=(source,)),))
+        self._pending.extend(self._send(port, echo))
+        port.counters["prune_echo_out"] += 1
+
     def _rpt_prunes_for(self, star: Entry) -> tuple[Source, ...]:
         """The Prune(S,G,rpt)s a Join(*,G) carries (section 4.5.9): sources we get on
         their own tree through another neighbour than the RP tree's."""
@@ -1101,7 +1116,15 @@ class PimRouter:
                 if d.state is Downstream.PRUNE_PENDING and d.prune_pending <= now:
                     d.state, d.prune_pending = Downstream.JOIN, INF  # Pruned (4.5.4)
                     self.changed.add(key[1])
-            for d in (*entry.downstream.values(), *entry.rpt_pruned.values()):
+            for name, d in entry.downstream.items():
+                echo = d.state is Downstream.PRUNE_PENDING and d.prune_pending <= now
+                if d.poll(now):
+                    self.changed.add(key[1])
+                    expired = True
+                    owner = self.ports.get(name)
+                    if echo and owner is not None and len(owner.neighbors) > 1:
+                        self._prune_echo(owner, entry)
+            for d in entry.rpt_pruned.values():
                 if d.poll(now):
                     self.changed.add(key[1])
                     expired = True

@@ -196,12 +196,15 @@ def test_on_a_lan_a_prune_waits_for_an_override(router: Router) -> None:
     router.hear("eth1", pim_frame("10.1.0.8", star_join("10.1.0.1")))  # the override
     router.tick(router.now + 5.0)
     assert router.data() == ["eth1"]
-    # without one, the interface is pruned when the timer runs out
+    # without one, the interface is pruned when the timer runs out, and we echo the
+    # Prune to ourselves there (PruneEcho, section 4.5.2)
     router.hear("eth1", pim_frame("10.1.0.7", star_join("10.1.0.1", prune=True)))
     router.tick(router.now + 2.9)
     assert router.data() == ["eth1"]
+    router.sent.clear()
     router.tick(router.now + 0.2)
     assert router.data() == []
+    assert ("eth1", star_join("10.1.0.1", prune=True)) in router.sent
 
 
 def test_join_suppression_and_prune_override_upstream(router: Router) -> None:
