@@ -28,6 +28,7 @@ from .ui import (
     groups_table,
     interfaces_table,
     neighbors_table,
+    pim_joins_table,
     pim_table,
     summary_line,
 )
@@ -146,6 +147,7 @@ def show(what: str, *, as_json: bool, control_address: str | None) -> int:
             console.print("no interface has pim = true")
         else:
             console.print(pim_table(view))
+            console.print(pim_joins_table(view))
     if what in ("flows", "all"):
         console.print(flows_table(view, max_rows=10_000))
     return 0
@@ -300,7 +302,20 @@ _PIM = _Maybe(
                     }
                 ),
             }
-        )
+        ),
+        "joins": _ListOf(
+            {
+                "source": _ANY,
+                "group": _ANY,
+                "upstream": {"state": _ANY, "interface": _ANY, "neighbor": _ANY},
+                "downstream": _MapOf({"state": _ANY}),
+                "oifs": _ListOf(str),
+            }
+        ),
+        "asserts": _ListOf(
+            {"source": _ANY, "group": _ANY, "interface": _ANY, "state": _ANY, "winner": _ANY}
+        ),
+        "registers": {"states": _ListOf({"source": _ANY, "group": _ANY, "state": _ANY})},
     }
 )
 

@@ -565,6 +565,51 @@ def pim_table(view: View) -> Table:
     return _table("PIM neighbours", (cols, rows))
 
 
+def pim_joins_table(view: View) -> Table:
+    """PIM join state (RFC 7761 4.5): each (*,G)/(S,G) entry with its upstream state and
+    neighbour, the downstream state per interface, and where it forwards; assert losses
+    and register states after them."""
+    cols = [
+        _Col("entry"),
+        _Col("upstream"),
+        _Col("downstream", wrap=True),
+        _Col("forwards to", wrap=True),
+    ]
+    rows: list[list[Text]] = []
+    pim = view.pim or {}
+    for e in pim.get("joins", []):
+        up = e["upstream"]
+        toward = f" via {up['neighbor']} ({up['interface']})" if up.get("neighbor") else ""
+        downstream = ", ".join(f"{n}: {d['state']}" for n, d in e["downstream"].items())
+        rows.append(
+            [
+                Text(f"({e['source']}, {e['group']})"),
+                Text(f"{up['state']}{toward}"),
+                Text(downstream or "-"),
+                Text(", ".join(e["oifs"]) or "-"),
+            ]
+        )
+    for a in pim.get("asserts", []):
+        rows.append(
+            [
+                Text(f"({a['source']}, {a['group']})"),
+                Text(f"assert {a['state']} on {a['interface']}"),
+                Text(f"winner {a['winner']}"),
+                Text("-"),
+            ]
+        )
+    for r in pim.get("registers", {}).get("states", []):
+        rows.append(
+            [
+                Text(f"({r['source']}, {r['group']})"),
+                Text(f"register {r['state']}"),
+                Text("-"),
+                Text("pimreg" if r["state"] == "Join" else "-"),
+            ]
+        )
+    return _table("PIM join state", (cols, rows))
+
+
 class _Dashboard:
     """Picks each table's layout when rendered, from the width `rich.live.Live` offers.
 
@@ -591,6 +636,9 @@ class _Dashboard:
         if self._view.pim and self._view.pim.get("interfaces"):
             yield Text()
             yield pim_table(self._view)
+            if self._view.pim.get("joins") or self._view.pim.get("registers", {}).get("states"):
+                yield Text()
+                yield pim_joins_table(self._view)
         yield Text()
         yield _flows_table(self._view, self._flows, width)
 

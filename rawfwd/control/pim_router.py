@@ -1263,9 +1263,22 @@ class PimRouter:
             ],
             "counters": dict(sorted(self.register_counters.items())),
         }
+        asserts = [
+            {
+                "source": _ip(source) if source else "*",
+                "group": _ip(group),
+                "interface": name,
+                "state": "Winner" if state.winner_us else "Loser",
+                "winner": _ip(state.winner),
+                "metric": list(state.metric),
+                "timer": round(max(0.0, state.timer - now), 1),
+            }
+            for (source, group, name), state in sorted(self.asserts.items())
+        ]
         return {
             "interfaces": interfaces,
             "joins": joins,
+            "asserts": asserts,
             "registers": registers,
             "ignored": dict(self.ignored),
         }
