@@ -867,6 +867,8 @@ class PimRouter:
             out, need_rpf = inherited, False
         elif we_rp:  # the RP tree starts here, for traffic arriving toward S
             out = inherited | (sg.olist() if sg is not None else set())
+            if sg is not None and rpf_s == ingress:
+                self._on_spt(sg)  # native now: the next Register gets a Register-Stop
         elif (
             star is not None
             and rp is not None
@@ -1249,6 +1251,7 @@ class PimRouter:
                     },
                     "local": sorted(entry.local),
                     "oifs": sorted(entry.olist()),
+                    "spt": entry.spt,
                 }
             )
         registers = {

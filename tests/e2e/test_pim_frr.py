@@ -24,7 +24,7 @@ import pytest
 
 from rawfwd.lab.netns import ip, rawfwd_in, socket_in, stop
 
-from ..support.lab import PORT, RouterLab, drain, udp_to, wait_for
+from ..support.lab import PORT, RouterLab, drain, show_pim, udp_to, wait_for
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root"),
@@ -323,7 +323,7 @@ def test_frr_relays_a_join_between_two_rawfwd_routers(tmp_path: Path) -> None:
                 socket.inet_aton(GROUP) + socket.inet_aton("10.9.0.2"),
             )
             wait_for(lambda: frr.join_state("eth1", GROUP) == "JOIN", 20, "H's join at FRR")
-            h_entry = _pim(router.ns("H"))["joins"][0]
+            h_entry = show_pim(router.ns("H"))["joins"][0]
             assert h_entry["upstream"]["neighbor"] == "10.8.0.1"  # through FRR
 
             def joined() -> dict[str, Any] | None:
@@ -350,28 +350,7 @@ def test_frr_relays_a_join_between_two_rawfwd_routers(tmp_path: Path) -> None:
             frr.close()
 
 
-def _pim(ns: str) -> dict[str, Any]:
-    """`rawfwd show pim --json` in `ns`."""
-    done = subprocess.run(
-        rawfwd_in(ns, "show", "pim", "--json"), capture_output=True, text=True, check=True
-    )
-    found: dict[str, Any] = json.loads(done.stdout)["pim"]
-    return found
-
-
-FIRST_HOP = """\
-[interface.eth0]
-pim = true
-hello_interval = 1
-[interface.eth1]
-pim = true
-hello_interval = 1
-[interface.eth2]
-[interface.eth3]
-
-[[pim.rp]]
-address = "10.1.0.2"
-"""
+FIRST_HOP = RP_HERE.replace('address = "10.0.0.1"', f'address = "{PEER}"')  # FRR is RP
 
 
 def test_the_first_hop_dr_registers_to_frr_and_obeys_its_register_stop(

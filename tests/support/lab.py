@@ -175,6 +175,15 @@ class RouterLab(Built):
         return s
 
 
+def show_pim(ns: str) -> dict[str, Any]:
+    """`rawfwd show pim --json` of the rawfwd running in namespace `ns`: its PIM part."""
+    done = subprocess.run(
+        rawfwd_in(ns, "show", "pim", "--json"), capture_output=True, text=True, check=True
+    )
+    found: dict[str, Any] = json.loads(done.stdout)["pim"]
+    return found
+
+
 def drain(sock: socket.socket, timeout: float = 1.0, want: int | None = None) -> list[bytes]:
     """Everything `sock` receives within `timeout` (or until `want` datagrams arrived)."""
     got: list[bytes] = []

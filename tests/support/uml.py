@@ -24,6 +24,16 @@ from pathlib import Path
 
 UML = "/usr/bin/linux.uml"
 END = "__rawfwd_end__"
+#: pimd on both of a guest's interfaces, Hellos every second (held 4 s)
+FRR_CONF = """\
+frr defaults traditional
+interface vec0
+ ip pim
+ ip pim hello 1 4
+interface vec1
+ ip pim
+ ip pim hello 1 4
+"""
 
 _INIT = """\
 #!/bin/sh
@@ -152,3 +162,21 @@ class FrrGuest:
                 with contextlib.suppress(OSError):
                     pipe.close()
         self.log.close()
+
+
+def set_rp(guest: FrrGuest, rp: str, *extra: str) -> None:
+    """`ip pim rp RP` (and `extra` lines) through vtysh, again until FRR lists the RP with
+    its interface: FRR 8.4 drops it from its startup file and cannot use it while its RIB
+    has no path there (its next-hop tracking does not resolve over a default route)."""
+    lines = " ".join(f"-c '{line}'" for line in (f"ip pim rp {rp} 224.0.0.0/4", *extra))
+
+    def taken() -> bool:  # listed with an outgoing interface: FRR has a path to it
+        guest.run(f"sh vtysh --vty_socket /run/frr -c 'conf t' {lines}")
+        rows = guest.run("show ip pim rp-info").splitlines()
+        return any(rp in row.split() and "Unknown" not in row for row in rows[1:])
+
+    deadline = time.monotonic() + 30
+    while not taken():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"FRR did not take {rp} as its RP")
+        time.sleep(0.2)

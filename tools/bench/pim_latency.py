@@ -32,15 +32,7 @@ from tests.support.lab import wait_for
 
 GROUP = "239.1.1.1"
 PORT = 5000
-FRR_RP = """\
-frr defaults traditional
-interface vec0
- ip pim
- ip pim hello 1 4
-interface vec1
- ip pim
- ip pim hello 1 4
-"""
+FRR_RP = uml.FRR_CONF
 FRR_LAST_HOP = (
     FRR_RP
     + """\
@@ -64,16 +56,6 @@ spt_switchover = "never"
 [[pim.rp]]
 address = "10.0.0.1"
 """
-
-
-def _set_rp(guest: uml.FrrGuest) -> None:
-    def taken() -> bool:
-        guest.run("sh vtysh --vty_socket /run/frr -c 'conf t' "
-                  "-c 'ip pim rp 10.0.0.1 224.0.0.0/4' "
-                  "-c 'ip pim spt-switchover infinity-and-beyond'")  # fmt: skip
-        return "10.0.0.1" in guest.run("show ip pim rp-info")
-
-    wait_for(taken, 30, "FRR to take its RP")
 
 
 def measure(last_hop: str, scratch: Path) -> tuple[float, float]:
@@ -123,7 +105,7 @@ def measure(last_hop: str, scratch: Path) -> tuple[float, float]:
                 )  # fmt: skip
             wait_for(lambda: "10.8.0.1" in guests[0].run("show ip pim neighbor"), 30, "PIM")
             for guest in guests:
-                _set_rp(guest)
+                uml.set_rp(guest, "10.0.0.1", "ip pim spt-switchover infinity-and-beyond")
             return _join_and_leave(lab)
         finally:
             if proc is not None:
