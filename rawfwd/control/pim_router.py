@@ -565,7 +565,26 @@ class PimRouter:
                         self._overheard(port, message.upstream, key, joined, message, now)
         if message.upstream == port.address:
             self._rpt_prunes(port, message, now)
+        else:
+            self._override_rpt_prunes(port, message, now)
         self._update_all(now)
+
+    def _override_rpt_prunes(self, port: PimPort, message: JoinPrune, now: float) -> None:
+        """Another router prunes S off the RP tree toward our RPF'(*,G) while we still take
+        S from it (section 4.5.9): our Join(*,G) comes within t_override, and since it
+        carries no Prune(S,G,rpt) for S, the upstream puts S back (4.5.4)."""
+        for g in message.groups:
+            star = self.entries.get((0, g.group))
+            if star is None or star.upstream.rpf != (port.name, message.upstream):
+                continue
+            for s in g.prunes:
+                if not s.rpt or s.wildcard:
+                    continue
+                sg = self.entries.get((s.address, g.group))
+                if sg is None or not sg.spt:  # we want S down the RP tree
+                    star.upstream.see_prune(self._random() * port.effective_override(), now)
+                    port.counters["rpt_prune_overridden"] += 1
+                    break
 
     def _rpt_prunes(self, port: PimPort, message: JoinPrune, now: float) -> None:
         """Section 4.5.4, addressed to us: Prune(S,G,rpt) takes S off the RP tree on this

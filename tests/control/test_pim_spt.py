@@ -123,3 +123,21 @@ def test_an_rpt_prune_from_downstream_takes_s_off_the_rp_tree_there() -> None:
     r.hear("eth1", pim_frame("10.1.0.7", star_join("10.1.0.1")))
     r.tick(r.now)
     assert data(r, "eth0") == ["eth1"]
+
+
+def test_another_routers_rpt_prune_is_overridden_while_we_want_s_from_the_rp_tree() -> None:
+    """Section 4.5.9: on the upstream LAN, a Prune(S,G,rpt) from another router to our
+    RPF'(*,G); we still take S from the RP tree (no SPT for it): our Join(*,G), without a
+    prune for S, comes within the override interval and puts S back upstream."""
+    r = Router(CONFIG.replace("[[pim.rp]]", '[pim]\nspt_switchover = "never"\n\n[[pim.rp]]'))
+    r.hear("eth0", pim_frame(RP, Hello(0xFFFF, 1, 1)))
+    r.hear("eth0", pim_frame("10.0.0.3", Hello(0xFFFF, 1, 7)))
+    r.tick(10.0)
+    r.hear("eth1", igmp_frame("10.1.0.9", igmp.Report(2, a(GROUP)), GROUP))
+    messages(r)
+    other = JoinPrune(
+        a(RP), 210, (GroupSet(a(GROUP), joins=(STAR,), prunes=(Source(a(S), rpt=True),)),)
+    )
+    r.hear("eth0", pim_frame("10.0.0.3", other))
+    r.tick(r.now + 3.0)  # t_override: below the effective override interval (2.5 s)
+    assert messages(r) == [("eth0", star_join(RP))]
