@@ -246,8 +246,8 @@ class Engine:
         return self.forwarder.add_kernel_counts(ingress, source, group, counts, drops, now)
 
     def rpf_sources(self) -> list[int]:
-        """Sources to look up again after the unicast routes changed."""
-        return self.forwarder.rpf_sources()
+        """Sources to look up again after the unicast routes changed (and PIM's RPs)."""
+        return self.forwarder.rpf_sources() + self.pim.rp_addresses()
 
     def handle_unicast(self, packet: bytes, now: float) -> Output:
         """A unicast PIM packet for this host (IPv4 header and all), as the live shell's raw

@@ -349,6 +349,9 @@ class PimRouter:
             for name in [n for n in entry.downstream if n not in self.ports]:
                 del entry.downstream[name]
                 self.changed.add(entry.group)
+        if self.ports:  # ask the FIB toward every RP now: a first join need not wait for it
+            for rp in config.pim.rps:
+                self.rpf_interface(int(rp.address))
         self._update_all(self._last)
         self._pending.extend(self._take_sends())
 
@@ -758,6 +761,10 @@ class PimRouter:
             return kept
         port.counters["rpf_neighbor_unknown"] += 1
         return None
+
+    def rp_addresses(self) -> list[int]:
+        """The configured RPs (looked up again after the unicast routes changed)."""
+        return [int(rp.address) for rp in self.config.pim.rps] if self.ports else []
 
     def set_gateways(self, answers: Mapping[int, str | None], gateways: Mapping[int, int]) -> None:
         """Live mode: the FIB's next hop toward each address answered (0: on-link)."""

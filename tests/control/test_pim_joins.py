@@ -345,3 +345,13 @@ def test_no_join_suppression_when_every_neighbour_sets_the_t_bit() -> None:
     r.hear("eth0", pim_frame("10.0.0.3", star_join(RP)))
     r.tick(joined_at + 60.0)
     assert [m for _, m in r.joins()] == [star_join(RP)]  # on time, not suppressed
+
+
+def test_live_mode_asks_the_fib_toward_the_rp_before_anyone_joins() -> None:
+    """A first join must not wait for a FIB lookup toward the RP (it cost 5 ms of join
+    latency, tools/bench/pim_latency): the RP is asked for at start, and again when the
+    unicast routes change."""
+    engine = Engine(toml_config(CONFIG), live=True)
+    out = engine.set_link("eth0", up=True, mac=b"\x02\x00\x00\x00\x00\x01")
+    assert a(RP) in out.rpf_lookups
+    assert a(RP) in engine.rpf_sources()
