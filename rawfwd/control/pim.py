@@ -59,6 +59,15 @@ class HelloOption(IntEnum):
     ADDRESS_LIST = 24
 
 
+#: the length each fixed-size Hello option must have (section 4.9.2)
+_OPTION_SIZE: Final = {
+    HelloOption.HOLDTIME: 2,
+    HelloOption.DR_PRIORITY: 4,
+    HelloOption.GENERATION_ID: 4,
+    HelloOption.LAN_PRUNE_DELAY: 4,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Hello:
     """A Hello (section 4.9.2); None where the option was absent.
@@ -218,21 +227,16 @@ def _parse_hello(data: bytes) -> Hello | BadPim:
         if len(value) < length:
             return BadPim("truncated", PimType.HELLO)
         at += 4 + length
+        size = _OPTION_SIZE.get(option)
+        if size is not None and length != size:
+            return BadPim("bad_option", PimType.HELLO)
         if option == HelloOption.HOLDTIME:
-            if length != 2:
-                return BadPim("bad_option", PimType.HELLO)
             holdtime = int.from_bytes(value, "big")
         elif option == HelloOption.DR_PRIORITY:
-            if length != 4:
-                return BadPim("bad_option", PimType.HELLO)
             priority = int.from_bytes(value, "big")
         elif option == HelloOption.GENERATION_ID:
-            if length != 4:
-                return BadPim("bad_option", PimType.HELLO)
             genid = int.from_bytes(value, "big")
         elif option == HelloOption.LAN_PRUNE_DELAY:
-            if length != 4:
-                return BadPim("bad_option", PimType.HELLO)
             delay, override = struct.unpack("!HH", value)
             prune_delay = (bool(delay & 0x8000), delay & 0x7FFF, override)
         elif option == HelloOption.ADDRESS_LIST:

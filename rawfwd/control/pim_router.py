@@ -739,7 +739,7 @@ class PimRouter:
             if rp is None:
                 return None
             target = rp
-        if any(p.address == target for p in self.ports.values()):
+        if self._is_ours(target):
             return None  # we are the RP (or the source is ours): nothing upstream
         toward = self.rpf_interface(target)
         port = self.ports.get(toward) if isinstance(toward, str) else None
@@ -796,23 +796,37 @@ class PimRouter:
         """The interface toward `address` (the forwarder's RPF: config, [[rpf]], FIB)."""
         return self.forwarder.rpf_toward(address)
 
+    @property
+    def _jp_holdtime(self) -> int:
+        """J/P_HoldTime: 3.5 x t_periodic, in the 16-bit field (section 4.11)."""
+        return min(0xFFFF, int(3.5 * self.config.pim.join_prune_interval))
+
+    def _is_ours(self, address: int) -> bool:
+        """Is `address` one of our interface addresses (are we the RP, or the source)?"""
+        return any(p.address == address for p in self.ports.values())
+
+    def _source_of(self, entry: Entry, rp: int | None) -> Source | None:
+        """How a Join/Prune names `entry`: S, or for (*,G) the RP with the W and R bits."""
+        if entry.source:
+            return Source(entry.source)
+        return Source(rp, wildcard=True, rpt=True) if rp else None
+
     def _take_sends(self) -> Frames:
         """The Joins and Prunes the upstream machines asked for, one message each."""
         out: Frames = []
-        holdtime = min(0xFFFF, int(3.5 * self.config.pim.join_prune_interval))
+        holdtime = self._jp_holdtime
         for entry in self.entries.values():
             for send in entry.upstream.take():
                 port = self.ports.get(send.interface)
                 if port is None:
                     continue
-                if entry.source:
-                    source = Source(entry.source)
-                else:  # a Prune names the RP its Join named, whatever a reload changed
-                    rp = self._rp(entry.group) if send.join else entry.rp
-                    if not rp:
-                        continue
-                    entry.rp = rp
-                    source = Source(rp, wildcard=True, rpt=True)
+                # a Prune(*,G) names the RP its Join named, whatever a reload changed
+                rp = self._rp(entry.group) if send.join else entry.rp
+                source = self._source_of(entry, rp)
+                if source is None:
+                    continue
+                if not entry.source:
+                    entry.rp = rp or 0
                 if send.join:
                     prunes = self._rpt_prunes_for(entry) if not entry.source else ()
                     sets = GroupSet(entry.group, joins=(source,), prunes=prunes)
@@ -833,15 +847,11 @@ class PimRouter:
     def _prune_echo(self, port: PimPort, entry: Entry) -> None:
         """PruneEcho (sections 4.5.2, 4.5.3): on a LAN, the Prune we acted on, sent to
         ourselves, so that a router whose override was lost may join again."""
-        if entry.source:
-            source = Source(entry.source)
-        else:
-            rp = self._rp(entry.group)
-            if rp is None:
-                return
-            source = Source(rp, wildcard=True, rpt=True)
-        holdtime = min(0xFFFF, int(3.5 * self.config.pim.join_prune_interval))
-        echo = JoinPrune(port.address, holdtime, (GroupSet(entry.group, prunes=(source,)),))
+        source = self._source_of(entry, self._rp(entry.group))
+        if source is None:
+            return
+        sets = (GroupSet(entry.group, prunes=(source,)),)
+        echo = JoinPrune(port.address, self._jp_holdtime, sets)
         self._pending.extend(self._send(port, echo))
         port.counters["prune_echo_out"] += 1
 
@@ -880,7 +890,7 @@ class PimRouter:
                 self._assert_triggers.add((source, group, ingress))
             elif star is not None and ingress in star.olist():
                 self._assert_triggers.add((0, group, ingress))
-        we_rp = rp is not None and any(p.address == rp for p in self.ports.values())
+        we_rp = rp is not None and self._is_ours(rp)
         rpf_s = self.rpf_interface(source)
         inherited: set[str] = set()
         if star is not None:  # inherited_olist(S,G,rpt) (section 4.1.6)
@@ -959,7 +969,7 @@ class PimRouter:
         rp = self._rp(group)
         if port is None or rp is None or not port.is_dr or not port.on_link(source):
             return False
-        if any(p.address == rp for p in self.ports.values()):
+        if self._is_ours(rp):
             return False  # we are the RP: the RP tree starts here, natively
         key = (source, group)
         state = self.registers.get(key)
@@ -1034,7 +1044,7 @@ class PimRouter:
         source = int.from_bytes(inner[12:16], "big")
         group = int.from_bytes(inner[16:20], "big")
         rp = self._rp(group)
-        if rp is None or not any(p.address == rp for p in self.ports.values()):
+        if rp is None or not self._is_ours(rp):
             self.register_counters["register_not_rp"] += 1
             self._register_stop(dr, source, group)  # section 4.4.2: not the RP for G
             return
