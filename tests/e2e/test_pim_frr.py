@@ -98,29 +98,43 @@ class Frr:
         except json.JSONDecodeError:
             return None
 
-    def configure(self, *lines: str) -> None:
+    def configure(self, *lines: str) -> str | None:
         """Apply configuration through vtysh (FRR 8.4 drops `ip pim rp` from its startup
-        file: it is applied here, and checked by the caller)."""
+        file: it is applied here, and checked by the caller); None when taken, otherwise
+        vtysh's complaint (pimd may not be listening yet: the caller retries)."""
         commands = ["configure terminal", *lines]
-        subprocess.run(
+        done = subprocess.run(
             ["ip", "netns", "exec", self.ns, "vtysh", "--vty_socket", str(self.home),
              "-d", "pimd", *(x for c in commands for x in ("-c", c))],
-            capture_output=True, check=True, timeout=10,
+            capture_output=True, text=True, check=False, timeout=10,
         )  # fmt: skip
+        if done.returncode == 0:
+            return None
+        return (done.stdout + done.stderr).strip() or f"vtysh exit {done.returncode}"
 
     def set_rp(self, rp: str) -> None:
-        """`ip pim rp RP`, again until FRR lists it (refused while its RIB has no path to
-        the RP yet, and FRR 8.4 drops it from the startup file)."""
+        """`ip pim rp RP`, again until FRR lists it (refused while pimd is not listening
+        yet or its RIB has no path to the RP, and FRR 8.4 drops it from the startup
+        file)."""
+        refused: list[str] = []
 
         def taken() -> bool:
-            self.configure(f"ip pim rp {rp} 224.0.0.0/4")
+            complaint = self.configure(f"ip pim rp {rp} 224.0.0.0/4")
+            if complaint is not None:
+                refused[:] = [complaint]
+                return False
             found = self.show("show ip pim rp-info json") or {}
             return any(
                 entry.get("outboundInterface") not in (None, "Unknown")
                 for entry in found.get(rp, [])
             )
 
-        wait_for(taken, 20, f"FRR to take {rp} as its RP")
+        try:
+            wait_for(taken, 20, f"FRR to take {rp} as its RP")
+        except BaseException:
+            if refused:
+                print(f"last vtysh refusal: {refused[0]}")
+            raise
 
     def join_state(self, interface: str, group: str) -> str | None:
         """FRR's downstream join state of (*, group) on `interface` (JOIN, NOINFO, ...)."""
