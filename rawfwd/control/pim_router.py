@@ -466,9 +466,8 @@ class PimRouter:
         if ours is not None and _better(ours, theirs):
             self._win(key, port, ours, now)  # also when the winner itself got worse
             return
-        if ours is None:  # we do not forward there: nothing to lose
-            if known is not None:
-                del self.asserts[key]
+        if ours is None:  # we do not forward there: nothing to lose, maybe RPF' to learn
+            self._track_assert(port, key, source, theirs, now)
             return
         if known is None and len(self.asserts) >= MAX_ASSERTS:
             port.counters["too_many_asserts"] += 1
@@ -478,6 +477,38 @@ class PimRouter:
         if lost:
             port.counters["assert_lost"] += 1
             self.changed.add(message.group)
+
+    def _track_assert(
+        self,
+        port: PimPort,
+        key: tuple[int, int, str],
+        source: int,
+        theirs: tuple[int, int, int, int],
+        now: float,
+    ) -> None:
+        """Asserts heard where CouldAssert is false (section 4.6.1): on the RPF interface of
+        an entry we join upstream, the winner becomes RPF' (section 4.5.7, "RPF' changes due
+        to an Assert"), held for Assert_Time; a worse assert from the winner ends that."""
+        known = self.asserts.get(key)
+        entry = self.entries.get((key[0], key[1]))
+        if entry is None or not entry.upstream.joined or self._upstream_port(entry) != port.name:
+            if known is not None:
+                del self.asserts[key]
+            return
+        if known is not None and known.winner == source:
+            if _better((*known.metric, source), theirs):  # the winner got worse, or cancels
+                del self.asserts[key]
+                self._update_all(now)
+            else:
+                known.metric, known.timer = theirs[:3], now + ASSERT_TIME
+            return
+        if known is not None and not _better(theirs, (*known.metric, known.winner)):
+            return  # not the winner, and no better: ignored
+        if known is None and len(self.asserts) >= MAX_ASSERTS:
+            port.counters["too_many_asserts"] += 1
+            return
+        self.asserts[key] = AssertState(False, source, theirs[:3], now + ASSERT_TIME)
+        self._update_all(now)
 
     def _win(
         self, key: tuple[int, int, str], port: PimPort, ours: tuple[int, int, int, int], now: float
@@ -504,6 +535,7 @@ class PimRouter:
         """Data seen on interfaces we forward onto (another router forwards there too:
         assert), and Assert Timers: a winner asserts again, a loss runs out."""
         triggers, self._assert_triggers = self._assert_triggers, set()
+        ended = False
         for key in triggers:
             port = self.ports.get(key[2])
             ours = self._our_metric(key[0], key[1], key[2])
@@ -523,6 +555,9 @@ class PimRouter:
                 del self.asserts[key]
                 if not state.winner_us:
                     self.changed.add(key[1])  # lost no longer: we forward there again
+                    ended = True  # and RPF' may be the MRIB's again
+        if ended:
+            self._update_all(now)
 
     def _forget_winner(self, name: str, winner: int) -> None:
         """A neighbour that won asserts on `name` is gone: we forward there again."""
@@ -726,25 +761,52 @@ class PimRouter:
                     entry.spt = False
                 desired = desired or entry.spt_join
             rpf = self._rpf_neighbor(entry) if desired else None
-            entry.upstream.update(desired, rpf, now, t_periodic)
+            winner = rpf is not None and self._assert_winner(entry, rpf[0]) == rpf[1]
+            t_override = 0.0
+            if (
+                rpf is not None
+                and rpf != entry.upstream.rpf
+                and (winner or entry.upstream.by_assert)
+            ):
+                t_override = self._random() * self.ports[rpf[0]].effective_override()
+            entry.upstream.update(desired, rpf, now, t_periodic, winner, t_override)
             if entry.idle():
                 del self.entries[key]
 
+    def _upstream_target(self, entry: Entry) -> int | None:
+        """Whom an entry joins toward: S for (S,G), the RP for (*,G)."""
+        return entry.source if entry.source else self._rp(entry.group)
+
+    def _upstream_port(self, entry: Entry) -> str | None:
+        """RPF_interface of the entry's upstream target, if it runs PIM."""
+        target = self._upstream_target(entry)
+        toward = self.rpf_interface(target) if target is not None else None
+        return toward if isinstance(toward, str) and toward in self.ports else None
+
+    def _assert_winner(self, entry: Entry, name: str) -> int | None:
+        """AssertWinner(S,G,I) (or (*,G)) where we lost or track one on `name`, while it is
+        still our neighbour (section 4.6)."""
+        state = self.asserts.get((entry.source, entry.group, name))
+        port = self.ports.get(name)
+        if state is None or state.winner_us or port is None:
+            return None
+        return state.winner if state.winner in port.neighbors else None
+
     def _rpf_neighbor(self, entry: Entry) -> tuple[str, int] | None:
-        """RPF' of an entry: toward the RP for (*,G), toward S for (S,G)."""
-        if entry.source:
-            target = entry.source
-        else:
-            rp = self._rp(entry.group)
-            if rp is None:
-                return None
-            target = rp
+        """RPF' of an entry: toward the RP for (*,G), toward S for (S,G); the assert
+        winner on the RPF interface where there is one (section 4.5.7, 4.5.6)."""
+        target = self._upstream_target(entry)
+        if target is None:
+            return None
         if self._is_ours(target):
             return None  # we are the RP (or the source is ours): nothing upstream
         toward = self.rpf_interface(target)
         port = self.ports.get(toward) if isinstance(toward, str) else None
         if port is None:
             return None
+        winner = self._assert_winner(entry, port.name)
+        if winner is not None:
+            return (port.name, winner)
         if target in port.neighbors:
             return (port.name, target)
         gateway = self._gateways.get(target)

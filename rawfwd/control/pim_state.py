@@ -96,17 +96,30 @@ class Upstream:
     join_timer: float = INF  #: JT: the next periodic Join
     #: RPF' of the entry: (interface, neighbour address); None: no way upstream
     rpf: tuple[str, int] | None = None
+    by_assert: bool = False  #: RPF' is the winner of an assert on the RPF interface
     sent: list[Send] = field(default_factory=list)
 
     def update(
-        self, desired: bool, rpf: tuple[str, int] | None, now: float, t_periodic: float
+        self,
+        desired: bool,
+        rpf: tuple[str, int] | None,
+        now: float,
+        t_periodic: float,
+        by_assert: bool = False,
+        t_override: float = 0.0,
     ) -> None:
-        """JoinDesired or RPF' may have changed: act as the state table says."""
+        """JoinDesired or RPF' may have changed: act as the state table says. `by_assert`:
+        RPF' is an assert winner's (section 4.5.7)."""
+        came_by_assert, self.by_assert = self.by_assert, by_assert and rpf is not None
         if desired and rpf is not None:
             if not self.joined:
                 self.joined = True
                 self.sent.append(Send(rpf[0], rpf[1], True))
                 self.join_timer = now + t_periodic
+            elif rpf != self.rpf and (by_assert or came_by_assert):
+                # "RPF' changes due to an Assert": the next Join, to the new RPF', within
+                # t_override; the loser's state is left to time out, no Prune
+                self.join_timer = min(self.join_timer, now + t_override)
             elif rpf != self.rpf:  # RPF' changed while joined: join anew, prune the old
                 self.sent.append(Send(rpf[0], rpf[1], True))
                 if self.rpf is not None:

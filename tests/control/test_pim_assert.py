@@ -9,10 +9,12 @@ until the winner falls silent.
 
 from __future__ import annotations
 
+from ipaddress import IPv4Address
+
 import pytest
 
 from rawfwd.control import pim
-from rawfwd.control.pim import Assert, Hello
+from rawfwd.control.pim import Assert, Hello, JoinPrune
 
 from ..support.frames import udp_frame
 from .test_pim_joins import GROUP, RP, Router, a, pim_frame, star_join
@@ -96,3 +98,75 @@ def test_an_assert_for_what_we_do_not_forward_changes_nothing(router: Router) ->
     assert asserts(router) == []
     assert router.data() == ["eth1"]
     assert pim.parse(pim.build(other_group)) == other_group
+
+
+UPSTREAM_OTHER = "10.0.0.3"  # a second router on our RPF interface toward the RP
+CANCEL = Assert(a(GROUP), 0, True, 0x7FFFFFFF, 0xFFFFFFFF)  # AssertCancel (section 4.6.1)
+
+
+def _upstreams(r: Router) -> list[tuple[str, str, bool]]:
+    """(interface, upstream neighbour, join?) of every Join/Prune sent since last asked."""
+    found = [
+        (name, str(IPv4Address(m.upstream)), bool(m.groups[0].joins))
+        for name, m in r.sent
+        if isinstance(m, JoinPrune)
+    ]
+    r.sent.clear()
+    return found
+
+
+@pytest.fixture
+def downstream(router: Router) -> Router:
+    """`router` with a second PIM router on eth0, its RPF interface toward the RP."""
+    router.hear("eth0", pim_frame(UPSTREAM_OTHER, Hello(0xFFFF, 1, 9)))
+    router.tick(router.now + 1.0)
+    router.sent.clear()
+    return router
+
+
+def test_an_assert_winner_on_the_rpf_interface_becomes_rpf_prime(downstream: Router) -> None:
+    """Section 4.5.6/4.6.1: asserts heard on the RPF interface, where we cannot assert,
+    name RPF'(*,G): our next Join goes to the winner within t_override (3 s here), and the
+    loser gets no Prune: its state times out (RPF' changed due to an Assert)."""
+    r = downstream
+    r.hear("eth0", pim_frame(UPSTREAM_OTHER, Assert(a(GROUP), 0, True, 0, 0)))
+    r.tick(r.now + 3.0)
+    assert _upstreams(r) == [("eth0", UPSTREAM_OTHER, True)]
+    entry = next(e for e in r.state() if e["source"] == "*")
+    assert entry["upstream"]["neighbor"] == UPSTREAM_OTHER
+    # a worse assert from someone else changes nothing; periodic Joins keep to the winner
+    r.hear("eth0", pim_frame(RP, Assert(a(GROUP), 0, True, 5, 5)))
+    r.tick(r.now + 60.0)
+    assert _upstreams(r) == [("eth0", UPSTREAM_OTHER, True)]
+
+
+def test_the_winner_cancelling_gives_rpf_prime_back_to_the_mrib(downstream: Router) -> None:
+    r = downstream
+    r.hear("eth0", pim_frame(UPSTREAM_OTHER, Assert(a(GROUP), 0, True, 0, 0)))
+    r.tick(r.now + 3.0)
+    r.sent.clear()
+    r.hear("eth0", pim_frame(UPSTREAM_OTHER, CANCEL))  # inferior, from the winner
+    r.tick(r.now + 3.0)
+    assert _upstreams(r) == [("eth0", RP, True)]
+
+
+def test_rpf_prime_returns_when_the_winners_assert_times_out(downstream: Router) -> None:
+    r = downstream
+    r.hear("eth0", pim_frame(UPSTREAM_OTHER, Assert(a(GROUP), 0, True, 0, 0)))
+    r.tick(r.now + 3.0)
+    r.sent.clear()
+    r.tick(r.now + 170.0)  # within Assert_Time (180 s): still the winner's
+    assert {u for _, u, _ in _upstreams(r)} == {UPSTREAM_OTHER}
+    r.tick(r.now + 10.0)  # expired: the MRIB's next hop, the RP, again
+    assert _upstreams(r) == [("eth0", RP, True)]
+
+
+def test_asserts_on_an_interface_we_neither_forward_onto_nor_join_from_are_ignored(
+    router: Router,
+) -> None:
+    router.hear("eth1", pim_frame("10.1.0.7", Assert(a("239.2.2.2"), 0, True, 0, 0)))
+    router.hear("eth0", pim_frame(RP, Assert(a("239.2.2.2"), 0, True, 0, 0)))
+    router.tick(router.now + 5.0)
+    doc = router.engine.pim_json(router.now)
+    assert doc is not None
+    assert doc["asserts"] == []
