@@ -65,6 +65,7 @@ _NO_INFO: Final = DownstreamPort()  # what an interface without downstream state
 TRIGGERED_HELLO_DELAY: Final = 5.0  #: seconds (RFC 7761 section 4.11)
 REGISTER_SUPPRESSION_TIME: Final = 60.0  #: seconds (section 4.11)
 REGISTER_PROBE_TIME: Final = 5.0  #: seconds (section 4.11)
+KEEPALIVE_PERIOD: Final = 210.0  #: seconds (section 4.11)
 #: the register tunnel's pseudo-interface, as Linux names its own: copies the forwarder
 #: sends there are encapsulated toward the RP; what an RP decapsulates arrives from it
 REGISTER_VIF: Final = "pimreg"
@@ -178,10 +179,14 @@ class Entry:
 class RegisterState:
     """A first-hop DR's register state of one (S,G) (section 4.4.1): Join (data goes to
     the RP in Registers), Prune (the RP said stop), JoinPending (probing with a
-    Null-Register before registering again). `timer`: the Register-Stop Timer."""
+    Null-Register before registering again). `timer`: the Register-Stop Timer;
+    `keepalive`: the (S,G) Keepalive Timer, which S's traffic on `ingress` restarts: the
+    state goes when S falls silent (section 4.1.2)."""
 
     state: str = "Join"
     timer: float = INF
+    ingress: str = ""
+    keepalive: float = INF
 
 
 @dataclass(eq=False)
@@ -1039,7 +1044,12 @@ class PimRouter:
             if len(self.registers) >= MAX_REGISTER_STATES:
                 self.register_counters["register_states_full"] += 1
                 return False
-            state = self.registers[key] = RegisterState()
+            # the Keepalive Timer starts now (the latest time we were given: flows are
+            # decided between calls that pass time); the flow's own clock restarts it
+            state = self.registers[key] = RegisterState(
+                ingress=ingress, keepalive=self._last + KEEPALIVE_PERIOD
+            )
+        state.ingress = ingress
         return state.state == "Join"
 
     def encapsulate(self, packet: bytes) -> None:
@@ -1081,6 +1091,13 @@ class PimRouter:
         if self._rp(message.group) != rp:
             self.register_counters["register_stop_not_from_rp"] += 1
             return
+        key = (message.source, message.group)
+        if message.source and key not in self.registers:
+            # state gone with the Keepalive Timer while the flow, still cached, registers
+            # again: state anew, so that this stop holds
+            toward = self.rpf_interface(message.source)
+            if isinstance(toward, str):
+                self.register_oif(toward, message.source, message.group)
         keys = [
             k
             for k in self.registers
@@ -1189,7 +1206,7 @@ class PimRouter:
         for entry in self.entries.values():
             due = min(due, entry.next_timer())
         for state in self.registers.values():
-            due = min(due, state.timer)
+            due = min(due, state.timer, state.keepalive)
         if self._assert_triggers or self._update_wanted:
             return float("-inf")
         for a in self.asserts.values():
@@ -1229,7 +1246,16 @@ class PimRouter:
                     self.changed.add(key[1])
                     expired = True
             entry.upstream.poll(now, t_periodic)
-        for key, state in self.registers.items():
+        for key, state in list(self.registers.items()):
+            if state.keepalive <= now:  # the Keepalive Timer: has S sent since?
+                last = self.forwarder.flow_last(state.ingress, key[0], key[1])
+                if last is None or last + KEEPALIVE_PERIOD <= now:
+                    # S is silent: the register state goes (the flow, while the forwarder
+                    # keeps it, registers S's next packet, NoInfo -> Join)
+                    del self.registers[key]
+                    self.register_counters["register_states_expired"] += 1
+                    continue
+                state.keepalive = last + KEEPALIVE_PERIOD
             if state.timer > now:
                 continue
             if state.state == "Prune":  # probe: does the RP still not want it?
@@ -1359,6 +1385,7 @@ class PimRouter:
                     "group": _ip(group),
                     "state": state.state,
                     "timer": None if state.timer == INF else round(state.timer - now, 1),
+                    "keepalive": round(max(0.0, state.keepalive - now), 1),
                 }
                 for (source, group), state in sorted(self.registers.items())
             ],

@@ -943,6 +943,16 @@ class Forwarder:
         if self._keep_retired:
             self._retired.append(flow_snapshot(flow, self._route_text))
 
+    def flow_last(self, ingress: str, source: int, group: int) -> float | None:
+        """When the flow (ingress, S, G) last carried a packet (None: no such flow). Control
+        planes read it for timers that data restarts, such as PIM's Keepalive Timer, instead
+        of being told of every packet."""
+        port = self._ports.get(ingress)
+        if port is None:
+            return None
+        flow = port.flows.get(source.to_bytes(4, "big") + group.to_bytes(4, "big"))
+        return flow.last if flow is not None else None
+
     def take_retired(self) -> Sequence[FlowSnapshot]:
         """Final snapshots of the flows forgotten since the last call (`keep_retired`)."""
         if not self._retired:

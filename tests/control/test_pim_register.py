@@ -152,3 +152,33 @@ def test_the_rp_stops_a_register_nobody_wants() -> None:
     ((dr, message),) = out.unicast
     assert dr == a("10.9.9.9")
     assert pim.parse(message) == RegisterStop(a(GROUP), a("10.7.0.5"))
+
+
+def _register_states(r: FirstHop, now: float) -> list[tuple[str, str, str]]:
+    doc = r.engine.pim_json(now)
+    assert doc is not None
+    return [(s["source"], s["group"], s["state"]) for s in doc["registers"]["states"]]
+
+
+def test_the_register_state_lasts_while_the_source_sends_and_goes_when_it_stops() -> None:
+    """The (S,G) Keepalive Timer (RFC 7761 4.1.2, 4.4.1; Keepalive_Period 210 s): S's
+    packets restart it, so a sending source keeps its register state; a silent one loses
+    it (and frees its place among MAX_REGISTER_STATES)."""
+    r = FirstHop()
+    r.data(1.0)
+    for t in range(60, 600, 60):  # S sends once a minute: the state stays
+        r.data(float(t))
+        r.engine.handle_timer(float(t))
+    assert _register_states(r, 540.0) == [("10.0.0.5", GROUP, "Join")]
+    r.engine.handle_timer(740.0)  # 200 s after S's last packet: still there
+    assert _register_states(r, 740.0) == [("10.0.0.5", GROUP, "Join")]
+    r.engine.handle_timer(760.0)  # 220 s: gone
+    assert _register_states(r, 760.0) == []
+    doc = r.engine.pim_json(760.0)
+    assert doc is not None
+    assert doc["registers"]["counters"]["register_states_expired"] == 1
+    assert len(registers(r.data(770.0))) == 1  # S again: registered again
+    # and the RP's Register-Stop holds for it (state made anew, in Prune)
+    r.engine.handle_unicast(unicast("10.1.0.2", RegisterStop(a(GROUP), a("10.0.0.5"))), 771.0)
+    assert _register_states(r, 771.0) == [("10.0.0.5", GROUP, "Prune")]
+    assert registers(r.data(772.0)) == []
