@@ -210,7 +210,16 @@ _RPF_KEYS = {"prefix", "iif"}
 _DEDUP_KEYS = {"window", "mode", "max_entries", "max_per_flow"}
 _FLOW_KEYS = {"max_flows", "idle_timeout"}
 _NHDP_KEYS = {"hello_interval", "validity"}
-_PIM_KEYS = {"rp", "spt_switchover", "join_prune_interval"}
+_PIM_KEYS = {
+    "rp",
+    "spt_switchover",
+    "join_prune_interval",
+    "mode",
+    "state_refresh",
+    "state_refresh_interval",
+}
+_SPARSE_ONLY = ("rp", "spt_switchover", "join_prune_interval")
+_DENSE_ONLY = ("state_refresh", "state_refresh_interval")
 _RP_KEYS = {"address", "group"}
 #: MANET relay algorithms (RFC 6621 section 8 and its appendices)
 RELAYS = ("flood", "s-mpr", "e-cds", "mpr-cds")
@@ -420,6 +429,16 @@ def _parse_pim(body: Any, fail: _Fail, lines: _TomlLines, path: str) -> PimSpec:
         raise fail("[pim] must be a table", "", "pim")
     _check_keys(body, _PIM_KEYS, "[pim]", fail, "pim")
     try:
+        mode = _typed(body, "mode", str, "sparse")
+        if mode not in ("sparse", "dense"):
+            raise _KeyValueError("mode", f"must be sparse or dense, not {shown(mode)}")
+        for key in _SPARSE_ONLY if mode == "dense" else _DENSE_ONLY:
+            if key in body:
+                other = "sparse" if mode == "dense" else "dense"
+                raise _KeyValueError(key, f'applies only with mode = "{other}"')
+        state_refresh = _typed(body, "state_refresh", bool, True)
+        # the Interval fields of Hello option 21 and of State Refresh are 8 bits of seconds
+        refresh_interval = _ranged(body, "state_refresh_interval", int, 60, 1, 255)
         switchover = _typed(body, "spt_switchover", str, "immediate")
         if switchover not in ("immediate", "never"):
             raise _KeyValueError(
@@ -453,7 +472,7 @@ def _parse_pim(body: Any, fail: _Fail, lines: _TomlLines, path: str) -> PimSpec:
         if any(r.group == rp.group for r in rps):
             raise fail(f"{where}: a second RP for {rp.group}", "pim.rp", "group", i)
         rps.append(rp)
-    return PimSpec(tuple(rps), switchover, interval)
+    return PimSpec(tuple(rps), switchover, interval, mode, state_refresh, refresh_interval)
 
 
 def _rp_address(text: str) -> IPv4Address:

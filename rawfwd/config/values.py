@@ -194,13 +194,24 @@ class RpSpec:
 
 @dataclass(frozen=True, slots=True)
 class PimSpec:
-    """The `[pim]` table (RFC 7761): static RPs and the timers shared by PIM interfaces."""
+    """The `[pim]` table: the mode, static RPs (sparse, RFC 7761) or state refresh (dense,
+    RFC 3973), and the timers shared by PIM interfaces."""
 
     rps: tuple[RpSpec, ...] = ()
     #: "immediate": a last-hop DR joins the source tree on the first packet (section
     #: 4.2.1); "never": stays on the RP tree
     spt_switchover: str = "immediate"
     join_prune_interval: float = 60.0  #: t_periodic (section 4.11)
+    #: "sparse" (RFC 7761) or "dense" (RFC 3973: flood and prune, no RP)
+    mode: str = "sparse"
+    #: dense: the first-hop router originates State Refresh (RFC 3973 section 4.5), and
+    #: every router says it can take them (Hello option 21) and passes them on
+    state_refresh: bool = True
+    state_refresh_interval: int = 60  #: StateRefreshInterval, seconds (8-bit field)
+
+    @property
+    def dense(self) -> bool:
+        return self.mode == "dense"
 
     def rp_for(self, group: int) -> RpSpec | None:
         """The RP of `group` (IPv4 as int): the longest configured match."""

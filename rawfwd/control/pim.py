@@ -1,4 +1,5 @@
-"""PIM-SM messages (RFC 7761 section 4.9), IPv4: parsed from and built to bytes, nothing else.
+"""PIM messages, IPv4: PIM-SM's (RFC 7761 section 4.9) and PIM-DM's Graft, Graft-Ack and
+State Refresh (RFC 3973 section 4.7); parsed from and built to bytes, nothing else.
 
 Theory of operation:
 
@@ -10,10 +11,13 @@ Theory of operation:
   unicast (family 1 = IPv4, type 0, address), encoded group (flags B and Z, mask length)
   and encoded source (flags S, W, R, mask length).
 - Hello options are TLVs (section 4.9.2): holdtime (1), LAN prune delay (2), DR priority
-  (19), generation ID (20), address list (24); options this router does not know are
-  skipped, as the RFC asks.
+  (19), generation ID (20), State Refresh capable (21, RFC 3973 4.7.5), address list
+  (24); options this router does not know are skipped, as the RFC asks.
+- A Graft and a Graft-Ack have the Join/Prune's layout (RFC 3973 4.7.8, 4.7.9); a State
+  Refresh carries the originator's route metrics toward S and the P, N, O bits (4.7.10).
 - Sent messages go to ALL-PIM-ROUTERS (224.0.0.13) with TTL 1 (section 4.9), but Register
-  and Register-Stop, which are unicast between the DR and the RP.
+  and Register-Stop, which are unicast between the DR and the RP, and Graft and Graft-Ack,
+  unicast between neighbours.
 
 `parse` never raises on bad input: it returns a `BadPim` naming what is wrong, which the
 caller counts per interface and ignores.
@@ -56,6 +60,7 @@ class HelloOption(IntEnum):
     LAN_PRUNE_DELAY = 2
     DR_PRIORITY = 19
     GENERATION_ID = 20
+    STATE_REFRESH = 21  #: RFC 3973 section 4.7.5
     ADDRESS_LIST = 24
 
 
@@ -65,6 +70,7 @@ _OPTION_SIZE: Final = {
     HelloOption.DR_PRIORITY: 4,
     HelloOption.GENERATION_ID: 4,
     HelloOption.LAN_PRUNE_DELAY: 4,
+    HelloOption.STATE_REFRESH: 4,
 }
 
 
@@ -80,6 +86,8 @@ class Hello:
     #: (T bit, propagation delay ms, override interval ms), section 4.9.2
     lan_prune_delay: tuple[bool, int, int] | None = None
     secondary: tuple[int, ...] = ()  #: the address list option's addresses
+    #: State Refresh capable (RFC 3973 4.7.5): the sender's State Refresh interval, s
+    state_refresh: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +153,37 @@ class Assert:
     metric: int  #: route metric, lower wins
 
 
-Message = Hello | JoinPrune | Register | RegisterStop | Assert
+@dataclass(frozen=True, slots=True)
+class Graft:
+    """A Graft (RFC 3973 4.7.8), or with `ack` a Graft-Ack (4.7.9): a Join/Prune's layout,
+    the sources in the join lists, unicast to the upstream neighbour (and back)."""
+
+    upstream: int
+    groups: tuple[GroupSet, ...] = ()
+    ack: bool = False
+    holdtime: int = 0  #: SHOULD be 0, ignored on receipt
+
+
+@dataclass(frozen=True, slots=True)
+class StateRefresh:
+    """A State Refresh (RFC 3973 4.7.10): the first-hop router's word that S still sends,
+    passed hop by hop down the tree; `prune` (P) says the interface it went out on is
+    pruned, `prune_now` (N) and `assert_override` (O) are advisory."""
+
+    group: int
+    source: int
+    originator: int
+    preference: int  #: the sender's metric preference toward S (31 bits)
+    metric: int
+    mask_len: int
+    ttl: int  #: hops left for the message itself (not the IP TTL)
+    prune: bool
+    prune_now: bool
+    assert_override: bool
+    interval: int  #: the originator's State Refresh interval, s
+
+
+Message = Hello | JoinPrune | Register | RegisterStop | Assert | Graft | StateRefresh
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +249,13 @@ def parse(data: bytes) -> Message | BadPim:
             return _parse_assert(data)
         if kind == PimType.REGISTER_STOP:
             return _parse_register_stop(data)
+        if kind in (PimType.GRAFT, PimType.GRAFT_ACK):
+            found = _parse_join_prune(data, PimType(kind))
+            if isinstance(found, BadPim):
+                return found
+            return Graft(found.upstream, found.groups, kind == PimType.GRAFT_ACK, found.holdtime)
+        if kind == PimType.STATE_REFRESH:
+            return _parse_state_refresh(data)
     except IndexError:
         return BadPim("truncated", kind)
     return BadPim("unknown_type", kind)
@@ -218,7 +263,7 @@ def parse(data: bytes) -> Message | BadPim:
 
 def _parse_hello(data: bytes) -> Hello | BadPim:
     at = 4
-    holdtime = priority = genid = None
+    holdtime = priority = genid = refresh = None
     prune_delay: tuple[bool, int, int] | None = None
     secondary: list[int] = []
     while at + 4 <= len(data):
@@ -241,10 +286,12 @@ def _parse_hello(data: bytes) -> Hello | BadPim:
             prune_delay = (bool(delay & 0x8000), delay & 0x7FFF, override)
         elif option == HelloOption.ADDRESS_LIST:
             secondary.extend(_address_list(value))
+        elif option == HelloOption.STATE_REFRESH:
+            refresh = value[1]  # version (1), interval, reserved
         # any other option is skipped (section 4.9.2: unknown options are ignored)
     if at != len(data):
         return BadPim("truncated", PimType.HELLO)
-    return Hello(holdtime, priority, genid, prune_delay, tuple(secondary))
+    return Hello(holdtime, priority, genid, prune_delay, tuple(secondary), refresh)
 
 
 def _address_list(value: bytes) -> list[int]:
@@ -264,8 +311,7 @@ def _address_list(value: bytes) -> list[int]:
     return found
 
 
-def _parse_join_prune(data: bytes) -> JoinPrune | BadPim:
-    kind = PimType.JOIN_PRUNE
+def _parse_join_prune(data: bytes, kind: PimType = PimType.JOIN_PRUNE) -> JoinPrune | BadPim:
     if len(data) < 14:
         return BadPim("truncated", kind)
     upstream = _unicast(data, 4)
@@ -305,6 +351,31 @@ def _parse_assert(data: bytes) -> Assert | BadPim:
         return BadPim("bad_address", PimType.ASSERT)
     preference, metric = struct.unpack_from("!II", data, 18)
     return Assert(found[0], source, bool(preference >> 31), preference & 0x7FFFFFFF, metric)
+
+
+def _parse_state_refresh(data: bytes) -> StateRefresh | BadPim:
+    kind = PimType.STATE_REFRESH
+    if len(data) < 36:
+        return BadPim("truncated", kind)
+    found = _group(data, 4)
+    source, originator = _unicast(data, 12), _unicast(data, 18)
+    if found is None or source is None or originator is None:
+        return BadPim("bad_address", kind)
+    preference, metric = struct.unpack_from("!II", data, 24)
+    mask_len, ttl, flags, interval = data[32:36]
+    return StateRefresh(
+        found[0],
+        source,
+        originator,
+        preference & 0x7FFFFFFF,
+        metric,
+        mask_len,
+        ttl,
+        prune=bool(flags & 0x80),
+        prune_now=bool(flags & 0x40),
+        assert_override=bool(flags & 0x20),
+        interval=interval,
+    )
 
 
 def _parse_register_stop(data: bytes) -> RegisterStop | BadPim:
@@ -351,11 +422,17 @@ def build(message: Message) -> bytes:
             options += struct.pack("!HHI", HelloOption.DR_PRIORITY, 4, message.dr_priority)
         if message.generation_id is not None:
             options += struct.pack("!HHI", HelloOption.GENERATION_ID, 4, message.generation_id)
+        if message.state_refresh is not None:
+            # version 1, the interval, 16 reserved bits
+            refresh = struct.pack(
+                "!HHBBH", HelloOption.STATE_REFRESH, 4, 1, message.state_refresh, 0
+            )
+            options += refresh
         if message.secondary:
             addresses = b"".join(_encode_unicast(a) for a in message.secondary)
             options += struct.pack("!HH", HelloOption.ADDRESS_LIST, len(addresses)) + addresses
         return _with_header(PimType.HELLO, options)
-    if isinstance(message, JoinPrune):
+    if isinstance(message, JoinPrune | Graft):
         body = _encode_unicast(message.upstream) + struct.pack(
             "!BBH", 0, len(message.groups), message.holdtime
         )
@@ -363,7 +440,23 @@ def build(message: Message) -> bytes:
             body += _encode_group(g.group, g.mask_len)
             body += struct.pack("!HH", len(g.joins), len(g.prunes))
             body += b"".join(_encode_source(s) for s in g.joins + g.prunes)
-        return _with_header(PimType.JOIN_PRUNE, body)
+        if isinstance(message, JoinPrune):
+            return _with_header(PimType.JOIN_PRUNE, body)
+        return _with_header(PimType.GRAFT_ACK if message.ack else PimType.GRAFT, body)
+    if isinstance(message, StateRefresh):
+        flags = (
+            (0x80 if message.prune else 0)
+            | (0x40 if message.prune_now else 0)
+            | (0x20 if message.assert_override else 0)
+        )
+        body = (
+            _encode_group(message.group)
+            + _encode_unicast(message.source)
+            + _encode_unicast(message.originator)
+            + struct.pack("!II", message.preference & 0x7FFFFFFF, message.metric)
+            + bytes((message.mask_len, message.ttl, flags, message.interval))
+        )
+        return _with_header(PimType.STATE_REFRESH, body)
     if isinstance(message, Register):
         flags = (0x80 if message.border else 0) | (0x40 if message.null else 0)
         return _with_header(PimType.REGISTER, bytes((flags, 0, 0, 0)) + message.packet, 8)

@@ -66,6 +66,17 @@ def test_longest_group_match_chooses_the_rp(group: str, rp: str) -> None:
     assert str(found.address) == rp
 
 
+def test_dense_mode_and_state_refresh() -> None:
+    """`[pim] mode = "dense"` (RFC 3973), state refresh on by default every 60 s."""
+    config = parse_toml(doc('[pim]\nmode = "dense"\n'), PATH)
+    assert config.pim.dense
+    assert (config.pim.state_refresh, config.pim.state_refresh_interval) == (True, 60)
+    text = '[pim]\nmode = "dense"\nstate_refresh = false\nstate_refresh_interval = 30\n'
+    config = parse_toml(doc(text), PATH)
+    assert (config.pim.state_refresh, config.pim.state_refresh_interval) == (False, 30)
+    assert not parse_toml(doc(""), PATH).pim.dense
+
+
 def test_no_rp_configured() -> None:
     assert parse_toml(doc(""), PATH).pim.rp_for(int(IPv4Address("239.1.1.1"))) is None
 
@@ -106,9 +117,35 @@ def test_no_rp_configured() -> None:
             "[pim] spt_switchover: must be immediate or never, not 'sometimes'",
         ),
         (
-            '[pim]\nmode = "sparse"\n',
+            '[pim]\nmodus = "sparse"\n',
+            "modus",
+            "unknown key 'modus' in [pim] (known: join_prune_interval, mode, rp, "
+            "spt_switchover, state_refresh, state_refresh_interval)",
+        ),
+        (
+            '[pim]\nmode = "bidir"\n',
             "mode",
-            "unknown key 'mode' in [pim] (known: join_prune_interval, rp, spt_switchover)",
+            "[pim] mode: must be sparse or dense, not 'bidir'",
+        ),
+        (
+            '[pim]\nmode = "dense"\nspt_switchover = "never"\n',
+            "spt_switchover",
+            '[pim] spt_switchover: applies only with mode = "sparse"',
+        ),
+        (
+            '[pim]\nmode = "dense"\n\n[[pim.rp]]\naddress = "10.0.0.1"\n',
+            "[pim]",
+            '[pim] rp: applies only with mode = "sparse"',
+        ),
+        (
+            "[pim]\nstate_refresh = false\n",
+            "state_refresh",
+            '[pim] state_refresh: applies only with mode = "dense"',
+        ),
+        (
+            '[pim]\nmode = "dense"\nstate_refresh_interval = 300\n',
+            "state_refresh_interval",
+            "[pim] state_refresh_interval: must be from 1 to 255, not 300",
         ),
         (
             '[[pim.rp]]\ngroup = "239.0.0.0/8"\n',

@@ -1,5 +1,6 @@
-"""PIM-SM messages (rawfwd.control.pim): round trips, the RFC 7761 section 4.9 layouts checked
-against scapy's independent encoder, and no bytes that make `parse` raise."""
+"""PIM messages (rawfwd.control.pim): round trips, the RFC 7761 section 4.9 layouts checked
+against scapy's independent encoder, PIM-DM's (RFC 3973 4.7) against the RFC's layout, and
+no bytes that make `parse` raise."""
 
 from __future__ import annotations
 
@@ -27,12 +28,14 @@ from rawfwd.control import pim
 from rawfwd.control.pim import (
     Assert,
     BadPim,
+    Graft,
     GroupSet,
     Hello,
     JoinPrune,
     Register,
     RegisterStop,
     Source,
+    StateRefresh,
 )
 from rawfwd.core.wire import internet_checksum
 
@@ -63,6 +66,14 @@ MESSAGES = [
     Assert(a("239.1.1.1"), 0, True, 0x7FFFFFFF, 0xFFFFFFFF),
     Register(bytes(range(40))),
     Register(bytes(20), null=True),
+    Hello(105, None, 7, (False, 500, 2500), state_refresh=60),  # PIM-DM (RFC 3973 4.7.5)
+    Graft(a("10.0.0.1"), (GroupSet(a("239.1.1.1"), joins=(Source(a("10.1.0.5"), sparse=False),)),)),
+    Graft(
+        a("10.0.0.7"),
+        (GroupSet(a("239.1.1.1"), joins=(Source(a("10.1.0.5"), sparse=False),)),),
+        ack=True,
+    ),
+    StateRefresh(a("239.1.1.1"), a("10.1.0.5"), a("10.1.0.1"), 0, 0, 24, 15, True, False, True, 60),
 ]
 
 
@@ -74,12 +85,15 @@ def test_round_trip(message: pim.Message) -> None:
 
 
 def _type_name(message: pim.Message) -> str:
+    if isinstance(message, Graft):
+        return "GRAFT_ACK" if message.ack else "GRAFT"
     return {
         Hello: "HELLO",
         JoinPrune: "JOIN_PRUNE",
         Register: "REGISTER",
         RegisterStop: "REGISTER_STOP",
         Assert: "ASSERT",
+        StateRefresh: "STATE_REFRESH",
     }[type(message)]
 
 
@@ -164,6 +178,9 @@ def test_join_prune_matches_scapy() -> None:
         ),
         (pim._with_header(pim.PimType.ASSERT, bytes(10)), "truncated"),
         (pim._with_header(pim.PimType.BOOTSTRAP, bytes(10)), "unknown_type"),
+        (pim._with_header(pim.PimType.STATE_REFRESH, bytes(31)), "truncated"),
+        (pim._with_header(pim.PimType.STATE_REFRESH, bytes(32)), "bad_address"),
+        (pim._with_header(pim.PimType.GRAFT, b"\x02\x00" + bytes(8)), "bad_address"),
     ],
 )
 def test_malformed_is_named(data: bytes, reason: str) -> None:
@@ -172,9 +189,29 @@ def test_malformed_is_named(data: bytes, reason: str) -> None:
     assert found.reason == reason
 
 
+def test_dense_mode_layouts() -> None:
+    """RFC 3973 4.7: a Graft is a Join/Prune with type 6 (a Graft-Ack 7); a State Refresh
+    is 36 bytes, the P, N, O bits at the top of its 35th byte; Hello option 21 carries
+    version 1 and the interval."""
+    graft = MESSAGES[-3]
+    assert isinstance(graft, Graft)
+    join = JoinPrune(graft.upstream, 0, graft.groups)
+    assert pim.build(graft)[0] == 0x26
+    assert pim.build(graft)[4:] == pim.build(join)[4:]
+    assert pim.build(MESSAGES[-2])[0] == 0x27
+    refresh = pim.build(MESSAGES[-1])
+    assert len(refresh) == 36
+    assert refresh[0] == 0x29
+    assert refresh[12:18] == b"\x01\x00" + IPv4Address("10.1.0.5").packed
+    assert refresh[18:24] == b"\x01\x00" + IPv4Address("10.1.0.1").packed
+    assert refresh[32:36] == bytes((24, 15, 0x80 | 0x20, 60))
+    hello = pim.build(MESSAGES[-4])
+    assert b"\x00\x15\x00\x04\x01\x3c\x00\x00" in hello
+
+
 def test_unknown_hello_options_are_skipped() -> None:
     """RFC 7761 section 4.9.2: an option this router does not know is ignored."""
-    body = b"\x00\x15\x00\x04abcd" + b"\x00\x01\x00\x02\x00\x69"  # 21: State Refresh (RFC 3973)
+    body = b"\x00\x16\x00\x04abcd" + b"\x00\x01\x00\x02\x00\x69"  # 22: Bidir (RFC 5015)
     assert pim.parse(pim._with_header(pim.PimType.HELLO, body)) == Hello(holdtime=105)
 
 
