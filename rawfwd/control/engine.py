@@ -104,6 +104,8 @@ class Engine:
     ) -> Output:
         """Frames that arrived together on `ingress` at `now`, in order; `outgoing`: the
         indices of frames this host's applications sent (PACKET_OUTGOING)."""
+        if self.pim.ports:
+            self.pim.clock(now)  # flows decided in this batch start PIM timers now
         copies = self.forwarder.handle_batch(ingress, frames, now, outgoing)
         control = self.forwarder.take_control()
         if control:

@@ -49,13 +49,16 @@ from .pim import (
     ALL_PIM_ROUTERS,
     Assert,
     BadPim,
+    Graft,
     GroupSet,
     Hello,
     JoinPrune,
     Register,
     RegisterStop,
     Source,
+    StateRefresh,
 )
+from .pim_dense import DenseMode
 from .pim_state import INF, Downstream, DownstreamPort, Send, Upstream
 
 #: (interface, group) -> what IGMP's members want there: (mode, sources)
@@ -108,6 +111,7 @@ class Neighbor:
     since: float  #: when it was first heard (this time round)
     lan_prune_delay: tuple[bool, int, int] | None = None
     secondary: tuple[int, ...] = ()
+    state_refresh: int | None = None  #: its State Refresh interval: it takes them (dense)
 
 
 @dataclass(eq=False)
@@ -221,14 +225,18 @@ class PimPort:
     neighbors: dict[int, Neighbor] = field(default_factory=dict)
     dr: int = 0  #: the DR's address (ours when we are it; 0: no address yet)
     counters: Counter[str] = field(default_factory=Counter)
+    #: dense mode with state refresh: the interval our Hellos announce (RFC 3973 4.7.5)
+    state_refresh: int | None = None
 
     def hello(self, holdtime: int | None = None) -> Hello:
-        """Our Hello: holdtime, LAN prune delay, DR priority, generation ID (section 4.9.2)."""
+        """Our Hello: holdtime, LAN prune delay, DR priority, generation ID (section 4.9.2),
+        and in dense mode with state refresh, State Refresh Capable (RFC 3973 4.7.5)."""
         return Hello(
             holdtime=self.spec.holdtime if holdtime is None else holdtime,
             dr_priority=self.spec.dr_priority,
             generation_id=self.generation_id,
             lan_prune_delay=(False, PROPAGATION_DELAY_MS, OVERRIDE_INTERVAL_MS),
+            state_refresh=self.state_refresh,
         )
 
     def elect(self) -> None:
@@ -264,6 +272,12 @@ class PimPort:
     def override_interval(self) -> float:
         """J/P_Override_Interval (section 4.11): propagation delay plus override interval,
         the effective ones of the link (the Prune-Pending Timer)."""
+        delay, override = self._lan_delays()
+        return delay + override
+
+    def jp_override_interval(self) -> float:
+        """J/P_Override_Interval: how long a Prune waits for another router's Join
+        (Effective_Propagation_Delay + Effective_Override_Interval, section 4.3.3)."""
         delay, override = self._lan_delays()
         return delay + override
 
@@ -320,6 +334,8 @@ class PimRouter:
         self._gateways: dict[int, int] = {}  # the FIB's next hops (live mode), 0: on-link
         self._wishes: Wishes = {}
         self.changed: set[int] = set()  #: groups whose forwarding changed: flows to decide
+        self.dense = DenseMode(self)  #: (S,G) state of `[pim] mode = "dense"` (RFC 3973)
+        self.config = config
         self.reconfigure(config)
 
     # -- configuration -----------------------------------------------------------------------
@@ -327,6 +343,12 @@ class PimRouter:
     def reconfigure(self, config: Config) -> None:
         """Ports for the new config: neighbours of ports that remain are kept; a port that
         goes says goodbye (a Hello with holdtime 0, section 4.3.1)."""
+        if config.pim.dense != self.config.pim.dense:  # the other mode's state means nothing
+            self.changed.update(g for _, g in self.entries)
+            self.changed.update(g for _, g in self.dense.entries)
+            self.entries.clear()
+            self.dense.entries.clear()
+            self.asserts.clear()
         self.config = config
         if not self._live:
             self._addresses = {
@@ -346,6 +368,11 @@ class PimRouter:
                 port.spec = spec.pim
                 port.next_hello = float("-inf")  # neighbours hear the new values soon
             port.address, port.prefix_len = self._addresses.get(name, (0, 0))
+            refresh = config.pim.state_refresh_interval
+            wanted = refresh if config.pim.dense and config.pim.state_refresh else None
+            if port.state_refresh != wanted:
+                port.state_refresh = wanted
+                port.next_hello = float("-inf")
             port.elect()
             self.ports[name] = port
         for port in old.values():
@@ -354,7 +381,8 @@ class PimRouter:
             for name in [n for n in entry.downstream if n not in self.ports]:
                 del entry.downstream[name]
                 self.changed.add(entry.group)
-        if self.ports:  # ask the FIB toward every RP now: a first join need not wait for it
+        if self.ports and not config.pim.dense:  # ask the FIB toward every RP now: a first
+            # join need not wait for it
             for rp in config.pim.rps:
                 self.rpf_interface(int(rp.address))
         self._update_all(self._last)
@@ -425,7 +453,16 @@ class PimRouter:
             return []
         if isinstance(message, JoinPrune):
             port.counters["join_prune_in"] += 1
-            self._on_join_prune(port, message, now)
+            if self.config.pim.dense:
+                self.dense.on_join_prune(port, source, message, now)
+            else:
+                self._on_join_prune(port, message, now)
+            return self._take_sends()
+        if self.config.pim.dense and isinstance(message, StateRefresh):
+            self.dense.on_state_refresh(port, source, message, now)
+            return self._take_sends()
+        if self.config.pim.dense and isinstance(message, Graft):  # multicast: allowed too
+            self.dense.on_graft(port, source, message, now)
             return self._take_sends()
         if isinstance(message, Assert):
             port.counters["assert_in"] += 1
@@ -439,6 +476,14 @@ class PimRouter:
     def _our_metric(self, source: int, group: int, name: str) -> tuple[int, int, int, int] | None:
         """Our assert metric for (S,G) (source given) or (*,G) on `name`, None where we
         would not forward there (CouldAssert is false)."""
+        if self.config.pim.dense:  # RFC 3973 4.6: (S,G) only, where olist(S,G) goes
+            found = self.dense.entries.get((source, group))
+            port = self.ports.get(name)
+            if found is None or port is None or name == found.ingress:
+                return None
+            if name not in self.dense.candidates(found):
+                return None
+            return (0, *self._metric_toward(source), port.address)
         entry = self.entries.get((source, group))
         port = self.ports.get(name)
         if entry is None or port is None or name not in entry.olist():
@@ -450,11 +495,26 @@ class PimRouter:
             if rp is None:
                 return None
             target, rpt = rp, 1
+        return (rpt, *self._metric_toward(target), port.address)
+
+    def _metric_toward(self, target: int) -> tuple[int, int]:
+        """(metric preference, metric) of our route toward `target` (section 4.6.3): on
+        our link 0, 0; otherwise REMOTE_PREFERENCE, 0 (the FIB says no more)."""
         toward = self.rpf_interface(target)
         home = self.ports.get(toward) if isinstance(toward, str) else None
         on_link = home is not None and (home.on_link(target) or home.address == target)
-        preference = 0 if on_link or self._gateways.get(target) == 0 else REMOTE_PREFERENCE
-        return (rpt, preference, 0, port.address)
+        return (0 if on_link or self._gateways.get(target) == 0 else REMOTE_PREFERENCE, 0)
+
+    def _lost_on(self, source: int, group: int, name: str) -> bool:
+        state = self.asserts.get((source, group, name))
+        return state is not None and not state.winner_us
+
+    def _reassert(self, port: PimPort, source: int, group: int) -> None:
+        """A loser addressed by a Join, Prune or Graft asserts, so that the winner answers
+        and the sender learns its RPF' (RFC 3973 4.6.1)."""
+        ours = self._our_metric(source, group, port.name)
+        if ours is not None:
+            self._send_assert(port, (source, group, port.name), ours)
 
     def _on_assert(self, port: PimPort, source: int, message: Assert, now: float) -> None:
         """Section 4.6.1/4.6.2: a better assert makes us lose the interface for the entry;
@@ -482,6 +542,9 @@ class PimRouter:
         if lost:
             port.counters["assert_lost"] += 1
             self.changed.add(message.group)
+            if self.config.pim.dense:  # RFC 3973 4.6.1: the loser prunes the winner's copy
+                self.dense.prune_winner(port, source, message.source, message.group)
+                self._update_all(now)
 
     def _track_assert(
         self,
@@ -496,7 +559,10 @@ class PimRouter:
         to an Assert"), held for Assert_Time; a worse assert from the winner ends that."""
         known = self.asserts.get(key)
         entry = self.entries.get((key[0], key[1]))
-        if entry is None or not entry.upstream.joined or self._upstream_port(entry) != port.name:
+        dense = self.dense.entries.get((key[0], key[1]))
+        if dense is not None and dense.ingress == port.name:
+            pass  # RFC 3973 4.6: every router tracks the winner on its RPF interface
+        elif entry is None or not entry.upstream.joined or self._upstream_port(entry) != port.name:
             if known is not None:
                 del self.asserts[key]
             return
@@ -521,6 +587,8 @@ class PimRouter:
         known = self.asserts.get(key)
         if known is not None and not known.winner_us:
             self.changed.add(key[1])  # we forward there again
+            if self.config.pim.dense:
+                self._update_wanted = True  # olist(S,G) has the interface again
         if known is None and len(self.asserts) >= MAX_ASSERTS:
             port.counters["too_many_asserts"] += 1
             return
@@ -733,6 +801,9 @@ class PimRouter:
 
     def _update_all(self, now: float) -> None:
         """Local members, JoinDesired and RPF' of every entry, brought up to date."""
+        if self.config.pim.dense:
+            self.dense.update_all(now)
+            return
         local: dict[tuple[int, int], set[str]] = {}
         for (name, group), (mode, sources) in self._wishes.items():
             port = self.ports.get(name)
@@ -812,20 +883,28 @@ class PimRouter:
         winner = self._assert_winner(entry, port.name)
         if winner is not None:
             return (port.name, winner)
+        return self._neighbor_toward(port, target, entry.upstream.rpf, source=bool(entry.source))
+
+    def _neighbor_toward(
+        self, port: PimPort, target: int, kept: tuple[str, int] | None, *, source: bool
+    ) -> tuple[str, int] | None:
+        """The MRIB's next hop toward `target` on its RPF interface `port`, as a neighbour:
+        the target itself when it is one (an RP on the link); None for a source on the
+        link (we are its first hop); the FIB's gateway; in replay, the one router there;
+        `kept` (the last answer) when several could be."""
         if target in port.neighbors:
             return (port.name, target)
         gateway = self._gateways.get(target)
         if port.on_link(target) or gateway == 0:
             # on our link: an RP is its own next hop; a source has no router upstream,
             # we are its first hop (RPF'(S,G) is NULL, section 4.5.7)
-            return None if entry.source else (port.name, target)
+            return None if source else (port.name, target)
         if gateway is not None:  # the FIB's next hop (live mode)
             return (port.name, gateway)
         if len(port.neighbors) == 1:  # replay: the one router there
             return (port.name, next(iter(port.neighbors)))
-        kept = entry.upstream.rpf  # several routers, none known to be next: keep the last
         if kept is not None and kept[0] == port.name and kept[1] in port.neighbors:
-            return kept
+            return kept  # several routers, none known to be next: keep the last
         port.counters["rpf_neighbor_unknown"] += 1
         return None
 
@@ -846,6 +925,8 @@ class PimRouter:
     def rpf_answered(self, now: float) -> Frames:
         """The FIB answered RPF lookups: RPF' of entries may be known now."""
         self._last = now
+        self.changed.update(self.dense.waiting_groups)  # decided while the FIB was asked
+        self.dense.waiting_groups.clear()
         self._update_all(now)
         self.changed.update(key[1] for key in self.entries)  # the RP tree's arrival, too
         return self._take_sends()
@@ -935,7 +1016,18 @@ class PimRouter:
             and sg.upstream.rpf != star.upstream.rpf
         )
 
+    def clock(self, now: float) -> None:
+        """The time of the input being handled: flows it decides (`oifs`) are decided now."""
+        self._last = now
+
     def oifs(self, ingress: str, source: int, group: int) -> tuple[tuple[str, ...], bool] | None:
+        if self.config.pim.dense:
+            return self.dense.oifs(ingress, source, group)
+        return self._sparse_oifs(ingress, source, group)
+
+    def _sparse_oifs(
+        self, ingress: str, source: int, group: int
+    ) -> tuple[tuple[str, ...], bool] | None:
         """Where PIM sends (S,G) arriving on `ingress`, and whether the forwarder must still
         check that `ingress` is the RPF interface toward S (it holds frames while the FIB
         is asked); None when PIM has no state for the group (IGMP alone decides).
@@ -1081,8 +1173,23 @@ class PimRouter:
         if isinstance(message, Register):
             self._on_register(source, message, now)
             return self._take_sends()
+        if isinstance(message, Graft) and self.config.pim.dense:
+            port = self._port_of_neighbor(source)
+            if port is None:
+                self.register_counters["graft_not_neighbor"] += 1
+                return []
+            self.dense.on_graft(port, source, message, now)
+            return self._take_sends()
         self.register_counters["unhandled"] += 1  # Hellos and J/P come as frames
         return []
+
+    def _port_of_neighbor(self, address: int) -> PimPort | None:
+        """The interface a unicast PIM message from `address` came over: where it is our
+        neighbour."""
+        for port in self.ports.values():
+            if address in port.neighbors:
+                return port
+        return None
 
     def _on_register_stop(self, rp: int, message: RegisterStop, now: float) -> None:
         """Section 4.4.1: Join or JoinPending -> Prune, the Register-Stop Timer set to
@@ -1178,6 +1285,7 @@ class PimRouter:
                 now,
                 hello.lan_prune_delay,
                 hello.secondary,
+                hello.state_refresh,
             )
             # section 4.3.1: a new or restarted neighbour hears from us soon
             soon = now + self._random() * TRIGGERED_HELLO_DELAY
@@ -1189,6 +1297,7 @@ class PimRouter:
             known.expires = expires
             known.lan_prune_delay = hello.lan_prune_delay
             known.secondary = hello.secondary
+            known.state_refresh = hello.state_refresh
         port.elect()
 
     # -- timers ------------------------------------------------------------------------------
@@ -1211,6 +1320,8 @@ class PimRouter:
             return float("-inf")
         for a in self.asserts.values():
             due = min(due, a.timer)
+        if self.config.pim.dense:
+            due = min(due, self.dense.next_timer())
         return None if due == float("inf") else due
 
     def poll(self, now: float) -> Frames:
@@ -1271,6 +1382,8 @@ class PimRouter:
                 state.state = "Join"
                 state.timer = INF
                 self.changed.add(key[1])
+        if self.config.pim.dense:
+            self.dense.poll(now)
         if expired or self._update_wanted:
             self._update_wanted = False
             self._update_all(now)
@@ -1404,8 +1517,10 @@ class PimRouter:
             for (source, group, name), state in sorted(self.asserts.items())
         ]
         return {
+            "mode": self.config.pim.mode,
             "interfaces": interfaces,
             "joins": joins,
+            "dense": self.dense.json(now),
             "asserts": asserts,
             "registers": registers,
             "ignored": dict(self.ignored),
