@@ -228,7 +228,7 @@ class Engine:
         frames = self.forwarder.answer_rpf(answers, now)
         if gateways is not None:
             self.pim.set_gateways(answers, gateways)
-        if self.pim.entries:  # RPF' of join state may follow from these answers
+        if self.pim.has_state:  # RPF' of join state may follow from these answers
             frames.extend(self.pim.rpf_answered(now))
             if self.pim.changed:
                 frames.extend(self._pim_changed(now))

@@ -1016,6 +1016,12 @@ class PimRouter:
             and sg.upstream.rpf != star.upstream.rpf
         )
 
+    @property
+    def has_state(self) -> bool:
+        """Join state (sparse), (S,G) state or flows waiting on the FIB (dense)."""
+        dense = self.dense
+        return bool(self.entries or dense.entries or dense.waiting_groups)
+
     def clock(self, now: float) -> None:
         """The time of the input being handled: flows it decides (`oifs`) are decided now."""
         self._last = now
