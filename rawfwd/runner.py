@@ -312,6 +312,22 @@ _PIM = _Maybe(
                 "oifs": _ListOf(str),
             }
         ),
+        "dense": _ListOf(
+            {
+                "source": _ANY,
+                "group": _ANY,
+                "interface": _ANY,
+                "upstream": {
+                    "state": _ANY,
+                    "neighbor": _ANY,
+                    "graft_retry": _OPT_NUMBER,
+                    "prune_limit": _OPT_NUMBER,
+                },
+                "state_refresh": {"originator": bool, "timer": _OPT_NUMBER},
+                "downstream": _MapOf({"state": _ANY, "timer": _OPT_NUMBER}),
+                "oifs": _ListOf(str),
+            }
+        ),
         "asserts": _ListOf(
             {"source": _ANY, "group": _ANY, "interface": _ANY, "state": _ANY, "winner": _ANY}
         ),

@@ -567,8 +567,9 @@ def pim_table(view: View) -> Table:
 
 def pim_joins_table(view: View) -> Table:
     """PIM join state (RFC 7761 4.5): each (*,G)/(S,G) entry with its upstream state and
-    neighbour, the downstream state per interface, and where it forwards; assert losses
-    and register states after them."""
+    neighbour, the downstream state per interface, and where it forwards; in dense mode
+    (RFC 3973) the flood-and-prune state with its timers; assert losses and register
+    states after them."""
     cols = [
         _Col("entry"),
         _Col("upstream"),
@@ -585,6 +586,28 @@ def pim_joins_table(view: View) -> Table:
             [
                 Text(f"({e['source']}, {e['group']})"),
                 Text(f"{up['state']}{toward}"),
+                Text(downstream or "-"),
+                Text(", ".join(e["oifs"]) or "-"),
+            ]
+        )
+    for e in pim.get("dense", []):  # PIM-DM (RFC 3973 4.4): flood and prune state
+        up = e["upstream"]
+        if up["neighbor"] is None:
+            upstream = "first hop"
+        else:
+            upstream = f"{up['state']} via {up['neighbor']} ({e['interface']})"
+            for key, name in (("prune_limit", "prune limit"), ("graft_retry", "graft retry")):
+                if up[key] is not None:
+                    upstream += f", {name} {_seconds(up[key])}"
+        if e["state_refresh"]["originator"]:
+            upstream += f", state refresh in {_seconds(e['state_refresh']['timer'])}"
+        downstream = ", ".join(
+            f"{n}: {d['state']} {_seconds(d['timer'])}" for n, d in e["downstream"].items()
+        )
+        rows.append(
+            [
+                Text(f"({e['source']}, {e['group']}) dense"),
+                Text(upstream),
                 Text(downstream or "-"),
                 Text(", ".join(e["oifs"]) or "-"),
             ]

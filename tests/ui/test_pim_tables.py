@@ -10,16 +10,18 @@ import json
 import pytest
 
 from rawfwd import runner, ui
-from rawfwd.control import igmp
+from rawfwd.control import igmp, pim
 from rawfwd.control.pim import Assert, Hello
 from rawfwd.errors import RawfwdError
 from rawfwd.view import View
 
+from ..control.test_pim_dense import P2P, frame_of, sg
+from ..control.test_pim_dense import Router as DenseRouter
 from ..control.test_pim_joins import GROUP, RP, Router, a, igmp_frame, pim_frame
 from ..support.views import render, snapshot, view_of
 
 
-def _view(router: Router) -> View:
+def _view(router: Router | DenseRouter) -> View:
     pim = router.engine.pim_json(router.now)
     view = dataclasses.replace(view_of(snapshot(router.now)), pim=pim)
     return View.from_json(json.loads(json.dumps(view.to_json())))  # as `show` gets it
@@ -67,3 +69,21 @@ def test_a_reply_with_a_malformed_pim_part_is_one_line_error() -> None:
     reply["pim"]["joins"][0]["oifs"] = "eth1"
     with pytest.raises(RawfwdError, match=r"pim\.joins\[0\]\.oifs"):
         runner._view_of(reply, "@test")
+
+
+def test_the_join_table_draws_dense_state() -> None:
+    """PIM-DM entries (RFC 3973): upstream state and neighbour with the prune limit, the
+    pruned interfaces with their timers, where it forwards."""
+    r = DenseRouter()
+    r.data()
+    r.hear("eth2", frame_of(P2P, pim.JoinPrune(a("10.2.0.1"), 100, (sg(join=False),))))
+    r.hear("eth1", frame_of("10.1.0.7", pim.JoinPrune(a("10.1.0.1"), 100, (sg(join=False),))))
+    r.tick(r.now + 3.1)
+    view = _view(r)
+    doc = runner._show_json(view, "pim")["pim"]
+    assert doc["mode"] == "dense"
+    joins = render(ui.pim_joins_table(view))
+    assert "(10.9.0.5, 239.1.1.1) dense" in joins
+    assert "Pruned via 10.0.0.2 (eth0), prune limit" in joins
+    assert "eth2: Pruned" in joins
+    assert "eth1: Pruned" in joins
