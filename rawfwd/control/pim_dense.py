@@ -610,6 +610,11 @@ class DenseMode:
 
     # -- observation -------------------------------------------------------------------------
 
+    def _source_active(self, entry: DenseEntry) -> float:
+        """When the Source Active Timer runs out, S's latest packet counted."""
+        last = self.r.forwarder.flow_last(entry.ingress, entry.source, entry.group)
+        return entry.sat if last is None else max(entry.sat, last + SOURCE_LIFETIME)
+
     def json(self, now: float) -> list[dict[str, Any]]:
         def left(t: float) -> float | None:
             return None if t == INF else round(max(0.0, t - now), 1)
@@ -626,7 +631,7 @@ class DenseMode:
                     "override": left(e.ot),
                     "prune_limit": left(e.plt),
                 },
-                "source_active": left(e.sat),
+                "source_active": left(self._source_active(e)),
                 "state_refresh": {"originator": e.originator, "timer": left(e.srt)},
                 "downstream": {
                     name: {"state": d.state.value, "timer": left(d.timer)}

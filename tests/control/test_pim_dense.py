@@ -386,3 +386,34 @@ def test_show_pim_says_dense(r: Router) -> None:
     (entry,) = doc["dense"]
     assert entry["source_active"] == 210.0
     assert entry["state_refresh"] == {"originator": False, "timer": None}
+
+
+def test_the_entry_goes_once_the_source_is_silent_and_its_flow_gone(r: Router) -> None:
+    """The Source Active Timer (SourceLifetime 210 s) restarts with S's packets; a silent
+    source's entry stays while the forwarder keeps its flow (idle_timeout 300 s), then
+    goes."""
+    r.data()
+    for _ in range(3):  # S sends every 100 s: the entry stays
+        r.tick(r.now + 100.0)
+        r.data()
+    assert r.entry()["source_active"] == 210.0
+    r.tick(r.now + 250.0)  # silent 250 s: the flow is still there, so is the entry
+    assert r.entry()["upstream"]["state"] == "Forwarding"
+    r.tick(r.now + 400.0)  # the flow went after 300 s, the entry at the next check
+    doc = r.engine.pim_json(r.now)
+    assert doc is not None
+    assert doc["dense"] == []
+
+
+def test_a_point_to_point_neighbour_flooding_again_is_pruned_again(r: Router) -> None:
+    """Our Prune of a non-RPF point-to-point copy holds 210 s; when the neighbour floods
+    again after it, the next look at the flow (every second) prunes again."""
+    r.data("eth0")
+    r.data("eth2")
+    r.tick(r.now + 1.0)
+    assert prunes(r) == [("eth2", P2P, 210)]
+    r.tick(r.now + 215.0)
+    assert prunes(r) == []  # nothing came back: nothing to prune
+    r.data("eth2")  # it floods again
+    r.tick(r.now + 1.1)
+    assert prunes(r) == [("eth2", P2P, 210)]
