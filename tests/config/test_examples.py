@@ -61,3 +61,12 @@ def test_the_ipv6_example_is_valid_and_relays_mdns_both_ways_in_both_families() 
         ("224.0.0.251/32", "iot0", ("lan0",)),
     } <= mdns
     assert config.warnings == ()
+
+
+def test_example_pim_dense_config_is_valid() -> None:
+    config = load_config(EXAMPLES / "pim_dense.toml")
+    assert config.pim.dense
+    assert config.pim.rps == ()
+    assert all(spec.pim is not None for spec in config.interfaces.values())
+    assert config.interfaces["eth2"].igmp is not None
+    assert config.warnings == ()
