@@ -225,9 +225,11 @@ class Engine:
         interface toward each, None for no route back). Held frames they decide go out.
         `gateways`: the FIB's next hop toward addresses that have one (PIM's RPF
         neighbour); an address answered without one is on a link of ours."""
-        frames = self.forwarder.answer_rpf(answers, now)
-        if gateways is not None:
+        if self.pim.ports:
+            self.pim.clock(now)  # flows these answers decide start PIM timers now
+        if gateways is not None:  # before the flows they decide: RPF' is known then
             self.pim.set_gateways(answers, gateways)
+        frames = self.forwarder.answer_rpf(answers, now)
         if self.pim.has_state:  # RPF' of join state may follow from these answers
             frames.extend(self.pim.rpf_answered(now))
             if self.pim.changed:

@@ -96,8 +96,9 @@ class DenseEntry:
     grt: float = INF  #: Graft Retry Timer (AckPending)
     ot: float = INF  #: Override Timer: our Join against another router's Prune
     plt: float = INF  #: Prune Limit Timer (Pruned)
-    #: Pruned without a running PLT: data arriving on `ingress` after this time means
-    #: the upstream floods again, and is pruned again (section 4.4.1)
+    #: data arriving on `ingress` after this time is an event: Pruned without a running
+    #: PLT, the upstream floods again and is pruned again (section 4.4.1); a silent
+    #: source on our link sends again, and we originate State Refresh again (4.5.2)
     watch_from: float = INF
     originator: bool = False  #: S is on our link: we originate State Refresh (4.5.2)
     srt: float = INF  #: State Refresh Timer (originator)
@@ -152,17 +153,16 @@ class DenseMode:
             self._non_rpf(ingress, source, group, entry, now)
             return (), True
         if entry is None:
-            if len(self.entries) >= MAX_DENSE_ENTRIES:
+            if len(self.entries) >= MAX_DENSE_ENTRIES:  # no state: flooded, never pruned
                 self.counters["too_many_entries"] += 1
-                return (), True
+                return tuple(sorted(self._candidates(group, source) - {ingress})), True
             entry = DenseEntry(source, group, toward, now + SOURCE_LIFETIME)
-            port = r.ports.get(toward)
-            if port is not None and port.on_link(source) and r.config.pim.state_refresh:
-                entry.originator = True  # section 4.5.2: S is on our link
-                entry.srt = now + r.config.pim.state_refresh_interval
+            self._originate(entry, now)
             self.entries[(source, group)] = entry
             entry.rpf = self._rpf_prime(entry)
             entry.olist = self._olist(entry)
+            self._update(entry, now)
+        elif entry.ingress != toward:  # the route toward S moved here
             self._update(entry, now)
         if entry.up is Up.PRUNED:
             return (), True
@@ -182,6 +182,23 @@ class DenseMode:
             self._prune_p2p(port.name, neighbor, source, group, now)
         elif entry is not None and ingress in entry.olist:
             r._assert_triggers.add((source, group, ingress))
+
+    def _originate(self, entry: DenseEntry, now: float) -> None:
+        """Section 4.5.2: S on our link (a PIM interface), state refresh on: Originator,
+        the first State Refresh one interval from now; otherwise NotOriginator."""
+        r = self.r
+        port = r.ports.get(entry.ingress)
+        wanted = port is not None and port.on_link(entry.source) and r.config.pim.state_refresh
+        if wanted and not entry.originator:
+            entry.srt = now + r.config.pim.state_refresh_interval
+        elif not wanted:
+            entry.srt = INF
+        entry.originator = wanted
+
+    def reconfigured(self, now: float) -> None:
+        """A reload: state refresh may be on or off now, interfaces gone or new."""
+        for entry in self.entries.values():
+            self._originate(entry, now)
 
     def _prune_p2p(self, name: str, neighbor: int, source: int, group: int, now: float) -> None:
         key = (name, source, group)
@@ -255,6 +272,14 @@ class DenseMode:
     def _update(self, entry: DenseEntry, now: float) -> None:
         """olist or RPF' may have changed: Prune, Graft, or nothing, as section 4.4.1 says."""
         r = self.r
+        toward = r.rpf_interface(entry.source)
+        if isinstance(toward, str) and toward != entry.ingress:
+            # RPF_interface(S) becomes another one (4.4.1, 4.4.2): no prune state there,
+            # the data's new way in; the upstream machine sees RPF'(S) change below
+            entry.down.pop(toward, None)
+            entry.ingress = toward
+            entry.watch_from, entry.plt = INF, INF
+            self._originate(entry, now)
         olist = self._olist(entry)
         if olist != entry.olist:
             entry.olist = olist
@@ -264,7 +289,6 @@ class DenseMode:
         entry.rpf = rpf
         if rpf is None:  # S on our link (or no way upstream): nothing to prune or graft
             entry.up, entry.grt, entry.plt, entry.ot = Up.FORWARDING, INF, INF, INF
-            entry.watch_from = INF
             return
         if entry.up is Up.FORWARDING:
             if not olist:
@@ -411,6 +435,9 @@ class DenseMode:
                     ):
                         entry.up, entry.grt = Up.FORWARDING, INF
             return
+        if message.upstream != port.address:
+            port.counters["graft_not_for_us"] += 1  # 4.7.8: to RPF'(S), which is not us
+            return
         port.counters["graft_in"] += 1
         for g in message.groups:
             for s in g.joins:
@@ -450,6 +477,9 @@ class DenseMode:
             else:
                 port.counters["state_refresh_no_state"] += 1
             return
+        # a State Refresh is an assert too (4.6.1): on the RPF interface it names RPF'(S)
+        as_assert = Assert(message.group, message.source, False, message.preference, message.metric)
+        r._on_assert(port, sender, as_assert, now)
         if entry.rpf != (port.name, sender):
             port.counters["state_refresh_not_rpf"] += 1
             return
@@ -482,8 +512,9 @@ class DenseMode:
         ttl = heard.ttl - 1 if heard is not None else STATE_REFRESH_TTL
         originator = heard.originator if heard is not None else home.address
         prune_now = heard is None and entry.refreshes % 3 == 2
+        lost = r._lost(entry.source, entry.group)
         for name, port in r.ports.items():
-            if name == entry.ingress or not port.neighbors or not port.address:
+            if name == entry.ingress or not port.neighbors or not port.address or name in lost:
                 continue
             if any(n.state_refresh is None for n in port.neighbors.values()):
                 continue  # StateRefreshCapable(I) is false
@@ -536,8 +567,8 @@ class DenseMode:
                     override = port.jp_override_interval() if port is not None else 0.0
                     d.state, d.timer = Down.PRUNED, now + max(0.0, d.holdtime - override)
                     if port is not None and len(port.neighbors) > 1:  # PruneEcho
-                        self._send_prune(name, port.address, entry.source, entry.group,
-                                         int(min(d.holdtime, 0xFFFE)))  # fmt: skip
+                        hold = 0xFFFF if d.holdtime == INF else int(min(d.holdtime, 0xFFFE))
+                        self._send_prune(name, port.address, entry.source, entry.group, hold)
                 else:  # the Prune Timer ran out: flood there again
                     d.state, d.timer = Down.NO_INFO, INF
                 self._update(entry, now)
@@ -567,10 +598,14 @@ class DenseMode:
         last = self.r.forwarder.flow_last(entry.ingress, entry.source, entry.group)
         if last is not None and last + SOURCE_LIFETIME > now:
             entry.sat = last + SOURCE_LIFETIME
+            self._originate(entry, now)  # S sends (again): Originator if on our link
             return False
-        entry.originator, entry.srt = False, INF  # silent: no more State Refresh
-        if last is not None or any(d.state is not Down.NO_INFO for d in entry.down.values()):
-            entry.sat = now + SOURCE_LIFETIME  # kept while its flow (or prune state) is
+        if entry.originator:  # silent: no more State Refresh until S sends again
+            entry.originator, entry.srt = False, INF
+            entry.watch_from = now
+            self._arm(now + WATCH_INTERVAL)
+        if last is not None:
+            entry.sat = now + SOURCE_LIFETIME  # kept while the forwarder keeps its flow
             return False
         del self.entries[key]
         self.r.changed.add(entry.group)
@@ -583,13 +618,16 @@ class DenseMode:
         r = self.r
         self.next_watch = INF
         for entry in self.entries.values():
-            if entry.watch_from == INF or entry.up is not Up.PRUNED or entry.rpf is None:
+            if entry.watch_from == INF:
                 continue
             last = r.forwarder.flow_last(entry.ingress, entry.source, entry.group)
-            if last is not None and last > entry.watch_from:
-                self._prune_upstream(entry, now)
-            else:
+            if last is None or last <= entry.watch_from:
                 self._arm(now + WATCH_INTERVAL)
+                continue
+            entry.watch_from = INF
+            if entry.up is Up.PRUNED and entry.rpf is not None and entry.plt == INF:
+                self._prune_upstream(entry, now)
+            self._originate(entry, now)  # S on our link sends again: Originator (4.5.2)
         for key, sent in list(self.p2p_pruned.items()):
             name, source, group = key
             port = r.ports.get(name)

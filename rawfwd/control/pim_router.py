@@ -347,8 +347,9 @@ class PimRouter:
             self.changed.update(g for _, g in self.entries)
             self.changed.update(g for _, g in self.dense.entries)
             self.entries.clear()
-            self.dense.entries.clear()
+            self.registers.clear()
             self.asserts.clear()
+            self.dense = DenseMode(self)
         self.config = config
         if not self._live:
             self._addresses = {
@@ -385,6 +386,8 @@ class PimRouter:
             # join need not wait for it
             for rp in config.pim.rps:
                 self.rpf_interface(int(rp.address))
+        if config.pim.dense:
+            self.dense.reconfigured(self._last)
         self._update_all(self._last)
         self._pending.extend(self._take_sends())
 
@@ -1181,6 +1184,8 @@ class PimRouter:
             return self._take_sends()
         if isinstance(message, Graft) and self.config.pim.dense:
             port = self._port_of_neighbor(source)
+            if port is None and message.ack:  # from RPF'(S) whose Hello has not come yet
+                port = next((p for p in self.ports.values() if p.on_link(source)), None)
             if port is None:
                 self.register_counters["graft_not_neighbor"] += 1
                 return []

@@ -417,3 +417,88 @@ def test_a_point_to_point_neighbour_flooding_again_is_pruned_again(r: Router) ->
     r.data("eth2")  # it floods again
     r.tick(r.now + 1.1)
     assert prunes(r) == [("eth2", P2P, 210)]
+
+
+def test_a_graft_ack_from_rpf_prime_counts_before_its_hello() -> None:
+    """Live mode takes RPF'(S) from the FIB, which may name the upstream router before its
+    first Hello arrives (it comes within Triggered_Hello_Delay): its Graft-Ack, from our
+    link, still ends AckPending; a Graft from a router we do not know is not taken."""
+    r = Router()
+    r.data()
+    r.hear("eth2", frame_of(P2P, JoinPrune(a("10.2.0.1"), 0xFFFF, (sg(join=False),))))
+    r.hear("eth1", frame_of("10.1.0.7", JoinPrune(a("10.1.0.1"), 0xFFFF, (sg(join=False),))))
+    r.tick(r.now + 3.1)
+    r.hear("eth0", frame_of(UP, Hello(0)))  # U's goodbye: not a neighbour any more
+    r.engine.pim.set_gateways({a(S): "eth0"}, {a(S): a(UP)})  # the FIB's next hop toward S
+    r.hear_unicast(P2P, "10.2.0.1", Graft(a("10.2.0.1"), (sg(),)))
+    assert r.entry()["upstream"]["state"] == "AckPending"
+    r.hear_unicast(UP, "10.0.0.1", Graft(a(UP), (sg(),), ack=True))
+    assert r.entry()["upstream"]["state"] == "Forwarding"
+    r.clear()
+    r.hear_unicast("10.1.0.99", "10.1.0.1", Graft(a("10.1.0.1"), (sg(),)))
+    assert r.unicast == []  # no Graft-Ack to a stranger
+
+
+def test_the_route_toward_s_moving_moves_the_entry(r: Router) -> None:
+    """4.4.1/4.4.2, RPF_interface(S) becomes I: the new interface has no prune state and
+    is the way in; the old one is downstream now; RPF'(S) is the neighbour there."""
+    r.data("eth0")
+    r.hear("eth2", frame_of(P2P, JoinPrune(a("10.2.0.1"), 0xFFFF, (sg(join=False),))))
+    moved = CONFIG.format(refresh="false").replace('iif = "eth0"', 'iif = "eth2"')
+    r.engine.reconfigure(toml_config(moved))
+    r.tick(r.now)
+    assert r.data("eth2") == ["eth0", "eth1"]
+    entry = r.entry()
+    assert (entry["interface"], entry["upstream"]["neighbor"]) == ("eth2", P2P)
+    assert entry["downstream"] == {}
+    assert r.data("eth0") == []
+
+
+def test_state_refresh_from_the_assert_winner_keeps_it_rpf_prime() -> None:
+    """4.6.1: State Refreshes count as asserts: from the winner of an assert on our RPF
+    interface they keep it RPF'(S) past Assert_Time."""
+    r = Router(refresh=True)
+    r.data()
+    r.hear("eth0", frame_of("10.0.0.3", Hello(0xFFFF, 1, 4, state_refresh=60)))
+    r.hear("eth0", frame_of("10.0.0.3", Assert(a(GROUP), a(S), False, 0, 0)))
+    assert r.entry()["upstream"]["neighbor"] == "10.0.0.3"
+    for _ in range(5):  # 300 s of the winner's refreshes, no Assert
+        r.tick(r.now + 60.0)
+        refresh = StateRefresh(a(GROUP), a(S), a(S), 0, 0, 24, 9, False, False, False, 60)
+        r.hear("eth0", frame_of("10.0.0.3", refresh))
+        r.data()
+    assert r.entry()["upstream"]["neighbor"] == "10.0.0.3"
+
+
+def test_the_originator_starts_again_when_its_source_does() -> None:
+    """4.5.2: NotOriginator + data from S on our link: Originator again."""
+    config = CONFIG.replace('prefix = "10.9.0.0/16"', 'prefix = "10.77.0.0/16"')
+    r = Router(refresh=True, config=config)
+    r.data("eth0", source="10.0.0.5")
+    r.tick(r.now + 250.0)  # S silent past SourceLifetime: no more State Refresh
+    r.clear()
+    r.tick(r.now + 30.0)
+    assert r.messages(StateRefresh) == []
+    r.data("eth0", source="10.0.0.5")  # back, its flow still cached
+    r.tick(r.now + 250.0 - 210.0 + 61.0)
+    assert r.messages(StateRefresh)
+
+
+def test_no_state_refresh_where_we_lost_the_assert() -> None:
+    """4.5.1: a State Refresh is not sent on an interface whose assert we lost."""
+    r = Router(refresh=True)
+    r.data()
+    r.hear("eth1", frame_of("10.1.0.8", Assert(a(GROUP), a(S), False, 100, 0)))
+    r.clear()
+    heard = StateRefresh(a(GROUP), a(S), a("10.9.0.1"), 110, 20, 24, 9, False, False, True, 60)
+    r.hear("eth0", frame_of(UP, heard))
+    r.tick(r.now)
+    assert [n for n, _ in r.messages(StateRefresh)] == ["eth2"]
+
+
+def test_a_graft_naming_another_router_is_not_ours(r: Router) -> None:
+    r.data()
+    r.hear("eth2", frame_of(P2P, JoinPrune(a("10.2.0.1"), 0xFFFF, (sg(join=False),))))
+    r.hear_unicast(P2P, "10.2.0.1", Graft(a("10.2.0.9"), (sg(),)))
+    assert r.unicast == []
+    assert r.data() == ["eth1"]

@@ -197,7 +197,7 @@ DOWNSTREAM_TABLE = [
     # PT = holdtime - J/P_Override_Interval from PPT expiry: 210 s from the Prune
     ("Pruned", lan_pruned, nothing, 206.0, "Pruned", False, set()),
     ("Pruned", lan_pruned, nothing, 207.0, "NoInfo", True, set()),
-    ("Pruned", lan_pruned, lan_prune_longer, 500.0, "Pruned", False, set()),
+    ("Pruned", lan_pruned, lan_prune_longer, 250.0, "Pruned", False, set()),
 ]  # fmt: skip
 
 

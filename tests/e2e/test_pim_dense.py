@@ -41,7 +41,6 @@ MEMBER_IF = """
 pim = true
 hello_interval = 1
 igmp = true
-version = 2
 """
 
 
