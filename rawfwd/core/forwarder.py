@@ -171,8 +171,8 @@ class Forwarder:
         old = self._ports
         self._ports = {}
         specs = list(config.interfaces.values())
-        if any(spec.pim is not None for spec in specs):
-            specs.append(_REGISTER_SPEC)  # PIM's register tunnel: a port like any other
+        if not config.pim.dense and any(spec.pim is not None for spec in specs):
+            specs.append(_REGISTER_SPEC)  # PIM-SM's register tunnel: a port like any other
         for spec in specs:
             name = spec.name
             port = old.get(name)

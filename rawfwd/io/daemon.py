@@ -262,8 +262,9 @@ class Daemon:
 
     def _link_statuses(self) -> tuple[LinkStatus, ...]:
         links = tuple(link.status() for link in self.links.values())
-        if any(spec.pim is not None for spec in self.config.interfaces.values()):
-            # PIM's register tunnel: a pseudo-interface, up while the raw socket is open
+        pim = any(spec.pim is not None for spec in self.config.interfaces.values())
+        if pim and not self.config.pim.dense:
+            # PIM-SM's register tunnel: a pseudo-interface, up while the raw socket is open
             state = "up" if self._pim_sock is not None else "down"
             links += (LinkStatus(REGISTER_VIF, state, None, self._pim_errors),)
         return links
