@@ -50,7 +50,7 @@ T_LIMIT: Final = 210.0  #: Prune Limit Timer: one upstream Prune per this long a
 GRAFT_RETRY_PERIOD: Final = 3.0  #: a Graft without a Graft-Ack is sent again after this
 PRUNE_HOLDTIME: Final = 210  #: the hold time of our Prunes, seconds
 STATE_REFRESH_TTL: Final = 255  #: TTL field of originated State Refreshes (hops)
-WATCH_INTERVAL: Final = 1.0  #: how often waiting entries look for data again
+WATCH_INTERVAL: Final = 0.1  #: how often waiting entries look for data again
 ASSERT_TIME_S: Final = 180  #: Assert_Time (section 4.8), as a Prune's hold time
 MAX_DENSE_ENTRIES: Final = 16384
 

@@ -407,7 +407,7 @@ def test_the_entry_goes_once_the_source_is_silent_and_its_flow_gone(r: Router) -
 
 def test_a_point_to_point_neighbour_flooding_again_is_pruned_again(r: Router) -> None:
     """Our Prune of a non-RPF point-to-point copy holds 210 s; when the neighbour floods
-    again after it, the next look at the flow (every second) prunes again."""
+    again after it, the next look at the flow (every 0.1 s) prunes again."""
     r.data("eth0")
     r.data("eth2")
     r.tick(r.now + 1.0)
