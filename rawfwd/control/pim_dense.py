@@ -151,7 +151,8 @@ class DenseMode:
         entry = self.entries.get((source, group))
         if ingress != toward:
             self._non_rpf(ingress, source, group, entry, now)
-            return (), True
+            # somewhere to go, so that the forwarder's RPF check names the drop (wrong_if)
+            return (toward,), True
         if entry is None:
             if len(self.entries) >= MAX_DENSE_ENTRIES:  # no state: flooded, never pruned
                 self.counters["too_many_entries"] += 1

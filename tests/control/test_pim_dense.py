@@ -169,6 +169,8 @@ def test_a_new_source_floods_to_every_pim_neighbour(r: Router) -> None:
     assert entry["upstream"]["neighbor"] == UP
     assert entry["oifs"] == ["eth1", "eth2"]
     assert r.data("eth1") == []
+    (flow,) = [f for f in r.engine.snapshot(r.now).flows if f.iif == "eth1"]
+    assert {k.value: v for k, v in flow.drops.items()} == {"wrong_if": 1}
 
 
 def test_a_prune_on_a_point_to_point_link_takes_effect_at_once(r: Router) -> None:
