@@ -31,7 +31,7 @@ import pytest
 from rawfwd.lab.netns import Lab, ip, rawfwd_in, socket_in, stop
 
 from ..support import uml
-from ..support.lab import PORT, drain, show_pim, udp_to, wait_for
+from ..support.lab import PORT, bridge, drain, mac_of, show_pim, udp_to, wait_for
 
 GROUP = "232.1.1.1"  # SSM (RFC 4607): joins go straight toward S, no RP needed
 SOURCE = "10.0.0.5"
@@ -55,15 +55,6 @@ hello_interval = 1
 igmp = true
 version = 3
 """
-
-
-def _bridge(lab: Lab, name: str, ports: list[str]) -> None:
-    ns = lab.ns("L")
-    ip("link", "add", name, "type", "bridge", "mcast_snooping", "0", netns=ns)
-    for port in ports:
-        ip("addr", "flush", "dev", port, netns=ns)
-        ip("link", "set", port, "master", name, netns=ns)
-    ip("link", "set", name, "up", netns=ns)
 
 
 def _copies(frames: list[bytes]) -> Counter[tuple[bytes, bytes]]:
@@ -98,8 +89,8 @@ def test_an_assert_leaves_one_forwarder_on_a_lan_shared_with_frr(
         lab.link("D2", "eth1", "10.5.0.1/24", "B2", "eth0", "10.5.0.2/24")
         for ifname in ("g0", "g1"):
             ip("addr", "flush", "dev", ifname, netns=lab.ns("G"))
-        _bridge(lab, "lanu", ["us", "ug", "ur"])
-        _bridge(lab, "lanx", ["xg", "xr", "x1", "x2", "xw"])
+        bridge(lab, "L", "lanu", ["us", "ug", "ur"])
+        bridge(lab, "L", "lanx", ["xg", "xr", "x1", "x2", "xw"])
         ip("route", "add", "10.0.0.0/24", "via", frr_x, netns=lab.ns("D1"))
         ip("route", "add", "10.0.0.0/24", "via", r_x, netns=lab.ns("D2"))
         guest = uml.FrrGuest(
@@ -150,7 +141,7 @@ def test_an_assert_leaves_one_forwarder_on_a_lan_shared_with_frr(
                 return _copies(drain(watch, 0.3))
 
             wait_for(lambda: burst(5), 30, "S's traffic on LAN X")
-            r_mac = bytes.fromhex(_mac_of(lab.ns("R"), "eth1"))
+            r_mac = mac_of(lab.ns("R"), "eth1")
             winner_mac = r_mac if winner == "rawfwd" else bytes.fromhex(FRR_MAC.replace(":", ""))
 
             def settled() -> Counter[tuple[bytes, bytes]] | None:
@@ -184,14 +175,6 @@ def test_an_assert_leaves_one_forwarder_on_a_lan_shared_with_frr(
                 s.close()
             stop(procs)
             guest.close()
-
-
-def _mac_of(ns: str, ifname: str) -> str:
-    done = subprocess.run(
-        ["ip", "netns", "exec", ns, "cat", f"/sys/class/net/{ifname}/address"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return done.stdout.strip().replace(":", "")
 
 
 def drain_udp(member: socket.socket) -> list[bytes]:

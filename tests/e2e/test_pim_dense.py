@@ -22,7 +22,7 @@ import pytest
 
 from rawfwd.lab.netns import Lab, ip, rawfwd_in, socket_in, stop
 
-from ..support.lab import PORT, drain, show_pim, udp_to, wait_for
+from ..support.lab import PORT, bridge, drain, mac_of, show_pim, udp_to, wait_for
 
 GROUP = "239.5.5.5"
 SOURCE = "10.0.0.5"
@@ -259,13 +259,8 @@ def test_two_routers_on_a_lan_assert_to_one_forwarder(net: Net) -> None:
     lab.link("R1", "eth1", "10.3.0.1/24", "L", "x1", next(spare))
     lab.link("R2", "eth1", "10.3.0.2/24", "L", "x2", next(spare))
     lab.link("B", "eth0", "10.3.0.9/24", "L", "xb", next(spare))
-    for bridge, ports in (("lanu", ["us", "u1", "u2"]), ("lanx", ["x1", "x2", "xb"])):
-        ns = lab.ns("L")
-        ip("link", "add", bridge, "type", "bridge", "mcast_snooping", "0", netns=ns)
-        for port in ports:
-            ip("addr", "flush", "dev", port, netns=ns)
-            ip("link", "set", port, "master", bridge, netns=ns)
-        ip("link", "set", bridge, "up", netns=ns)
+    bridge(lab, "L", "lanu", ["us", "u1", "u2"])
+    bridge(lab, "L", "lanx", ["x1", "x2", "xb"])
     ip("route", "add", "default", "via", "10.0.0.1", netns=lab.ns("S"))
     for host in ("R1", "R2"):
         net.router(host, ["eth0"], ["eth1"])
@@ -275,7 +270,7 @@ def test_two_routers_on_a_lan_assert_to_one_forwarder(net: Net) -> None:
     watch = net.capture("B", "eth0")
     traffic = Traffic(net.sender())
     try:
-        r2_mac = _mac(lab.ns("R2"), "eth1")
+        r2_mac = mac_of(lab.ns("R2"), "eth1")
 
         def settled() -> bool:
             copies = Counter((f[42:], f[6:12]) for f in udp_to(drain(watch, 1.0), GROUP))
@@ -298,11 +293,3 @@ def test_two_routers_on_a_lan_assert_to_one_forwarder(net: Net) -> None:
         ]
     finally:
         traffic.close()
-
-
-def _mac(ns: str, ifname: str) -> bytes:
-    done = subprocess.run(
-        ["ip", "netns", "exec", ns, "cat", f"/sys/class/net/{ifname}/address"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return bytes.fromhex(done.stdout.strip().replace(":", ""))

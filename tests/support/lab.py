@@ -227,3 +227,23 @@ def udp_checksum_ok(frame: bytes) -> bool:
         return True  # no checksum (allowed for UDP over IPv4)
     pseudo = frame[26:34] + bytes((0, 17)) + struct.pack("!H", len(seg))
     return internet_checksum(pseudo + seg) == 0
+
+
+def bridge(lab: Lab, host: str, name: str, ports: list[str]) -> None:
+    """A bridge `name` in `host` over its interfaces `ports` (their addresses flushed): a
+    shared LAN. Multicast snooping off, so that every frame reaches every port."""
+    ns = lab.ns(host)
+    ip("link", "add", name, "type", "bridge", "mcast_snooping", "0", netns=ns)
+    for port in ports:
+        ip("addr", "flush", "dev", port, netns=ns)
+        ip("link", "set", port, "master", name, netns=ns)
+    ip("link", "set", name, "up", netns=ns)
+
+
+def mac_of(ns: str, ifname: str) -> bytes:
+    """The MAC address of `ifname` in namespace `ns`."""
+    done = subprocess.run(
+        ["ip", "netns", "exec", ns, "cat", f"/sys/class/net/{ifname}/address"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return bytes.fromhex(done.stdout.strip().replace(":", ""))
