@@ -335,10 +335,7 @@ class DenseMode:
         if port is None:
             return
         message = JoinPrune(neighbor, hold, (_set(group, source, join=False),))
-        frames = r._send(port, message)
-        if frames:
-            port.counters["prune_out"] += 1
-        r._pending.extend(frames)
+        self._send_jp(port, neighbor, message, "prune_out")
 
     def _send_join(self, entry: DenseEntry) -> None:
         r = self.r
@@ -348,9 +345,18 @@ class DenseMode:
         if port is None:
             return
         message = JoinPrune(entry.rpf[1], PRUNE_HOLDTIME, (_set(entry.group, entry.source),))
+        self._send_jp(port, entry.rpf[1], message, "join_out")
+
+    def _send_jp(self, port: PimPort, neighbor: int, message: JoinPrune, counter: str) -> None:
+        """A Join/Prune on `port`, our Hello first if `neighbor` has not heard one since it
+        came (section 4.3.1, as in sparse mode: it may not know us yet)."""
+        r = self.r
+        known = port.neighbors.get(neighbor)
+        if known is not None and port.last_hello < known.since:
+            r._pending.extend(r._hello_now(port, r._last))
         frames = r._send(port, message)
         if frames:
-            port.counters["join_out"] += 1
+            port.counters[counter] += 1
         r._pending.extend(frames)
 
     def update_all(self, now: float) -> None:

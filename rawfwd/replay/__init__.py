@@ -211,9 +211,9 @@ def _timers(engine: Engine, now: float, outputs: Outputs, bounds: _Bounds) -> fl
 
 def _write(engine: Engine, out: Output, outputs: Outputs, time_ns: int) -> None:
     """What one call sends: frames into each egress's pcap; unicast PIM (Registers,
-    Register-Stops), which the kernel would route, into pimreg.pcap as the IPv4 packets
-    it would send (from our address toward the destination), in Ethernet frames with
-    zero MACs (the next hop's is not known here)."""
+    Register-Stops, Grafts, Graft-Acks), which the kernel would route, into pimreg.pcap as
+    the IPv4 packets it would send (from our address toward the destination), in Ethernet
+    frames with zero MACs (the next hop's is not known here)."""
     for egress, frames in out.frames:
         for data in frames:
             outputs.write(egress, data, time_ns)

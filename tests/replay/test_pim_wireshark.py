@@ -1,6 +1,7 @@
-"""What the PIM golden replay sends, decoded by Wireshark's PIM dissector (tshark, installed
-by `make test`): every PIM message of the expected type with a checksum tshark calls good
-(a Register's over its first 8 bytes, RFC 7761 4.9.3), to ALL-PIM-ROUTERS or the RP."""
+"""What the PIM golden replays (sparse and dense) send, decoded by Wireshark's PIM
+dissector (tshark, installed by `make test`): every PIM message of the expected type with a
+checksum tshark calls good (a Register's over its first 8 bytes, RFC 7761 4.9.3), to
+ALL-PIM-ROUTERS, the RP or the upstream neighbour."""
 
 from __future__ import annotations
 
@@ -39,6 +40,23 @@ def test_tshark_decodes_what_the_pim_replay_sends(
     interface: str, types: list[str], destination: str
 ) -> None:
     found = pim_fields(EXPECTED / f"{interface}.pcap")
+    assert [t for t, _, _ in found] == types
+    assert all(status == GOOD for _, status, _ in found)
+    assert {dst for _, _, dst in found} == {destination}
+
+
+@pytest.mark.parametrize(
+    ("interface", "types", "destination"),
+    [
+        ("eth0", ["0", "3"], "224.0.0.13"),  # Hello, then Prune(S,G) to U
+        ("eth1", ["0", "3"], "224.0.0.13"),  # Hello, Prune(S,G) off the RPF interface
+        ("pimreg", ["6"], "10.0.0.2"),  # the Graft, unicast to U
+    ],
+)
+def test_tshark_decodes_what_the_pim_dense_replay_sends(
+    interface: str, types: list[str], destination: str
+) -> None:
+    found = pim_fields(EXPECTED.parents[1] / "pim_dense" / "expected" / f"{interface}.pcap")
     assert [t for t, _, _ in found] == types
     assert all(status == GOOD for _, status, _ in found)
     assert {dst for _, _, dst in found} == {destination}

@@ -688,6 +688,69 @@ def pim_case() -> Case:
     )
 
 
+PIM_DENSE_TOML = """\
+# PIM-DM (RFC 3973): a new source floods to the PIM neighbour on eth1; its Prune leaves
+# nothing downstream, so we prune upstream; a member on eth2 grafts us back (the Graft is
+# unicast: pimreg.pcap); a copy failing RPF on eth1's point-to-point link prunes it
+[interface.eth0]
+mac = "02:00:00:00:00:01"
+address = "10.0.0.1/24"
+pim = true
+
+[interface.eth1]
+mac = "02:00:00:00:00:02"
+address = "10.1.0.1/24"
+pim = true
+
+[interface.eth2]
+mac = "02:00:00:00:00:03"
+address = "10.2.0.1/24"
+pim = true
+igmp = true
+version = 2
+
+[pim]
+mode = "dense"
+state_refresh = false
+
+[[rpf]]                     # replay has no FIB: sources in 10.9.0.0/16 come in on eth0
+prefix = "10.9.0.0/16"
+iif = "eth0"
+"""
+
+
+def pim_sg_prune(upstream: str, source: str, group: str) -> Packet:
+    prune = PIMv2PruneAddrs(sparse=0, wildcard=0, rpt=0, src_ip=source)
+    addrs = PIMv2GroupAddrs(gaddr=group, join_ips=[], prune_ips=[prune])
+    return PIMv2Hdr(type=3) / PIMv2JoinPrune(up_neighbor_ip=upstream, holdtime=210, jp_ips=[addrs])
+
+
+def pim_dense_case() -> Case:
+    g1 = "239.1.1.1"
+    eth0 = [
+        (T0, pim_message("10.0.0.2", pim_hello())),  # U, upstream toward the sources
+        (T0 + 1.0, udp("10.9.0.5", g1, ttl=8, payload=b"flooded")),  # to eth1
+        (T0 + 3.0, udp("10.9.0.5", g1, ttl=8, payload=b"pruned")),  # no_members
+        (T0 + 5.0, udp("10.9.0.5", g1, ttl=8, payload=b"grafted")),  # to eth2's member
+    ]
+    eth1 = [
+        (T0 + 0.5, pim_message("10.1.0.7", pim_hello(), mac=SENDER)),
+        (T0 + 2.0, pim_message("10.1.0.7", pim_sg_prune("10.1.0.1", "10.9.0.5", g1), mac=SENDER)),
+        (T0 + 5.5, udp("10.9.0.5", g1, ttl=7, payload=b"off the RPF interface")),  # wrong_if
+    ]
+    eth2 = [(T0 + 4.0, v2("10.2.0.9", g1))]
+    return Case(
+        "pim_dense",
+        "rawfwd.toml",
+        PIM_DENSE_TOML,
+        {"eth0": eth0, "eth1": eth1, "eth2": eth2},
+        # eth0: Hello, Prune(S,G) to U; eth1: Hello, data, Prune(S,G) off the RPF
+        # interface; eth2: query, Hello, data; pimreg: the Graft to U
+        {"eth0": 2, "eth1": 3, "eth2": 3, "pimreg": 1},
+        {"no_members": 1, "wrong_if": 1},
+    )
+
+
 CASES = [
     routing_case,
     id_case,
@@ -699,6 +762,7 @@ CASES = [
     mld_case,
     manet6_case,
     pim_case,
+    pim_dense_case,
 ]
 
 
