@@ -47,8 +47,8 @@ igmp = true
 class Net:
     """Namespaces, rawfwd routers and sockets, all gone at the end."""
 
-    def __init__(self, lab: Lab, tmp: Path) -> None:
-        self.lab, self.tmp = lab, tmp
+    def __init__(self, lab: Lab, tmp: Path, io: str = "rings") -> None:
+        self.lab, self.tmp, self.io = lab, tmp, io
         self.procs: list[subprocess.Popen[bytes]] = []
         self.sockets: list[socket.socket] = []
 
@@ -63,7 +63,10 @@ class Net:
         with (self.tmp / f"{host}.log").open("wb") as log:
             self.procs.append(
                 subprocess.Popen(
-                    rawfwd_in(self.lab.ns(host), "run", "-c", str(config), "--no-ui"), stderr=log
+                    rawfwd_in(
+                        self.lab.ns(host), "run", "-c", str(config), "--no-ui", "--io", self.io
+                    ),
+                    stderr=log,
                 )
             )
 
@@ -107,14 +110,25 @@ class Net:
         stop(self.procs)
 
 
-@pytest.fixture
-def net(tmp_path: Path) -> Iterator[Net]:
+def _net(tmp: Path, io: str) -> Iterator[Net]:
     with Lab("rfdense") as lab:
-        n = Net(lab, tmp_path)
+        n = Net(lab, tmp, io)
         try:
             yield n
         finally:
             n.close()
+
+
+@pytest.fixture
+def net(tmp_path: Path) -> Iterator[Net]:
+    yield from _net(tmp_path, "rings")
+
+
+@pytest.fixture(params=["rings", "ebpf"])
+def either(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Net]:
+    """The routers forwarding with the engine (`rings`) or with the kernel fast path for
+    the flows the engine decided (`ebpf`): the same behaviour either way."""
+    yield from _net(tmp_path, request.param)
 
 
 class Traffic:
@@ -163,15 +177,15 @@ def _chain(net: Net) -> None:
 
 
 def test_a_chain_floods_prunes_a_branch_without_members_and_grafts_a_late_member(
-    net: Net,
+    either: Net,
 ) -> None:
     """S's traffic floods R1 -> R2 -> R3; R3 has no member: it prunes, R2 then has
     nothing downstream and prunes, and the link R1 - R2 falls silent (RFC 3973 4.4.1,
     4.4.2). H joins: R3 grafts, R2 grafts, H gets the traffic within 3 s."""
-    _chain(net)
-    link = net.capture("R2", "eth0")  # what crosses R1 - R2
-    far = net.capture("R3", "eth0")
-    traffic = Traffic(net.sender())
+    _chain(either)
+    link = either.capture("R2", "eth0")  # what crosses R1 - R2
+    far = either.capture("R3", "eth0")
+    traffic = Traffic(either.sender())
     try:
         wait_for(lambda: _payloads(drain(far, 0.2)), 10, "the flood to reach R3")
 
@@ -179,12 +193,12 @@ def test_a_chain_floods_prunes_a_branch_without_members_and_grafts_a_late_member
             return not _payloads(drain(link, 1.0))
 
         wait_for(silent, 15, "the branch without members to be pruned")
-        r1 = [e for e in show_pim(net.lab.ns("R1"))["dense"] if e["group"] == GROUP]
+        r1 = [e for e in show_pim(either.lab.ns("R1"))["dense"] if e["group"] == GROUP]
         assert r1[0]["downstream"]["eth1"]["state"] == "Pruned"
-        r2 = [e for e in show_pim(net.lab.ns("R2"))["dense"] if e["group"] == GROUP]
+        r2 = [e for e in show_pim(either.lab.ns("R2"))["dense"] if e["group"] == GROUP]
         assert r2[0]["upstream"]["state"] == "Pruned"
         assert not _payloads(drain(link, 3.0))  # still pruned while S sends
-        host = net.member("H", "10.3.0.2")
+        host = either.member("H", "10.3.0.2")
         joined = time.monotonic()
 
         def arrived() -> bytes | None:
@@ -196,7 +210,7 @@ def test_a_chain_floods_prunes_a_branch_without_members_and_grafts_a_late_member
         wait_for(arrived, 3.0, "the graft to bring S's traffic back to H within 3 s")
         latency = time.monotonic() - joined
         print(f"graft latency {latency * 1000:.1f} ms")
-        r2 = [e for e in show_pim(net.lab.ns("R2"))["dense"] if e["group"] == GROUP]
+        r2 = [e for e in show_pim(either.lab.ns("R2"))["dense"] if e["group"] == GROUP]
         assert r2[0]["upstream"]["state"] == "Forwarding"  # Graft-Ack'ed
     finally:
         traffic.close()
