@@ -106,7 +106,7 @@ class DenseEntry:
     refresh_heard: float = float("-inf")  #: the last State Refresh taken from RPF'(S)
     down: dict[str, DenseDownstream] = field(default_factory=dict)
     olist: tuple[str, ...] = ()  #: as last computed (a change re-decides the flows)
-    grafts: int = 0  #: Grafts sent in this AckPending spell
+    grafts: int = 0  #: Grafts sent in the current (or last) AckPending spell
 
     def pruned(self) -> set[str]:
         """prunes(S,G): interfaces in Pruned (PrunePending still forwards)."""
@@ -675,6 +675,7 @@ class DenseMode:
                     "graft_retry": left(e.grt),
                     "override": left(e.ot),
                     "prune_limit": left(e.plt),
+                    "grafts": e.grafts,  #: sent in the current AckPending spell
                 },
                 "source_active": left(self._source_active(e)),
                 "state_refresh": {"originator": e.originator, "timer": left(e.srt)},

@@ -1532,6 +1532,7 @@ class PimRouter:
             "interfaces": interfaces,
             "joins": joins,
             "dense": self.dense.json(now),
+            "dense_counters": dict(sorted(self.dense.counters.items())),
             "asserts": asserts,
             "registers": registers,
             "ignored": dict(self.ignored),

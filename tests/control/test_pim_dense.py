@@ -504,3 +504,18 @@ def test_a_graft_naming_another_router_is_not_ours(r: Router) -> None:
     r.hear_unicast(P2P, "10.2.0.1", Graft(a("10.2.0.9"), (sg(),)))
     assert r.unicast == []
     assert r.data() == ["eth1"]
+
+
+def test_show_pim_counts_dense_events(r: Router) -> None:
+    """Upstream prunes, non-RPF point-to-point prunes and Grafts sent are counted."""
+    r.data("eth0")
+    r.data("eth2")  # off the RPF interface, one neighbour there: we prune its copy
+    r.hear("eth2", frame_of(P2P, JoinPrune(a("10.2.0.1"), 0xFFFF, (sg(join=False),))))
+    r.hear("eth1", frame_of("10.1.0.7", JoinPrune(a("10.1.0.1"), 0xFFFF, (sg(join=False),))))
+    r.tick(r.now + 3.1)  # eth1 pruned too: nothing downstream, a Prune upstream
+    r.hear_unicast(P2P, "10.2.0.1", Graft(a("10.2.0.1"), (sg(),)))  # eth2 wants it again
+    r.tick(r.now + 3.1)  # no Graft-Ack: a second Graft
+    doc = r.engine.pim_json(r.now)
+    assert doc is not None
+    assert doc["dense_counters"] == {"non_rpf_prunes": 1, "prunes_upstream": 1}
+    assert r.entry()["upstream"]["grafts"] == 2
